@@ -1,0 +1,98 @@
+package lakebasetest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Why a credential was refused at login. The gateway turns each into a
+// PostgreSQL FATAL with SQLSTATE 28P01.
+var (
+	errCredentialUnknown  = errors.New("credential was not minted by this workspace")
+	errCredentialExpired  = errors.New("credential has expired")
+	errCredentialIdentity = errors.New("credential was minted for another identity")
+	errCredentialTarget   = errors.New("credential was minted for another instance or endpoint")
+)
+
+// instanceTarget and endpointTarget name what a credential is bound to.
+func instanceTarget(name string) string { return "instance:" + name }
+func endpointTarget(path string) string { return "endpoint:" + path }
+
+// issuedCredential is one credential minted by the fake workspace.
+type issuedCredential struct {
+	token    string
+	identity string // the Postgres role: a user's e-mail or a service principal's application id
+	target   string // instanceTarget or endpointTarget
+	expiry   time.Time
+}
+
+// credentialStore is what the fake workspace and the gateways share: the
+// workspace records every credential it mints, a gateway checks a password
+// against it. Several credentials of one identity may be valid at once.
+type credentialStore struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	byToken map[string]issuedCredential
+}
+
+func newCredentialStore(now func() time.Time) *credentialStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &credentialStore{now: now, byToken: make(map[string]issuedCredential)}
+}
+
+// issue mints a credential for identity and target that lives for ttl.
+func (s *credentialStore) issue(identity, target string, ttl time.Duration) issuedCredential {
+	c := issuedCredential{
+		token:    newOpaqueToken(identity, target),
+		identity: identity,
+		target:   target,
+		expiry:   s.now().Add(ttl).Round(0),
+	}
+	s.mu.Lock()
+	s.byToken[c.token] = c
+	s.mu.Unlock()
+	return c
+}
+
+// check reports why token may not log in as identity to target, or nil.
+func (s *credentialStore) check(token, identity, target string) error {
+	s.mu.Lock()
+	c, ok := s.byToken[token]
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return errCredentialUnknown
+	case !s.now().Before(c.expiry):
+		return errCredentialExpired
+	case c.identity != identity:
+		return errCredentialIdentity
+	case c.target != target:
+		return errCredentialTarget
+	}
+	return nil
+}
+
+// revokeAll forgets every credential, as if the workspace revoked them early.
+func (s *credentialStore) revokeAll() {
+	s.mu.Lock()
+	clear(s.byToken)
+	s.mu.Unlock()
+}
+
+// newOpaqueToken returns a JWT-shaped string: a header, a claims part that
+// names identity and target, and a random part standing for the signature.
+func newOpaqueToken(identity, target string) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	claims, _ := json.Marshal(map[string]string{"sub": identity, "aud": target})
+	sig := make([]byte, 32)
+	_, _ = rand.Read(sig)
+	return header + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString(sig)
+}
