@@ -1,0 +1,176 @@
+package lakebase
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/lib/pq"
+)
+
+// ErrConnectorClosed is returned by Connect after Close.
+var ErrConnectorClosed = errors.New("lakebase: connector is closed")
+
+// Connector opens connections for one Config. It owns the caches: the
+// looked-up host, the identity and the credential, shared by every
+// connection of the sql.DB made with sql.OpenDB(connector). It is safe for
+// concurrent use and immutable after NewConnector. sql.DB.Close calls its
+// Close.
+type Connector struct {
+	cfg    *Config // the caller's Config with the environment and defaults applied
+	mode   AuthMode
+	base   pq.Config
+	logger *slog.Logger
+
+	target   targetResolver
+	identity identitySource
+	creds    credentialSource
+
+	closed atomic.Bool
+}
+
+var (
+	_ driver.Connector = (*Connector)(nil)
+	_ io.Closer        = (*Connector)(nil)
+)
+
+// NewConnector checks cfg, fills what it leaves open from the environment
+// and the defaults, and returns a Connector. cfg is copied; later changes to
+// it have no effect. A nil cfg is the empty Config, which inside a Databricks
+// App is enough. Nothing is looked up or minted until the first Connect.
+func NewConnector(cfg *Config) (*Connector, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.clone()
+	if err := c.applyEnvironment(os.Getenv); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	mode, err := c.effectiveAuth()
+	if err != nil {
+		return nil, err
+	}
+	base, err := basePQConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Connector{cfg: c, mode: mode, base: base, logger: c.Logger}
+	if conn.logger == nil {
+		conn.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := conn.wire(); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Connect opens a new connection: it resolves the host, learns the identity,
+// takes a valid credential from the cache and logs in through lib/pq. It
+// honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.closed.Load() {
+		return nil, ErrConnectorClosed
+	}
+	conn, err := c.connect(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return conn, err
+}
+
+// Driver returns the lakebase Driver.
+func (c *Connector) Driver() driver.Driver { return Driver{} }
+
+// Close releases the connector's caches and stops any background refresh.
+// Connections already open stay usable; new ones fail with
+// ErrConnectorClosed. Close is idempotent.
+func (c *Connector) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.creds.close()
+	return nil
+}
+
+// connect runs the steps of one connection, retrying once after a login
+// rejected for authentication with a cached credential, and once after a dial
+// failure to a looked-up host, which may have moved.
+func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
+	retriedLogin, retriedDial := false, false
+	for {
+		host, err := c.target.resolve(ctx)
+		if err != nil {
+			return nil, c.stepError("resolve", "", err)
+		}
+		user, err := c.identity.userName(ctx)
+		if err != nil {
+			return nil, c.stepError("identity", "", err)
+		}
+		cred, err := c.creds.credential(ctx)
+		if err != nil {
+			return nil, c.stepError("mint", user, err)
+		}
+		conn, err := openPQ(ctx, c.base, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		switch {
+		case isAuthFailure(err) && cred.cached && !retriedLogin:
+			retriedLogin = true
+			c.creds.rejected(cred)
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; minting a new credential",
+				slog.String("target", c.target.describe()), slog.String("user", user))
+			continue
+		case !isServerError(err) && c.target.looksUp() && !retriedDial:
+			retriedDial = true
+			c.target.forget()
+			continue
+		}
+		step := "dial"
+		if isServerError(err) {
+			step = "login"
+		}
+		return nil, c.stepError(step, user, err)
+	}
+}
+
+// stepError wraps err as the ConnectError of step.
+func (c *Connector) stepError(step, user string, err error) error {
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
+}
+
+// isServerError reports whether the server answered (lib/pq's *pq.Error), as
+// opposed to a network or TLS failure.
+func isServerError(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe)
+}
+
+// isAuthFailure reports whether the server refused the login for its
+// credentials: SQLSTATE 28P01 (invalid_password) or 28000
+// (invalid_authorization_specification).
+func isAuthFailure(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000")
+}

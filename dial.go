@@ -1,0 +1,92 @@
+package lakebase
+
+import (
+	"context"
+	"database/sql/driver"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// loginParams are what one connection attempt adds to the base lib/pq
+// configuration.
+type loginParams struct {
+	host     string
+	port     uint16
+	user     string
+	password string
+}
+
+// openPQ opens one lib/pq connection with the base configuration and p. The
+// result is lib/pq's own connection, unwrapped. lib/pq honours ctx only while
+// dialling; openPQ also ends the TLS handshake and the login when ctx ends,
+// and then returns ctx.Err() itself.
+func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, error) {
+	pc := base // a copy: the shared base is never changed
+	pc.Host, pc.Port, pc.User, pc.Password = p.host, p.port, p.user, p.password
+	pqc, err := pq.NewConnectorConfig(pc)
+	if err != nil {
+		return nil, err
+	}
+	d := &handshakeDialer{ctx: ctx}
+	pqc.Dialer(d)
+	conn, err := pqc.Connect(ctx)
+	if !d.release() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return nil, ctx.Err()
+	}
+	return conn, err
+}
+
+// handshakeDialer dials TCP and, until released, breaks off any connection it
+// made as soon as ctx ends, by moving the connection's deadline to the past.
+type handshakeDialer struct {
+	ctx    context.Context
+	dialer net.Dialer
+
+	mu    sync.Mutex
+	stops []func() bool
+}
+
+// DialContext implements lib/pq's DialerContext.
+func (d *handshakeDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := d.dialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	d.mu.Lock()
+	d.stops = append(d.stops, stop)
+	d.mu.Unlock()
+	return conn, nil
+}
+
+// Dial implements lib/pq's Dialer.
+func (d *handshakeDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(d.ctx, network, address)
+}
+
+// DialTimeout implements lib/pq's Dialer.
+func (d *handshakeDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(d.ctx, timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+// release stops watching the context. It reports false when the context
+// ended first, in which case a connection may have been broken off.
+func (d *handshakeDialer) release() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ok := true
+	for _, stop := range d.stops {
+		if !stop() {
+			ok = false
+		}
+	}
+	return ok
+}

@@ -1,0 +1,193 @@
+package lakebase
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The secrets below must never appear in any output but FormatDSN.
+const (
+	secretPassword = "pw-Secret-0001"
+	secretClient   = "cs-Secret-0002"
+	secretToken    = "dapi-Secret-0003"
+)
+
+var parseCases = []struct {
+	name string
+	dsn  string
+	want Config
+}{
+	{"empty", "", Config{}},
+	{"instance key/value", "instance=my-db auth=oauth-m2m client_id=abc client_secret=" + secretClient,
+		Config{Instance: "my-db", Auth: AuthOAuthM2M, ClientID: "abc", ClientSecret: secretClient}},
+	{"endpoint", "endpoint=projects/p/branches/b/endpoints/e ttl=1h",
+		Config{Endpoint: "projects/p/branches/b/endpoints/e", CredentialTTL: time.Hour}},
+	{"ttl in seconds", "endpoint=projects/p/branches/b/endpoints/e ttl=600",
+		Config{Endpoint: "projects/p/branches/b/endpoints/e", CredentialTTL: 600 * time.Second}},
+	{"workspace and profile", "workspace=https://x.cloud.databricks.com profile=DEV auth=oauth-u2m",
+		Config{Workspace: "https://x.cloud.databricks.com", Profile: "DEV", Auth: AuthOAuthU2M}},
+	{"pat", "host=h.example token=" + secretToken + " auth=pat", Config{Host: "h.example", AccessToken: secretToken, Auth: AuthPAT}},
+	{"read only", "instance=db read_only=true", Config{Instance: "db", ReadOnly: true}},
+	{"read only false", "instance=db read_only=false", Config{Instance: "db"}},
+	{"pooled with password", "instance=db pooled=1 auth=password password=x", Config{Instance: "db", Pooled: true, Auth: AuthPassword, Password: "x"}},
+	{"all connection keys", "host=h port=6543 user=u@x.com password=" + secretPassword + " dbname=d sslmode=verify-full",
+		Config{Host: "h", Port: 6543, User: "u@x.com", Password: secretPassword, DBName: "d", SSLMode: "verify-full"}},
+	{"quoted value", `password='a b\'c\\d' user=\ me`, Config{Password: `a b'c\d`, User: " me"}},
+	{"spaces around equals", "host = h  port =5432", Config{Host: "h", Port: 5432}},
+	{"empty quoted value", "user='' host=h", Config{Host: "h"}},
+	{"lib/pq keys pass through", "sslrootcert=/ca.pem connect_timeout=5 application_name='my app'",
+		Config{Params: map[string]string{"sslrootcert": "/ca.pem", "connect_timeout": "5", "application_name": "my app"}}},
+	{"runtime parameter", "search_path=app,public", Config{Params: map[string]string{"search_path": "app,public"}}},
+	{"url", "lakebase://u%40x.com:" + secretPassword + "@h.example:6543/db?sslmode=disable&instance=my-db",
+		Config{User: "u@x.com", Password: secretPassword, Host: "h.example", Port: 6543, DBName: "db", SSLMode: "disable", Instance: "my-db"}},
+	{"postgres url", "postgres://h/db", Config{Host: "h", DBName: "db"}},
+	{"postgresql url", "postgresql:///?endpoint=projects%2Fp%2Fbranches%2Fb%2Fendpoints%2Fe",
+		Config{Endpoint: "projects/p/branches/b/endpoints/e"}},
+	{"url ipv6", "lakebase://[::1]:5433/", Config{Host: "::1", Port: 5433}},
+	{"url scheme any case", "LAKEBASE://h", Config{Host: "h"}},
+	{"auth any case", "auth=OAuth-M2M", Config{Auth: AuthOAuthM2M}},
+}
+
+func TestParseDSN(t *testing.T) {
+	for _, tc := range parseCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDSN(tc.dsn)
+			if err != nil {
+				t.Fatalf("ParseDSN: %v", err)
+			}
+			if !reflect.DeepEqual(*got, tc.want) {
+				t.Fatalf("ParseDSN(%s)\n got %s\nwant %s", redactedInput(tc.dsn), got, &tc.want)
+			}
+			again, err := ParseDSN(got.FormatDSN())
+			if err != nil {
+				t.Fatalf("ParseDSN(FormatDSN): %v", err)
+			}
+			if !reflect.DeepEqual(again, got) {
+				t.Fatalf("round trip changed the config:\n got %s\nwant %s", again, got)
+			}
+		})
+	}
+}
+
+var parseErrorCases = []struct {
+	name string
+	dsn  string
+	key  string // the key the error must name
+}{
+	{"near miss of instance", "instnace=db", "instnace"},
+	{"near miss suggests", "endpont=projects/p/branches/b/endpoints/e", "endpoint"},
+	{"near miss of password", "passwrod=" + secretPassword, "passwrod"},
+	{"near miss of client_secret", "client_secert=" + secretClient, "client_secert"},
+	{"instance and endpoint", "instance=a endpoint=projects/p/branches/b/endpoints/e", "instance"},
+	{"pooled with oauth", "instance=a pooled=true auth=oauth-m2m", "pooled"},
+	{"pooled with pat", "instance=a pooled=true auth=pat", "pooled"},
+	{"secret without id", "client_secret=" + secretClient, "client_secret"},
+	{"bad auth", "auth=kerberos", "auth"},
+	{"bad bool", "read_only=maybe", "read_only"},
+	{"bad port", "port=70000", "port"},
+	{"port not a number", "port=abc", "port"},
+	{"bad endpoint", "endpoint=projects/p", "endpoint"},
+	{"bad instance", "instance=a/b", "instance"},
+	{"bad ttl", "endpoint=projects/p/branches/b/endpoints/e ttl=10s", "ttl"},
+	{"ttl not a duration", "ttl=soon", "ttl"},
+	{"ttl with instance", "instance=a ttl=600s", "ttl"},
+	{"bad sslmode", "sslmode=sometimes", "sslmode"},
+	{"bad workspace", "workspace=ftp://x", "workspace"},
+	{"host list", "host=a,b", "host"},
+	{"host list in url", "lakebase://a,b/db", "host"},
+	{"duplicate key", "user=a user=b", "user"},
+	{"unterminated quote", "password='" + secretPassword, "password"},
+	{"trailing backslash", `password=` + secretPassword + `\`, "password"},
+	{"no equals", "instance", ""},
+	{"bad key name", "1abc=x", "1abc"},
+	{"malformed url keeps password out", "lakebase://u:" + secretPassword + "@h:bad/db", ""},
+	{"duplicate url key", "lakebase://h/?user=a&user=b", "user"},
+}
+
+func TestParseDSNErrors(t *testing.T) {
+	for _, tc := range parseErrorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseDSN(tc.dsn)
+			if err == nil {
+				t.Fatalf("ParseDSN(%s) succeeded, want an error", redactedInput(tc.dsn))
+			}
+			if !errors.Is(err, ErrInvalidDSN) {
+				t.Errorf("error %q does not wrap ErrInvalidDSN", err)
+			}
+			if !strings.HasPrefix(err.Error(), "lakebase: dsn: ") {
+				t.Errorf("error %q does not start with the step", err)
+			}
+			if tc.key != "" && !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("error %q does not name %q", err, tc.key)
+			}
+			assertNoSecret(t, err.Error())
+		})
+	}
+}
+
+func TestConfigRedaction(t *testing.T) {
+	cfg := &Config{
+		Instance: "db", Auth: AuthOAuthM2M, ClientID: "id", ClientSecret: secretClient,
+		AccessToken: secretToken, User: "u", Password: secretPassword,
+		Params: map[string]string{"sslkey": "-----BEGIN PRIVATE KEY-----" + secretPassword},
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+	for name, out := range map[string]string{
+		"String": cfg.String(), "GoString": cfg.GoString(), "%v": fmt.Sprintf("%v", cfg),
+		"%+v": fmt.Sprintf("%+v", cfg), "%#v": fmt.Sprintf("%#v", cfg), "%s": fmt.Sprintf("%s", cfg),
+		"slog": logged.String(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertNoSecret(t, out)
+			if !strings.Contains(out, redacted) {
+				t.Errorf("%s output %q does not mark the redaction", name, out)
+			}
+			if !strings.Contains(out, "db") {
+				t.Errorf("%s output %q lost the instance", name, out)
+			}
+		})
+	}
+	formatted := cfg.FormatDSN()
+	for _, s := range []string{secretClient, secretToken, secretPassword} {
+		if !strings.Contains(formatted, s) {
+			t.Errorf("FormatDSN lost a secret needed for the round trip")
+		}
+	}
+}
+
+func TestTokenRedaction(t *testing.T) {
+	tok := Token{Value: secretToken, Expiry: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("t", "token", tok)
+	for _, out := range []string{tok.String(), fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok), logged.String()} {
+		assertNoSecret(t, out)
+		if !strings.Contains(out, "2030") {
+			t.Errorf("output %q lost the expiry", out)
+		}
+	}
+}
+
+// assertNoSecret fails when s holds any of the test secrets.
+func assertNoSecret(t *testing.T, s string) {
+	t.Helper()
+	for _, secret := range []string{secretPassword, secretClient, secretToken} {
+		if strings.Contains(s, secret) {
+			t.Errorf("output leaks a secret: %q", strings.ReplaceAll(s, secret, "<LEAKED>"))
+		}
+	}
+}
+
+// redactedInput hides the test secrets in a DSN quoted by a failure message.
+func redactedInput(dsn string) string {
+	for _, secret := range []string{secretPassword, secretClient, secretToken} {
+		dsn = strings.ReplaceAll(dsn, secret, redacted)
+	}
+	return dsn
+}

@@ -1,0 +1,61 @@
+package lakebase
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidDSN is wrapped by every error about the DSN or the Config: a
+// malformed value, an unknown key that looks like a misspelt lakebase key, or
+// keys that cannot go together. Such errors are final: retrying cannot help.
+var ErrInvalidDSN = errors.New("lakebase: invalid configuration")
+
+// configError reports a problem with one DSN key (or a pair of them). It never
+// holds a secret value.
+type configError struct {
+	key    string // the DSN key, or "" for the DSN as a whole
+	reason string
+}
+
+func (e *configError) Error() string {
+	if e.key == "" {
+		return "lakebase: dsn: " + e.reason
+	}
+	return fmt.Sprintf("lakebase: dsn: %s: %s", e.key, e.reason)
+}
+
+func (e *configError) Unwrap() error { return ErrInvalidDSN }
+
+// invalidKey returns a configError for key with a formatted reason.
+func invalidKey(key, format string, args ...any) error {
+	return &configError{key: key, reason: fmt.Sprintf(format, args...)}
+}
+
+// ConnectError is returned by Connect when a step of opening a connection
+// fails. It names the step, the target and the Postgres user, and keeps the
+// cause for errors.Is and errors.As (a *pq.Error for a login refused by the
+// server, carrying its SQLSTATE).
+type ConnectError struct {
+	// Step is what failed: "resolve", "identity", "mint", "dial" or "login".
+	Step string
+	// Target is the instance, endpoint or host the driver was connecting to.
+	Target string
+	// User is the Postgres role, when it was known.
+	User string
+	// Err is the cause.
+	Err error
+}
+
+func (e *ConnectError) Error() string {
+	msg := "lakebase: " + e.Step
+	if e.Target != "" {
+		msg += " " + e.Target
+	}
+	if e.User != "" {
+		msg += fmt.Sprintf(" as %q", e.User)
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
