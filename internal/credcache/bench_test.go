@@ -1,0 +1,48 @@
+package credcache
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkGet measures a cache hit, the path every new connection takes.
+// Its floor is one read of the wall clock, measured by the "clock" case.
+func BenchmarkGet(b *testing.B) {
+	c := New(func(context.Context) (Credential, error) {
+		return Credential{Value: "v", Expiry: time.Now().Add(time.Hour)}, nil
+	}, Options{})
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Get(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("clock", func(b *testing.B) {
+		for b.Loop() {
+			_ = time.Now()
+		}
+	})
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Get(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		b.ReportAllocs()
+		// RunParallel starts parallelism × GOMAXPROCS goroutines.
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := c.Get(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

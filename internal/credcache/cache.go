@@ -1,0 +1,178 @@
+package credcache
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cache hands out a valid credential, fetching a new one when needed. It is
+// safe for concurrent use. Close it to stop a fetch in progress.
+type Cache struct {
+	fetch Fetcher
+	opts  Options // with defaults; never changed
+
+	// cur is the cached credential, read without a lock; nil when there is
+	// none. It is replaced only with mu held.
+	cur atomic.Pointer[entry]
+	// inflight mirrors flight != nil for lock-free readers.
+	inflight atomic.Bool
+	// retryAt is when the next fetch may start after a failure, in Unix
+	// nanoseconds; 0 when the last fetch succeeded. Written with mu held.
+	retryAt atomic.Int64
+
+	mu       sync.Mutex
+	flight   *flight // the fetch in progress, if any
+	closed   bool
+	failures int   // consecutive failed fetches
+	lastErr  error // the last failure, returned while waiting to retry
+	stats    Stats // counters; Expiry and Refreshing are filled by Stats()
+
+	life    context.Context // cancelled by Close; stops fetches
+	end     context.CancelFunc
+	running sync.WaitGroup // the fetch goroutine
+}
+
+// Stats describes a Cache at one moment.
+type Stats struct {
+	// Minted counts successful fetches.
+	Minted uint64
+	// MintFailures counts failed fetches, including those that returned an
+	// expired credential.
+	MintFailures uint64
+	// Invalidations counts credentials dropped by Invalidate.
+	Invalidations uint64
+	// Expiry is the cached credential's expiry; zero when none is cached.
+	Expiry time.Time
+	// Refreshing reports a fetch in progress (in the background or awaited).
+	Refreshing bool
+}
+
+// New returns a cache that gets its credentials from fetch.
+func New(fetch Fetcher, opts Options) *Cache {
+	life, end := context.WithCancel(context.Background())
+	return &Cache{fetch: fetch, opts: opts.withDefaults(), life: life, end: end}
+}
+
+// now reads the clock without its monotonic reading.
+func (c *Cache) now() time.Time { return c.opts.Now().Round(0) }
+
+// Get returns a credential valid for at least the safety margin. A cached one
+// comes back at once, without a lock or an allocation; inside the refresh
+// window the first caller also starts a background fetch. Otherwise Get waits
+// for the one shared fetch until it lands or ctx ends, and then returns
+// ctx.Err().
+func (c *Cache) Get(ctx context.Context) (Credential, error) {
+	if e := c.cur.Load(); e != nil {
+		now := c.now()
+		if now.Before(e.refreshAt) {
+			return e.cred, nil
+		}
+		if now.Before(e.usableUntil) {
+			c.refreshEarly(ctx, e, now)
+			return e.cred, nil
+		}
+	}
+	return c.await(ctx)
+}
+
+// refreshEarly starts a background fetch to replace e, unless one is running,
+// the last failure's backoff is not over, or e was replaced meanwhile.
+func (c *Cache) refreshEarly(ctx context.Context, e *entry, now time.Time) {
+	if c.inflight.Load() || now.UnixNano() < c.retryAt.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.flight != nil || c.cur.Load() != e {
+		return
+	}
+	c.startLocked(ctx, "refresh")
+}
+
+// await serves a caller that found no usable credential: it joins the fetch in
+// flight or starts one, unless a recent failure's backoff is not over.
+func (c *Cache) await(ctx context.Context) (Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return Credential{}, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return Credential{}, ErrClosed
+	}
+	now := c.now()
+	if e := c.cur.Load(); e != nil && now.Before(e.usableUntil) {
+		c.mu.Unlock() // a fetch landed since Get looked
+		return e.cred, nil
+	}
+	f := c.flight
+	if f == nil {
+		if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
+			err := fmt.Errorf("%w (next attempt in %s)", c.lastErr, wait.Round(time.Millisecond))
+			c.mu.Unlock()
+			return Credential{}, err
+		}
+		f = c.startLocked(ctx, "no usable credential")
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.cred, f.err
+	case <-ctx.Done():
+		return Credential{}, ctx.Err()
+	case <-c.life.Done():
+		return Credential{}, ErrClosed
+	}
+}
+
+// Invalidate drops the cached credential if its value is value: a login was
+// just rejected with it, so the next Get fetches a new one. A value that is no
+// longer cached is ignored, as another caller may already have replaced it.
+func (c *Cache) Invalidate(value string) {
+	c.mu.Lock()
+	e := c.cur.Load()
+	if e == nil || e.cred.Value != value {
+		c.mu.Unlock()
+		return
+	}
+	c.cur.Store(nil)
+	c.stats.Invalidations++
+	c.mu.Unlock()
+	c.log(slog.LevelInfo, "credcache: credential invalidated", slog.Time("expiry", e.cred.Expiry))
+}
+
+// Close stops a fetch in progress, waits for it to return, and makes later
+// calls to Get fail with ErrClosed. Calling it again is harmless.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.cur.Store(nil)
+		c.end()
+	}
+	c.mu.Unlock()
+	c.running.Wait()
+}
+
+// Stats returns the counters and the state of the cache.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	if e := c.cur.Load(); e != nil {
+		s.Expiry = e.cred.Expiry
+	}
+	s.Refreshing = c.flight != nil
+	return s
+}
+
+// log writes to the logger, if there is one.
+func (c *Cache) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	if c.opts.Logger != nil {
+		c.opts.Logger.LogAttrs(context.Background(), level, msg, attrs...)
+	}
+}

@@ -1,0 +1,29 @@
+// Package credcache keeps the credential that new connections present as
+// their password: one cache per connector, shared by every goroutine that
+// connects through it.
+//
+// A credential is fetched (minted) once and reused while it is valid for at
+// least a safety margin. Inside a refresh window before expiry, the first
+// caller that notices starts one fetch in the background and every caller
+// keeps getting the current credential, so no connection waits at rotation.
+// With no usable credential, callers wait for a single shared fetch, each
+// for as long as its own context allows.
+//
+// At most one fetch is in flight at any time. It runs detached from the
+// callers' cancellation: if every waiter gives up, the fetch still finishes
+// (bounded by Options.FetchTimeout and by Close) and its credential serves
+// the next caller, so a mint slower than every caller's deadline still makes
+// progress.
+//
+// After a failed fetch, the next one waits for a jittered, doubling backoff
+// (Options.MinBackoff up to Options.MaxBackoff), whether or not a credential
+// is still valid. While a credential is valid, callers keep getting it. Without
+// one, callers arriving during the backoff get the last failure at once
+// instead of a new fetch: errors that survive the fetcher's own retries are
+// usually not fixed by asking again within a second (a wrong secret, a missing
+// permission), and a pool opening connections in a loop must not turn into a
+// stream of mint requests. The first caller after the backoff fetches again.
+//
+// Expiry is judged by the wall clock, so a machine that slept past a
+// credential's expiry never presents it.
+package credcache

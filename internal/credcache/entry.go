@@ -1,0 +1,45 @@
+package credcache
+
+import (
+	"fmt"
+	"time"
+)
+
+// entry is a cached credential with the instants that govern its use. It is
+// never modified once published, so readers need no lock.
+type entry struct {
+	cred Credential // Expiry without a monotonic reading
+	// refreshAt: from here on, a Get starts a background fetch.
+	refreshAt time.Time
+	// usableUntil: from here on, the credential is not handed out.
+	usableUntil time.Time
+}
+
+// newEntry checks a credential fetched at obtained and computes its instants.
+// cred.Expiry must not be zero.
+func newEntry(cred Credential, obtained time.Time, o Options) (*entry, error) {
+	cred.Expiry = cred.Expiry.Round(0)
+	lifetime := cred.Expiry.Sub(obtained)
+	if lifetime <= 0 {
+		return nil, fmt.Errorf("%w: it expired at %s, %s before it was fetched",
+			ErrExpired, cred.Expiry.UTC().Format(time.RFC3339), -lifetime)
+	}
+	margin := o.SafetyMargin
+	if margin == 0 {
+		margin = min(maxSafetyMargin, lifetime/10)
+	}
+	if lifetime <= margin {
+		return nil, fmt.Errorf("%w: valid for %s after it was fetched, safety margin %s",
+			ErrExpired, lifetime, margin)
+	}
+	window := o.RefreshWindow
+	if window == 0 {
+		window = min(maxRefreshWindow, lifetime/4)
+	}
+	e := &entry{cred: cred, usableUntil: cred.Expiry.Add(-margin)}
+	e.refreshAt = cred.Expiry.Add(-window)
+	if e.refreshAt.After(e.usableUntil) {
+		e.refreshAt = e.usableUntil
+	}
+	return e, nil
+}

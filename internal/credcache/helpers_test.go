@@ -1,0 +1,110 @@
+package credcache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClock is a wall clock that moves only when the test says so.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: epoch} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// stub is a Fetcher whose n-th call (from 1) returns what fn says.
+type stub struct {
+	calls atomic.Int64
+	fn    func(ctx context.Context, n int64) (Credential, error)
+}
+
+func (s *stub) fetch(ctx context.Context) (Credential, error) {
+	return s.fn(ctx, s.calls.Add(1))
+}
+
+// secret is the value of the n-th credential a stub mints.
+func secret(n int64) string { return fmt.Sprintf("secret-%d", n) }
+
+// minting returns a stub whose every call succeeds with a credential expiring
+// lifetime after the clock's time.
+func minting(clock *fakeClock, lifetime time.Duration) *stub {
+	return &stub{fn: func(_ context.Context, n int64) (Credential, error) {
+		return Credential{Value: secret(n), Expiry: clock.Now().Add(lifetime)}, nil
+	}}
+}
+
+// waitIdle waits until the fetch in flight, if any, has landed.
+func waitIdle(c *Cache) {
+	c.mu.Lock()
+	f := c.flight
+	c.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
+}
+
+// spyCtx reports on joined when Get starts to wait on its Done channel,
+// which it does only after joining the fetch in flight.
+type spyCtx struct {
+	context.Context
+	once   sync.Once
+	joined chan<- struct{}
+}
+
+func (s *spyCtx) Done() <-chan struct{} {
+	s.once.Do(func() { s.joined <- struct{}{} })
+	return s.Context.Done()
+}
+
+// result is what one Get returned.
+type result struct {
+	cred Credential
+	err  error
+}
+
+// getAsync calls Get in a goroutine and delivers its result on the channel.
+func getAsync(c *Cache, ctx context.Context) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		cred, err := c.Get(ctx)
+		ch <- result{cred, err}
+	}()
+	return ch
+}
+
+// mustGet calls Get and fails the test on an error.
+func mustGet(t *testing.T, c *Cache) Credential {
+	t.Helper()
+	cred, err := c.Get(context.Background())
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	return cred
+}
