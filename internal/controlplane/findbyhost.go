@@ -22,15 +22,16 @@ type Target struct {
 // FindByHost finds the instance or endpoint one of whose hosts is host, as
 // a Databricks App's PGHOST names it: it lists the Provisioned instances,
 // then the Autoscaling projects, their branches and their endpoints. Host
-// names compare without their ports and case-insensitively.
+// names compare case-insensitively; ports compare only when both sides carry
+// one, so "h" matches "h:5432" and "h:5432" does not match "h:5433".
 //
 // It returns the target with the error of its state, as Instance and
 // Endpoint do. When nothing matches it gives ErrNotFound, or the error of a
 // listing that failed. Errors are *Error with step resolve.
 func (c *Client) FindByHost(ctx context.Context, host string) (Target, error) {
-	want := hostOnly(host)
+	want := host
 	target := hostTarget(host)
-	if want == "" {
+	if h, _ := splitHost(host); h == "" {
 		return Target{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: errors.New("no host to look for")}
 	}
 	ctx = c.ctx(ctx)
@@ -59,10 +60,10 @@ func (c *Client) findInstance(ctx context.Context, want string) (Target, error) 
 	all, err := c.w.Database.ListDatabaseInstancesAll(ctx, database.ListDatabaseInstancesRequest{})
 	for _, di := range all {
 		inst := instanceOf(&di)
-		switch want {
-		case hostOnly(inst.ReadWriteDNS):
+		switch {
+		case sameHost(want, inst.ReadWriteDNS):
 			return Target{Instance: &inst}, nil
-		case hostOnly(inst.ReadOnlyDNS):
+		case sameHost(want, inst.ReadOnlyDNS):
 			return Target{Instance: &inst, ReadOnly: true}, nil
 		}
 	}
@@ -108,18 +109,25 @@ func endpointHas(ep Endpoint, want string) (Target, bool) {
 		{ep.PooledHost, false, true},
 		{ep.ReadOnlyPooledHost, true, true},
 	} {
-		if hostOnly(h.host) == want {
+		if sameHost(want, h.host) {
 			return Target{Endpoint: &ep, ReadOnly: h.readOnly, Pooled: h.pooled}, true
 		}
 	}
 	return Target{}, false
 }
 
-// hostOnly is the host part of "host" or "host:port", lower case, without a
-// trailing dot; "" for an empty host.
-func hostOnly(s string) string {
-	if h, _, err := net.SplitHostPort(s); err == nil {
-		s = h
+// sameHost reports whether a and b name the same host (see FindByHost).
+func sameHost(a, b string) bool {
+	ah, ap := splitHost(a)
+	bh, bp := splitHost(b)
+	return ah != "" && ah == bh && (ap == "" || bp == "" || ap == bp)
+}
+
+// splitHost splits "host" or "host:port" into the host, lower case and
+// without a trailing dot, and the port.
+func splitHost(s string) (host, port string) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		s, port = h, p
 	}
-	return strings.TrimSuffix(strings.ToLower(s), ".")
+	return strings.TrimSuffix(strings.ToLower(s), "."), port
 }

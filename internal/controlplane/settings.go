@@ -107,7 +107,10 @@ func (s Settings) validate() error {
 // checkLoaded checks the SDK configuration once the environment and the
 // configuration file have filled it, before any request.
 func checkLoaded(mode AuthMode, cfg *config.Config) error {
-	if cfg.Host == "" {
+	switch {
+	case cfg.Host == "" && cfg.Profile != "":
+		return configError(fmt.Sprintf("no workspace: profile=%q gives no host (is it in the Databricks configuration file?)", cfg.Profile))
+	case cfg.Host == "":
 		return configError("no workspace: set workspace (or DATABRICKS_HOST, or a profile with a host)")
 	}
 	switch mode {
