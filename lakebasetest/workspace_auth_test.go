@@ -1,0 +1,115 @@
+package lakebasetest
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/credentials/u2m"
+	"github.com/databricks/databricks-sdk-go/service/iam"
+)
+
+func TestWorkspaceLogins(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       func(*testing.T, *Workspace) *databricks.Config
+		want      string
+		wantToken bool // the login goes through the token route
+	}{
+		{"oauth-m2m", func(*testing.T, *Workspace) *databricks.Config { return wsM2M() }, wsSPID, true},
+		{"pat", func(*testing.T, *Workspace) *databricks.Config { return wsPAT(wsUserPAT) }, wsUserEmail, false},
+		{"refresh token", func(t *testing.T, w *Workspace) *databricks.Config { return wsRefreshLogin(t, w, wsUserRT) }, wsUserEmail, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, _ := wsStart(t)
+			c := wsClient(t, w, tt.cfg(t, w))
+			me, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{})
+			if err != nil {
+				t.Fatalf("Me: %v", err)
+			}
+			if me.UserName != tt.want {
+				t.Errorf("userName = %q, want %q", me.UserName, tt.want)
+			}
+			if got := w.Requests(RouteToken) > 0; got != tt.wantToken {
+				t.Errorf("token route used = %v, want %v", got, tt.wantToken)
+			}
+			if w.Requests(RouteMe) != 1 {
+				t.Errorf("Me requests = %d, want 1", w.Requests(RouteMe))
+			}
+		})
+	}
+}
+
+func TestWorkspaceRejectsBadLogins(t *testing.T) {
+	isInvalidRefreshToken := func(err error) bool {
+		var target *u2m.InvalidRefreshTokenError
+		return errors.As(err, &target)
+	}
+	tests := []struct {
+		name  string
+		cfg   func(*testing.T, *Workspace) *databricks.Config
+		check func(error) bool
+	}{
+		{"unknown pat", func(*testing.T, *Workspace) *databricks.Config { return wsPAT("dapi-wrong") },
+			func(err error) bool { return errors.Is(err, databricks.ErrUnauthenticated) }},
+		{"wrong client secret", func(*testing.T, *Workspace) *databricks.Config {
+			cfg := wsM2M()
+			cfg.ClientSecret = "wrong"
+			return cfg
+		}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "invalid_client") }},
+		{"unknown refresh token", func(t *testing.T, w *Workspace) *databricks.Config { return wsRefreshLogin(t, w, "wrong") },
+			isInvalidRefreshToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, _ := wsStart(t)
+			_, err := wsClient(t, w, tt.cfg(t, w)).CurrentUser.Me(t.Context(), iam.MeRequest{})
+			if !tt.check(err) {
+				t.Fatalf("Me error = %v", err)
+			}
+			if w.Requests(RouteMe) > 1 {
+				t.Errorf("Me requests = %d, want at most 1", w.Requests(RouteMe))
+			}
+		})
+	}
+}
+
+func TestWorkspaceMissingBearerToken(t *testing.T) {
+	w, _ := wsStart(t)
+	resp, err := http.Get(w.URL() + "/api/2.0/database/instances/" + wsInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized || body.ErrorCode != "UNAUTHENTICATED" || body.Message == "" {
+		t.Errorf("got %d %+v, want 401 UNAUTHENTICATED with a message", resp.StatusCode, body)
+	}
+}
+
+func TestWorkspaceExpiredAccessToken(t *testing.T) {
+	clock := &wsClock{t: time.Now()}
+	w, _ := wsStartClock(t, clock.Now)
+	c := wsClient(t, w, wsM2M())
+	if _, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{}); err != nil {
+		t.Fatalf("Me: %v", err)
+	}
+	// The SDK still holds the token for an hour by its own clock; the
+	// workspace's clock says it has expired.
+	clock.Advance(2 * time.Hour)
+	_, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{})
+	if !errors.Is(err, databricks.ErrUnauthenticated) {
+		t.Fatalf("Me error = %v, want ErrUnauthenticated", err)
+	}
+}

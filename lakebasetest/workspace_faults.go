@@ -1,0 +1,144 @@
+package lakebasetest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Routes of the fake workspace, as named to Fail and Requests.
+const (
+	RouteHostMetadata       = "host-metadata"       // GET /.well-known/databricks-config
+	RouteOIDCDiscovery      = "oidc-discovery"      // GET /oidc/.well-known/oauth-authorization-server
+	RouteToken              = "token"               // POST /oidc/v1/token
+	RouteAuthorize          = "authorize"           // GET /oidc/v1/authorize
+	RouteMe                 = "me"                  // GET /api/2.0/preview/scim/v2/Me
+	RouteDatabaseCredential = "database-credential" // POST /api/2.0/database/credentials
+	RouteInstance           = "instance"            // GET /api/2.0/database/instances/{name}
+	RouteInstances          = "instances"           // GET /api/2.0/database/instances
+	RoutePostgresCredential = "postgres-credential" // POST /api/2.0/postgres/credentials
+	RouteProjects           = "projects"            // GET /api/2.0/postgres/projects
+	RouteProject            = "project"             // GET /api/2.0/postgres/projects/P
+	RouteBranches           = "branches"            // GET /api/2.0/postgres/projects/P/branches
+	RouteBranch             = "branch"              // GET /api/2.0/postgres/projects/P/branches/B
+	RouteEndpoints          = "endpoints"           // GET /api/2.0/postgres/projects/P/branches/B/endpoints
+	RouteEndpoint           = "endpoint"            // GET /api/2.0/postgres/projects/P/branches/B/endpoints/E
+)
+
+// Fault makes a route misbehave. The route first waits Delay (a slow
+// server); then, if Status is set, it answers with that status and a
+// Databricks error body instead of doing its work. The token route answers
+// with an OAuth error body ({"error", "error_description"}) instead.
+type Fault struct {
+	// Status is the HTTP status to answer with; 0 only delays the request.
+	Status int
+	// ErrorCode is the body's error_code; empty picks the usual code for
+	// Status (403 PERMISSION_DENIED, 404 RESOURCE_DOES_NOT_EXIST,
+	// 429 REQUEST_LIMIT_EXCEEDED, ...).
+	ErrorCode string
+	// Message is the body's message; empty uses the status text.
+	Message string
+	// RetryAfter, when positive, is sent as a Retry-After header in whole
+	// seconds, rounded up.
+	RetryAfter time.Duration
+	// Delay is how long the route waits before answering.
+	Delay time.Duration
+	// Times is how many requests the fault affects; 0 means until
+	// ClearFaults.
+	Times int
+}
+
+type wsFaultState struct {
+	fault Fault
+	left  int // requests still affected when fault.Times > 0
+}
+
+// Fail makes route misbehave as f says, replacing the route's earlier fault.
+func (w *Workspace) Fail(route string, f Fault) {
+	w.mu.Lock()
+	w.faults[route] = &wsFaultState{fault: f, left: f.Times}
+	w.mu.Unlock()
+}
+
+// ClearFaults makes every route behave again.
+func (w *Workspace) ClearFaults() {
+	w.mu.Lock()
+	clear(w.faults)
+	w.mu.Unlock()
+}
+
+// Requests is how many requests route has received, faulted ones included.
+func (w *Workspace) Requests(route string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.requests[route]
+}
+
+// intercept counts a request to route and applies the route's fault; it
+// reports whether the fault answered the request.
+func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route string) bool {
+	w.mu.Lock()
+	w.requests[route]++
+	var f Fault
+	if st, ok := w.faults[route]; ok {
+		f = st.fault
+		if f.Times > 0 {
+			st.left--
+			if st.left <= 0 {
+				delete(w.faults, route)
+			}
+		}
+	}
+	w.mu.Unlock()
+
+	if !w.wait(r, f.Delay) {
+		wsWriteError(rw, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "request abandoned")
+		return true
+	}
+	if f.Status == 0 {
+		return false
+	}
+	if f.RetryAfter > 0 {
+		secs := int64((f.RetryAfter + time.Second - 1) / time.Second)
+		rw.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	code, msg := f.ErrorCode, f.Message
+	if code == "" {
+		code = wsDefaultErrorCode(f.Status)
+	}
+	if msg == "" {
+		msg = http.StatusText(f.Status)
+	}
+	if route == RouteToken {
+		wsWriteOAuthError(rw, f.Status, code, msg)
+	} else {
+		wsWriteError(rw, f.Status, code, msg)
+	}
+	return true
+}
+
+// wsDefaultErrorCode is the error_code Databricks usually sends with status.
+func wsDefaultErrorCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "INVALID_PARAMETER_VALUE"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "RESOURCE_DOES_NOT_EXIST"
+	case http.StatusConflict:
+		return "RESOURCE_CONFLICT"
+	case http.StatusTooManyRequests:
+		return "REQUEST_LIMIT_EXCEEDED"
+	case http.StatusServiceUnavailable:
+		return "TEMPORARILY_UNAVAILABLE"
+	case http.StatusGatewayTimeout:
+		return "DEADLINE_EXCEEDED"
+	}
+	if status >= 500 {
+		return "INTERNAL_ERROR"
+	}
+	return "BAD_REQUEST"
+}

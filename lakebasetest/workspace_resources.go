@@ -1,0 +1,152 @@
+package lakebasetest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// States a Provisioned instance can be in.
+var instanceStates = []string{"AVAILABLE", "STARTING", "STOPPED", "UPDATING", "DELETING", "FAILING_OVER"}
+
+// States an Autoscaling endpoint's compute can be in.
+var endpointStates = []string{"ACTIVE", "IDLE", "INIT", "DEGRADED"}
+
+// Instance is a Provisioned database instance. Hosts may carry a port
+// ("127.0.0.1:54321"), since the kit's gateways listen on random ports; the
+// real service returns bare DNS names.
+type Instance struct {
+	// Name identifies the instance.
+	Name string
+	// State is one of AVAILABLE (the default when empty), STARTING, STOPPED,
+	// UPDATING, DELETING, FAILING_OVER. STOPPED also sets effective_stopped.
+	State string
+	// ReadWriteHost is read_write_dns.
+	ReadWriteHost string
+	// ReadOnlyHost is read_only_dns; empty means readable secondaries are off
+	// and the field is absent.
+	ReadOnlyHost string
+	// NativeLogin is effective_enable_pg_native_login: Postgres roles with
+	// passwords may log in.
+	NativeLogin bool
+}
+
+// EndpointHosts are the host names of an Autoscaling endpoint
+// (status.hosts). Any may carry a port, as Instance's hosts may.
+type EndpointHosts struct {
+	Host                string // read-write host
+	ReadOnlyHost        string // empty: none
+	ReadWritePooledHost string // PgBouncer in front of Host; empty: none
+	ReadOnlyPooledHost  string // PgBouncer in front of ReadOnlyHost; empty: none
+}
+
+// Endpoint is an Autoscaling compute endpoint. Its project and branch exist
+// as long as one of their endpoints does.
+type Endpoint struct {
+	// Path is "projects/P/branches/B/endpoints/E".
+	Path string
+	// State is status.current_state: ACTIVE (the default when empty),
+	// IDLE, INIT or DEGRADED.
+	State string
+	// Hosts are status.hosts.
+	Hosts EndpointHosts
+}
+
+// AddInstance registers inst, replacing an instance with the same name.
+func (w *Workspace) AddInstance(inst Instance) error {
+	if inst.Name == "" || strings.Contains(inst.Name, "/") {
+		return fmt.Errorf("lakebasetest: add instance: invalid name %q", inst.Name)
+	}
+	if inst.State == "" {
+		inst.State = "AVAILABLE"
+	}
+	if !slices.Contains(instanceStates, inst.State) {
+		return fmt.Errorf("lakebasetest: add instance %s: unknown state %q", inst.Name, inst.State)
+	}
+	w.mu.Lock()
+	w.instances[inst.Name] = inst
+	w.mu.Unlock()
+	return nil
+}
+
+// SetInstanceState changes the state of instance name, as a start, a stop
+// or a failover would.
+func (w *Workspace) SetInstanceState(name, state string) error {
+	if !slices.Contains(instanceStates, state) {
+		return fmt.Errorf("lakebasetest: set instance %s state: unknown state %q", name, state)
+	}
+	return w.updateInstance(name, func(inst *Instance) { inst.State = state })
+}
+
+// SetInstanceHost changes the hosts of instance name, as a failover does;
+// an empty readOnly turns readable secondaries off.
+func (w *Workspace) SetInstanceHost(name, readWrite, readOnly string) error {
+	return w.updateInstance(name, func(inst *Instance) {
+		inst.ReadWriteHost, inst.ReadOnlyHost = readWrite, readOnly
+	})
+}
+
+func (w *Workspace) updateInstance(name string, change func(*Instance)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	inst, ok := w.instances[name]
+	if !ok {
+		return fmt.Errorf("lakebasetest: no instance %q", name)
+	}
+	change(&inst)
+	w.instances[name] = inst
+	return nil
+}
+
+// AddEndpoint registers ep, replacing an endpoint with the same path.
+func (w *Workspace) AddEndpoint(ep Endpoint) error {
+	if _, _, _, err := parseEndpointPath(ep.Path); err != nil {
+		return fmt.Errorf("lakebasetest: add endpoint: %w", err)
+	}
+	if ep.State == "" {
+		ep.State = "ACTIVE"
+	}
+	if !slices.Contains(endpointStates, ep.State) {
+		return fmt.Errorf("lakebasetest: add endpoint %s: unknown state %q", ep.Path, ep.State)
+	}
+	w.mu.Lock()
+	w.endpoints[ep.Path] = ep
+	w.mu.Unlock()
+	return nil
+}
+
+// SetEndpointState changes the compute state of the endpoint at path, as
+// scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
+func (w *Workspace) SetEndpointState(path, state string) error {
+	if !slices.Contains(endpointStates, state) {
+		return fmt.Errorf("lakebasetest: set endpoint %s state: unknown state %q", path, state)
+	}
+	return w.updateEndpoint(path, func(ep *Endpoint) { ep.State = state })
+}
+
+// SetEndpointHosts changes the hosts of the endpoint at path.
+func (w *Workspace) SetEndpointHosts(path string, hosts EndpointHosts) error {
+	return w.updateEndpoint(path, func(ep *Endpoint) { ep.Hosts = hosts })
+}
+
+func (w *Workspace) updateEndpoint(path string, change func(*Endpoint)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ep, ok := w.endpoints[path]
+	if !ok {
+		return fmt.Errorf("lakebasetest: no endpoint %q", path)
+	}
+	change(&ep)
+	w.endpoints[path] = ep
+	return nil
+}
+
+// parseEndpointPath splits "projects/P/branches/B/endpoints/E".
+func parseEndpointPath(path string) (project, branch, endpoint string, err error) {
+	parts := strings.Split(path, "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "branches" || parts[4] != "endpoints" ||
+		parts[1] == "" || parts[3] == "" || parts[5] == "" {
+		return "", "", "", fmt.Errorf("endpoint path must be projects/P/branches/B/endpoints/E, got %q", path)
+	}
+	return parts[1], parts[3], parts[5], nil
+}
