@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync/atomic"
 
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lib/pq"
 )
 
@@ -25,12 +26,15 @@ type Connector struct {
 	mode   AuthMode
 	base   pq.Config
 	logger *slog.Logger
+	life   *lifetime
 
+	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
-	identity identitySource
+	identity func(ctx context.Context) (string, error)
 	creds    credentialSource
 
-	closed atomic.Bool
+	loginRetries atomic.Uint64
+	closed       atomic.Bool
 }
 
 var (
@@ -65,7 +69,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connector{cfg: c, mode: mode, base: base, logger: c.Logger}
+	conn := &Connector{cfg: c, mode: mode, base: base, logger: c.Logger, life: newLifetime()}
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,20 +107,27 @@ func (c *Connector) Close() error {
 		return nil
 	}
 	c.creds.close()
+	c.life.end()
 	return nil
 }
 
-// connect runs the steps of one connection, retrying once after a login
-// rejected for authentication with a cached credential, and once after a dial
-// failure to a looked-up host, which may have moved.
+// connect runs the steps of one connection. It retries once after a login
+// rejected for authentication with a cached credential, once after a dial
+// failure to a looked-up host (which may have moved), and, within the connect
+// budget, while the target is starting or waking.
 func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 	retriedLogin, retriedDial := false, false
+	wait := c.newWait(ctx)
 	for {
 		host, err := c.target.resolve(ctx)
 		if err != nil {
+			if errors.Is(err, ErrNotReady) && wait.pause(ctx) {
+				c.target.forget()
+				continue
+			}
 			return nil, c.stepError("resolve", "", err)
 		}
-		user, err := c.identity.userName(ctx)
+		user, err := c.identity(ctx)
 		if err != nil {
 			return nil, c.stepError("identity", "", err)
 		}
@@ -134,9 +145,12 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		switch {
 		case isAuthFailure(err) && cred.cached && !retriedLogin:
 			retriedLogin = true
+			c.loginRetries.Add(1)
 			c.creds.rejected(cred)
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; minting a new credential",
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
+			continue
+		case isStartingUp(err) && wait.pause(ctx):
 			continue
 		case !isServerError(err) && c.target.looksUp() && !retriedDial:
 			retriedDial = true
@@ -165,6 +179,13 @@ func (c *Connector) stepError(step, user string, err error) error {
 func isServerError(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe)
+}
+
+// isStartingUp reports whether the server refused the login because it is
+// starting (SQLSTATE 57P03, cannot_connect_now), as a waking endpoint does.
+func isStartingUp(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "57P03"
 }
 
 // isAuthFailure reports whether the server refused the login for its

@@ -35,20 +35,3 @@ func (staticPassword) close()              {}
 
 // errEmptyToken is returned when a TokenSource gives an empty token.
 var errEmptyToken = errors.New("token source returned an empty token")
-
-// uncachedTokens asks the caller's TokenSource for every connection. It
-// serves sources whose tokens carry no expiry.
-type uncachedTokens struct{ src TokenSource }
-
-func (u uncachedTokens) credential(ctx context.Context) (credential, error) {
-	tok, err := u.src.Token(ctx)
-	if err != nil {
-		return credential{}, err
-	}
-	if tok.Value == "" {
-		return credential{}, errEmptyToken
-	}
-	return credential{Value: tok.Value, Expiry: tok.Expiry}, nil
-}
-func (uncachedTokens) rejected(credential) {}
-func (uncachedTokens) close()              {}

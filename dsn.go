@@ -109,6 +109,13 @@ type Config struct {
 	// SafetyMargin is how long a credential must still be valid to be used
 	// for a new connection; zero means min(30 seconds, a tenth of its lifetime).
 	SafetyMargin time.Duration
+	// Browser opens the login page of the in-process oauth-u2m login. Nil
+	// means the system browser, when one can be opened.
+	Browser func(url string) error
+	// TokenCacheDir holds the refresh token of the in-process oauth-u2m
+	// login, in a file only its owner may read. Empty means a "lakebase"
+	// directory in the user's configuration directory.
+	TokenCacheDir string
 }
 
 // ParseDSN parses a DSN in either spelling: a URL (lakebase://, postgres:// or

@@ -162,6 +162,8 @@ func (c *Config) validate() error {
 		return invalidKey("pooled", "pooled hosts accept native passwords only, not auth=%s", c.Auth)
 	case c.Pooled && c.Auth == AuthPAT:
 		return invalidKey("pooled", "pooled hosts accept native passwords only, not auth=pat")
+	case c.Pooled && c.Instance != "":
+		return invalidKey("pooled", "pooled hosts belong to Autoscaling endpoints; an instance has none")
 	case c.ClientSecret != "" && c.ClientID == "":
 		return invalidKey("client_secret", "given without client_id")
 	case c.CredentialTTL != 0 && c.Instance != "":

@@ -3,6 +3,9 @@ package lakebase
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 )
 
 // ErrInvalidDSN is wrapped by every error about the DSN or the Config: a
@@ -54,8 +57,29 @@ func (e *ConnectError) Error() string {
 	if e.User != "" {
 		msg += fmt.Sprintf(" as %q", e.User)
 	}
-	return msg + ": " + e.Err.Error()
+	// The causes from the workspace steps name the step and target too.
+	cause := e.Err.Error()
+	cause = strings.TrimPrefix(cause, "credcache: fetch failed: ")
+	cause = strings.TrimPrefix(cause, "lakebase: "+e.Step+": ")
+	cause = strings.TrimPrefix(cause, e.Target+": ")
+	return msg + ": " + cause
 }
 
 // Unwrap returns the cause.
 func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Kinds of workspace failure, for errors.Is on a ConnectError.
+var (
+	// ErrNotFound: the instance, endpoint or host does not exist in the workspace.
+	ErrNotFound = controlplane.ErrNotFound
+	// ErrPermissionDenied: the identity may not use the instance or endpoint.
+	ErrPermissionDenied = controlplane.ErrPermissionDenied
+	// ErrUnauthenticated: the workspace refused the login, or there is none.
+	ErrUnauthenticated = controlplane.ErrUnauthenticated
+	// ErrStopped: the instance is stopped or being deleted; waiting cannot help.
+	ErrStopped = controlplane.ErrStopped
+	// ErrNotReady: the target is starting, updating, failing over or waking.
+	// Connect waits for it within its budget and returns this when the
+	// budget runs out first.
+	ErrNotReady = controlplane.ErrNotReady
+)

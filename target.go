@@ -31,15 +31,5 @@ func (f fixedHost) resolve(context.Context) (hostPort, error) { return hostPort(
 func (fixedHost) looksUp() bool                               { return false }
 func (fixedHost) forget()                                     {}
 func (f fixedHost) describe() string {
-	return "host " + net.JoinHostPort(f.host, strconv.Itoa(int(f.port)))
+	return "host " + strconv.Quote(net.JoinHostPort(f.host, strconv.Itoa(int(f.port))))
 }
-
-// identitySource gives the Postgres user name to log in as.
-type identitySource interface {
-	userName(ctx context.Context) (string, error)
-}
-
-// fixedUser is a user named in the Config (or lib/pq's default when empty).
-type fixedUser string
-
-func (u fixedUser) userName(context.Context) (string, error) { return string(u), nil }

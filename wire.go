@@ -1,13 +1,24 @@
 package lakebase
 
-import "os/user"
+import (
+	"context"
+	"os/user"
+
+	"github.com/lakebase-go/lakebase/internal/credcache"
+)
 
 // effectiveAuth decides the auth mode when the Config leaves it automatic,
-// and checks that the mode has what it needs.
+// and checks, before anything is looked up or minted, that the mode has what
+// it needs.
 func (c *Config) effectiveAuth() (AuthMode, error) {
+	ownSDK := c.SDKConfig != nil || c.WorkspaceClient != nil
 	switch {
 	case c.Auth == AuthPassword && c.TokenSource != nil:
 		return "", invalidKey("auth", "password login cannot use a TokenSource")
+	case c.Auth == AuthOAuthM2M && !ownSDK && (c.ClientID == "" || c.ClientSecret == ""):
+		return "", invalidKey("client_id", "auth=oauth-m2m needs client_id and client_secret (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)")
+	case c.Auth == AuthPAT && !ownSDK && c.AccessToken == "":
+		return "", invalidKey("token", "auth=pat needs a personal access token (token or DATABRICKS_TOKEN)")
 	case c.Auth != AuthAutomatic:
 		return c.Auth, nil
 	case c.Password != "" && c.TokenSource == nil:
@@ -17,28 +28,45 @@ func (c *Config) effectiveAuth() (AuthMode, error) {
 }
 
 // wire builds the connector's target, identity and credential source for its
-// auth mode.
+// auth mode. Nothing is looked up here: every lookup is lazy.
 func (c *Connector) wire() error {
 	cfg := c.cfg
-	c.target = fixedHost{host: cfg.Host, port: uint16(cfg.Port)}
-	if cfg.Host == "" {
-		c.target = fixedHost{host: "localhost", port: uint16(cfg.Port)}
+	usesWorkspace := cfg.Instance != "" || cfg.Endpoint != "" || (c.mode != AuthPassword && cfg.TokenSource == nil)
+	if !usesWorkspace {
+		host := cfg.Host
+		if host == "" {
+			host = "localhost"
+		}
+		c.target = fixedHost{host: host, port: uint16(cfg.Port)}
+	} else {
+		if cfg.Instance == "" && cfg.Endpoint == "" && cfg.Host == "" {
+			return invalidKey("instance", "no target: name an instance, an endpoint or a host (or set LAKEBASE_INSTANCE, LAKEBASE_ENDPOINT or PGHOST)")
+		}
+		c.client = newWorkspaceClient(c.life, cfg.controlSettings(c.mode))
+		c.target = newLookedUp(cfg, c.client, c.life)
 	}
-	user := cfg.User
-	if user == "" {
-		user = osUserName()
+
+	switch {
+	case c.mode == AuthPassword || cfg.User != "":
+		name := cfg.User
+		if name == "" {
+			name = osUserName()
+		}
+		c.identity = func(context.Context) (string, error) { return name, nil }
+	case c.client != nil:
+		c.identity = workspaceUser(c.client, c.life).get
+	default:
+		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
-	c.identity = fixedUser(user)
+
+	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger}
 	switch {
 	case c.mode == AuthPassword:
 		c.creds = staticPassword(cfg.Password)
 	case cfg.TokenSource != nil:
-		if cfg.User == "" {
-			return invalidKey("user", "required with a TokenSource")
-		}
-		c.creds = uncachedTokens{src: cfg.TokenSource}
+		c.creds = cachedCredentials{credcache.New(tokenSourceFetcher(cfg.TokenSource), opts)}
 	default:
-		return invalidKey("auth", "%q needs a TokenSource in this version", string(c.mode))
+		c.creds = cachedCredentials{credcache.New(c.target.(*lookedUp).mintFetcher(cfg.CredentialTTL), opts)}
 	}
 	return nil
 }

@@ -1,0 +1,56 @@
+package lakebase
+
+import (
+	"context"
+	"time"
+)
+
+// defaultConnectBudget is how long Connect waits for a starting or waking
+// target when neither the context's deadline nor connect_timeout says.
+const defaultConnectBudget = 2 * time.Minute
+
+// Pauses between attempts on a starting target grow from the first to the
+// last.
+const (
+	firstPause = 100 * time.Millisecond
+	lastPause  = 2 * time.Second
+)
+
+// connectWait spaces the attempts of one Connect on a target that is not
+// ready, and ends them when the next pause would overrun the budget.
+type connectWait struct {
+	deadline time.Time
+	next     time.Duration
+}
+
+// newWait starts the budget of one Connect: the context's deadline, else
+// connect_timeout, else defaultConnectBudget.
+func (c *Connector) newWait(ctx context.Context) *connectWait {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		budget := c.base.ConnectTimeout
+		if budget <= 0 {
+			budget = defaultConnectBudget
+		}
+		deadline = time.Now().Add(budget)
+	}
+	return &connectWait{deadline: deadline, next: firstPause}
+}
+
+// pause sleeps before the next attempt and reports true, or reports false at
+// once when the budget cannot hold the pause or ctx ends.
+func (w *connectWait) pause(ctx context.Context) bool {
+	d := w.next
+	if time.Until(w.deadline) < d {
+		return false
+	}
+	w.next = min(2*w.next, lastPause)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
