@@ -1,0 +1,145 @@
+package lakebasetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DefaultDatabase is the database every Lakebase instance and endpoint has,
+// and the one the kit creates.
+const DefaultDatabase = "databricks_postgres"
+
+// PostgresURLEnv names the environment variable that NewPostgres reads: a
+// superuser's postgres:// URL of an existing server to use instead of
+// starting a throwaway one.
+const PostgresURLEnv = "LAKEBASE_TEST_POSTGRES_URL"
+
+// PostgresOptions configures StartPostgres. The zero value starts a
+// throwaway cluster with the binaries found on the machine.
+type PostgresOptions struct {
+	// URL, when set, is a superuser's postgres:// URL of an existing server
+	// to use instead of starting one. The kit then gives the roles it creates
+	// internal passwords that only the gateways know.
+	URL string
+
+	// BinDir is the directory holding initdb and postgres. Empty: the one
+	// PATH names, else the newest /usr/lib/postgresql/*/bin.
+	BinDir string
+
+	// MaxConnections is the throwaway server's max_connections; 0 means 300.
+	MaxConnections int
+}
+
+// Postgres is a PostgreSQL server for tests: a throwaway cluster that the
+// kit started and will remove, or an existing server named by URL. Its
+// methods are safe for concurrent use.
+type Postgres struct {
+	dir          string // temporary: the cluster, its socket, the CA file
+	caFile       string
+	superuserDSN string
+
+	// admin connects as the superuser (to no database in particular); tcp is
+	// the server's TCP address, the base of native-password logins.
+	admin *pgconn.Config
+	tcp   *pgconn.Config
+
+	cluster  *cluster // nil for an existing server
+	fileCopy bool     // CREATE DATABASE may use STRATEGY = FILE_COPY
+
+	// Existing server only: the key that derives internal role passwords,
+	// the passwords CreateRole set, and the databases Stop drops.
+	roleKey   []byte
+	mu        sync.Mutex
+	passwords map[string]string
+	databases []string
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartPostgres starts a throwaway PostgreSQL cluster, or connects to the
+// existing server opts.URL names, and makes sure DefaultDatabase exists.
+// Call Stop when done. ctx bounds the start only.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	dir, err := os.MkdirTemp("", "lakebasetest-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("lakebasetest: temporary directory: %w", err)
+	}
+	p := &Postgres{dir: dir, caFile: filepath.Join(dir, "ca.pem"), passwords: make(map[string]string)}
+	if err := os.WriteFile(p.caFile, caPEM, 0o644); err != nil {
+		err = fmt.Errorf("lakebasetest: CA file: %w", err)
+	} else if opts.URL != "" {
+		err = p.useExisting(ctx, opts.URL)
+	} else {
+		err = p.startCluster(ctx, opts)
+	}
+	if err != nil {
+		return nil, errors.Join(err, p.Stop())
+	}
+	return p, nil
+}
+
+// Host returns the server's host: 127.0.0.1 for a throwaway cluster.
+func (p *Postgres) Host() string { return p.tcp.Host }
+
+// Port returns the server's port.
+func (p *Postgres) Port() int { return int(p.tcp.Port) }
+
+// CAFile returns the path of a file holding the kit's certificate authority
+// in PEM form, for sslrootcert=. It verifies the throwaway server and the
+// gateways, not an existing server named by URL.
+func (p *Postgres) CAFile() string { return p.caFile }
+
+// SuperuserDSN returns a connection string for the superuser and
+// DefaultDatabase that lib/pq and pgx accept: for a throwaway server,
+// key/value over TCP without TLS. It holds the superuser's password: do not
+// log it.
+func (p *Postgres) SuperuserDSN() string { return p.superuserDSN }
+
+// Stop stops a throwaway server and removes its files; on an existing server
+// it drops the databases CreateDatabase made. Later calls return the first
+// call's result.
+func (p *Postgres) Stop() error {
+	p.stopOnce.Do(func() {
+		var errs []error
+		if p.cluster != nil {
+			errs = append(errs, p.cluster.stop(syscall.SIGQUIT))
+		} else if p.admin != nil {
+			errs = append(errs, p.dropDatabases())
+		}
+		if err := os.RemoveAll(p.dir); err != nil {
+			errs = append(errs, fmt.Errorf("lakebasetest: remove the server's directory: %w", err))
+		}
+		p.stopErr = errors.Join(errs...)
+	})
+	return p.stopErr
+}
+
+// tcpAddress is where the server listens for TCP connections.
+func (p *Postgres) tcpAddress() string {
+	return net.JoinHostPort(p.tcp.Host, strconv.Itoa(int(p.tcp.Port)))
+}
+
+// parseConfig parses a connection string for pgconn.
+func parseConfig(dsn string) (*pgconn.Config, error) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("lakebasetest: server address: %w", err)
+	}
+	return cfg, nil
+}
+
+// dsnValue quotes a value for a key/value connection string.
+func dsnValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

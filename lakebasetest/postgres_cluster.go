@@ -1,0 +1,220 @@
+package lakebasetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	superuser             = "postgres"
+	defaultMaxConnections = 300
+)
+
+// errPortTaken means another process bound the chosen port first.
+var errPortTaken = errors.New("port already in use")
+
+// cluster is a postgres process serving a data directory of its own.
+type cluster struct {
+	cmd     *exec.Cmd
+	logFile string
+	exited  chan struct{} // closed once the process has exited
+}
+
+// startCluster makes a cluster in p.dir, starts it on a free port and gives
+// its superuser a random password.
+func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error {
+	bin, err := findBinDir(opts.BinDir)
+	if err != nil {
+		return err
+	}
+	owner, err := lookupServerUser()
+	if err != nil {
+		return err
+	}
+	if err := owner.chown(p.dir); err != nil {
+		return fmt.Errorf("lakebasetest: give the server its directory: %w", err)
+	}
+	data := filepath.Join(p.dir, "data")
+	if err := prepareData(ctx, bin, p.dir, data, owner); err != nil {
+		return err
+	}
+	p.fileCopy = strategyFileCopy(data)
+	certFile, keyFile := filepath.Join(p.dir, "server.crt"), filepath.Join(p.dir, "server.key")
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{certFile, serverCertPEM}, {keyFile, serverKeyPEM}} {
+		if err := writeOwned(f.path, f.data, owner); err != nil {
+			return fmt.Errorf("lakebasetest: server TLS files: %w", err)
+		}
+	}
+	maxConns := opts.MaxConnections
+	if maxConns == 0 {
+		maxConns = defaultMaxConnections
+	}
+
+	var port int
+	for attempt := 0; ; attempt++ {
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		p.cluster, err = startPostmaster(ctx, bin, p.dir, data, owner,
+			"listen_addresses=127.0.0.1",
+			"port="+strconv.Itoa(port),
+			"unix_socket_directories="+p.dir,
+			"max_connections="+strconv.Itoa(maxConns),
+			"fsync=off",
+			"synchronous_commit=off",
+			"full_page_writes=off",
+			"ssl=on",
+			"ssl_cert_file="+certFile,
+			"ssl_key_file="+keyFile,
+			"password_encryption=scram-sha-256",
+			"log_min_error_statement=panic", // statements may carry passwords
+		)
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if p.admin, err = parseConfig(fmt.Sprintf("host=%s port=%d user=%s sslmode=disable", dsnValue(p.dir), port, superuser)); err != nil {
+		return err
+	}
+	if p.tcp, err = parseConfig(fmt.Sprintf("host=127.0.0.1 port=%d sslmode=disable", port)); err != nil {
+		return err
+	}
+	password := rand.Text()
+	p.superuserDSN = fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=%s sslmode=disable",
+		port, superuser, dsnValue(password), DefaultDatabase)
+	if err := execAs(ctx, p.admin, "ALTER ROLE "+quoteIdent(superuser)+" PASSWORD "+quoteLiteral(password)); err != nil {
+		return fmt.Errorf("lakebasetest: set the superuser's password: %w", err)
+	}
+	return nil
+}
+
+// startPostmaster starts postgres with settings and waits until it accepts
+// connections.
+func startPostmaster(ctx context.Context, bin, dir, data string, owner *serverUser, settings ...string) (*cluster, error) {
+	c := &cluster{logFile: filepath.Join(dir, "postgres.log"), exited: make(chan struct{})}
+	log, err := os.Create(c.logFile)
+	if err != nil {
+		return nil, fmt.Errorf("lakebasetest: server log: %w", err)
+	}
+	defer log.Close()
+	args := []string{"-D", data}
+	for _, s := range settings {
+		args = append(args, "-c", s)
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
+	c.cmd.Dir = dir
+	c.cmd.Env = serverEnv()
+	c.cmd.Stdout, c.cmd.Stderr = log, log
+	c.cmd.SysProcAttr = owner.procAttr()
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("lakebasetest: start postgres: %w", err)
+	}
+	go func() {
+		_ = c.cmd.Wait()
+		close(c.exited)
+	}()
+
+	pidFile := filepath.Join(data, "postmaster.pid")
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if postmasterReady(pidFile) {
+			return c, nil
+		}
+		select {
+		case <-c.exited:
+			logged, _ := os.ReadFile(c.logFile)
+			if bytes.Contains(logged, []byte("could not bind")) {
+				return nil, errPortTaken
+			}
+			return nil, fmt.Errorf("lakebasetest: postgres exited at start:\n%s", tail(logged))
+		case <-ctx.Done():
+			return nil, errors.Join(fmt.Errorf("lakebasetest: wait for postgres: %w", ctx.Err()), c.stop(syscall.SIGQUIT))
+		case <-tick.C:
+		}
+	}
+}
+
+// postmasterReady reports whether the status line of postmaster.pid (its
+// eighth) says the server accepts connections.
+func postmasterReady(pidFile string) bool {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(b), "\n")
+	return len(lines) > 7 && strings.TrimSpace(lines[7]) == "ready"
+}
+
+// stop shuts the server down with sig: SIGQUIT stops it at once (for data
+// that is thrown away), SIGINT cleanly. It kills the server if it has not
+// exited within ten seconds.
+func (c *cluster) stop(sig os.Signal) error {
+	_ = c.cmd.Process.Signal(sig)
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+	return errors.New("lakebasetest: postgres did not stop within 10s; killed it")
+}
+
+// logTail returns the end of the server's log.
+func (c *cluster) logTail() string {
+	b, _ := os.ReadFile(c.logFile)
+	return tail(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("lakebasetest: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// writeOwned writes a file only its owner may read, owned by the server user.
+func writeOwned(path string, data []byte, owner *serverUser) error {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return err
+	}
+	return owner.chown(path)
+}
+
+// serverEnv is this process's environment without PG* variables, which
+// initdb and postgres would read.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// tail returns the last lines of a log or command output.
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}

@@ -1,0 +1,41 @@
+package lakebasetest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// useExisting points p at the server a superuser's URL names and makes sure
+// DefaultDatabase exists there.
+func (p *Postgres) useExisting(ctx context.Context, serverURL string) error {
+	admin, err := parseConfig(serverURL)
+	if err != nil {
+		return err
+	}
+	p.admin, p.tcp = admin, admin.Copy()
+	p.roleKey = []byte(serverURL)
+	p.superuserDSN, err = withDatabase(serverURL, DefaultDatabase)
+	if err != nil {
+		return err
+	}
+	err = p.exec(ctx, "", "CREATE DATABASE "+quoteIdent(DefaultDatabase))
+	if err != nil && sqlState(err) != codeDuplicateDatabase {
+		return fmt.Errorf("lakebasetest: create database %q: %w", DefaultDatabase, err)
+	}
+	return nil
+}
+
+// withDatabase returns a URL or key/value connection string naming database.
+func withDatabase(dsn, database string) (string, error) {
+	if !strings.Contains(dsn, "://") {
+		return dsn + " dbname=" + dsnValue(database), nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("lakebasetest: %s is not a valid URL", PostgresURLEnv)
+	}
+	u.Path = "/" + database
+	return u.String(), nil
+}
