@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,52 @@ func TestWorkspaceExpiredAccessToken(t *testing.T) {
 	_, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{})
 	if !errors.Is(err, databricks.ErrUnauthenticated) {
 		t.Fatalf("Me error = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// TestWorkspaceClientCredentials checks both ways a client may send its
+// secret (HTTP Basic with form-encoded parts, as x/oauth2 does, and the form
+// body) and the lifetime of the access token.
+func TestWorkspaceClientCredentials(t *testing.T) {
+	const id, secret = "app+1", "s3cr/t=&+"
+	tests := []struct {
+		name       string
+		basic      bool
+		secret     string
+		wantStatus int
+	}{
+		{"basic", true, secret, http.StatusOK},
+		{"form", false, secret, http.StatusOK},
+		{"basic wrong secret", true, "nope", http.StatusUnauthorized},
+		{"form wrong secret", false, "nope", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, _ := wsStart(t)
+			wsMust(t, w.AddServicePrincipal(ServicePrincipal{ApplicationID: id, Secret: secret}))
+			w.SetOAuthTokenLifetime(90 * time.Second)
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"all-apis"}}
+			if !tt.basic {
+				form.Set("client_id", id)
+				form.Set("client_secret", tt.secret)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, w.URL()+"/oidc/v1/token", strings.NewReader(form.Encode()))
+			wsMust(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.basic {
+				req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(tt.secret))
+			}
+			resp, err := http.DefaultClient.Do(req)
+			wsMust(t, err)
+			defer resp.Body.Close()
+			var body wsTokenResponse
+			wsMust(t, json.NewDecoder(resp.Body).Decode(&body))
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			if resp.StatusCode == http.StatusOK && (body.AccessToken == "" || body.ExpiresIn != 90 || body.TokenType != "Bearer" || body.RefreshToken != "") {
+				t.Errorf("token response = %d s, type %q, refresh token given %v", body.ExpiresIn, body.TokenType, body.RefreshToken != "")
+			}
+		})
 	}
 }

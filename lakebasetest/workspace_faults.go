@@ -28,7 +28,8 @@ const (
 // Fault makes a route misbehave. The route first waits Delay (a slow
 // server); then, if Status is set, it answers with that status and a
 // Databricks error body instead of doing its work. The token route answers
-// with an OAuth error body ({"error", "error_description"}) instead.
+// with an OAuth error body ({"error", "error_description"}) instead. A fault
+// applies before the route looks at the caller's token.
 type Fault struct {
 	// Status is the HTTP status to answer with; 0 only delays the request.
 	Status int

@@ -86,7 +86,7 @@ func (c *wsClock) Advance(d time.Duration) {
 // ~/.databrickscfg, so that tests see only what they configure.
 type wsNoLoader struct{}
 
-func (wsNoLoader) Name() string                  { return "none" }
+func (wsNoLoader) Name() string                   { return "none" }
 func (wsNoLoader) Configure(*config.Config) error { return nil }
 
 // wsClient returns a real SDK client of w configured by cfg, with short
