@@ -25,11 +25,13 @@ func newSDKConfig(s Settings) *config.Config {
 	set(&cfg.ClientID, s.ClientID)
 	set(&cfg.ClientSecret, s.ClientSecret)
 	set(&cfg.Token, s.Token)
+	// A strategy in the user's configuration would take precedence over
+	// the auth type; the mode the DSN names wins.
 	switch s.Auth {
 	case AuthM2M:
-		cfg.AuthType = "oauth-m2m"
+		cfg.AuthType, cfg.Credentials = "oauth-m2m", nil
 	case AuthPAT:
-		cfg.AuthType = "pat"
+		cfg.AuthType, cfg.Credentials = "pat", nil
 	}
 	loaders := cfg.Loaders
 	if len(loaders) == 0 {

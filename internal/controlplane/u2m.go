@@ -12,6 +12,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/config/credentials"
 	"github.com/databricks/databricks-sdk-go/config/experimental/auth"
 	"github.com/databricks/databricks-sdk-go/credentials/u2m"
+	"github.com/databricks/databricks-sdk-go/credentials/u2m/cache"
 	"github.com/databricks/databricks-sdk-go/httpclient"
 	"golang.org/x/oauth2"
 )
@@ -55,21 +56,23 @@ func (l *u2mLogin) find(ctx context.Context, cfg *config.Config, s Settings) err
 	if err != nil {
 		return &Error{Step: StepIdentity, Kind: ErrConfig, Err: fmt.Errorf("oauth-u2m: %w", err)}
 	}
-	_, err = in.Token(ctx)
+	_, cachedErr := in.Token(ctx)
 	switch {
-	case err == nil:
+	case cachedErr == nil:
 		debug(ctx, s.Logger, "oauth-u2m: using the cached in-process login", slog.String("workspace", host))
 		l.ts = in
 		return nil
-	case errors.Is(err, errInsecureTokenCache):
-		return &Error{Step: StepIdentity, Kind: ErrConfig, Err: fmt.Errorf("oauth-u2m: %w", err)}
+	case errors.Is(cachedErr, errInsecureTokenCache):
+		return &Error{Step: StepIdentity, Kind: ErrConfig, Err: fmt.Errorf("oauth-u2m: %w", cachedErr)}
+	case errors.Is(cachedErr, cache.ErrNotFound):
+		cachedErr = nil // there was no earlier login: nothing to report
 	}
 	browse := s.Browser
 	if browse == nil && canOpenBrowser() {
 		browse = openBrowser
 	}
 	if browse == nil {
-		return &Error{Step: StepIdentity, Kind: ErrUnauthenticated, Err: noLoginError(cfg, cliErr)}
+		return &Error{Step: StepIdentity, Kind: ErrUnauthenticated, Err: noLoginError(cfg, cliErr, cachedErr)}
 	}
 	debug(ctx, s.Logger, "oauth-u2m: starting a browser login", slog.String("workspace", host))
 	if err := in.challenge(ctx, browse); err != nil {
@@ -96,17 +99,22 @@ func (l *u2mLogin) tryCLI(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// noLoginError tells a person how to log in.
-func noLoginError(cfg *config.Config, cliErr error) error {
+// noLoginError tells a person how to log in, and why the logins that exist
+// did not work: cliErr from the Databricks CLI (unless it is not installed),
+// cachedErr from the refresh token of an earlier in-process login.
+func noLoginError(cfg *config.Config, cliErr, cachedErr error) error {
 	cmd := "databricks auth login --host " + cfg.CanonicalHostName()
 	if cfg.Profile != "" {
 		cmd += " --profile " + cfg.Profile
 	}
-	msg := fmt.Sprintf("oauth-u2m: no login for %s and no browser to log in with: run `%s`", cfg.CanonicalHostName(), cmd)
-	if cliErr == nil || errors.Is(cliErr, config.ErrCliNotFound) {
-		return errors.New(msg)
+	err := fmt.Errorf("oauth-u2m: no login for %s and no browser to log in with: run `%s`", cfg.CanonicalHostName(), cmd)
+	if cliErr != nil && !errors.Is(cliErr, config.ErrCliNotFound) {
+		err = fmt.Errorf("%w (the Databricks CLI: %w)", err, cliErr)
 	}
-	return fmt.Errorf("%s (the Databricks CLI: %w)", msg, cliErr)
+	if cachedErr != nil {
+		err = fmt.Errorf("%w (the cached login: %w)", err, cachedErr)
+	}
+	return err
 }
 
 // inProcessLogin is the SDK's PKCE browser login (u2m.PersistentAuth) with
