@@ -1,0 +1,261 @@
+package lakebase_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase"
+	"github.com/lib/pq"
+)
+
+const nativePassword = "native-Secret-4711"
+
+// nativeRole creates a role with a password on the shared server and returns
+// the server.
+func nativeRole(t *testing.T, role, password string) (host string, port int) {
+	t.Helper()
+	srv := testServer(t)
+	if err := srv.CreateRole(context.Background(), role, password); err != nil {
+		t.Fatal(err)
+	}
+	return srv.Host(), srv.Port()
+}
+
+// queryUserAndSSL opens dsn with the lakebase driver and returns the session's
+// user and whether it runs over TLS.
+func queryUserAndSSL(t *testing.T, dsn string) (user string, ssl bool) {
+	t.Helper()
+	db, err := sql.Open("lakebase", dsn)
+	if err != nil {
+		t.Fatalf("sql.Open: %v", err)
+	}
+	defer db.Close()
+	err = db.QueryRow(`SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())`).Scan(&user, &ssl)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	return user, ssl
+}
+
+func TestNativePasswordLogin(t *testing.T) {
+	host, port := nativeRole(t, "native_user", nativePassword)
+	ca := testServer(t).CAFile()
+	cases := []struct {
+		name    string
+		dsn     string
+		wantSSL bool
+	}{
+		{"url", fmt.Sprintf("lakebase://native_user:%s@%s:%d/databricks_postgres", url.PathEscape(nativePassword), host, port), true},
+		{"postgres url", fmt.Sprintf("postgres://native_user:%s@%s:%d/?auth=password", nativePassword, host, port), true},
+		{"key/value", fmt.Sprintf("host=%s port=%d user=native_user password='%s'", host, port, nativePassword), true},
+		{"verify-full", fmt.Sprintf("host=localhost port=%d user=native_user password=%s sslmode=verify-full sslrootcert=%s", port, nativePassword, ca), true},
+		{"disable", fmt.Sprintf("host=%s port=%d user=native_user password=%s sslmode=disable", host, port, nativePassword), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			user, ssl := queryUserAndSSL(t, tc.dsn)
+			if user != "native_user" || ssl != tc.wantSSL {
+				t.Errorf("got user %q ssl %v, want native_user ssl %v", user, ssl, tc.wantSSL)
+			}
+		})
+	}
+}
+
+func TestNativePasswordFromEnvironmentOnly(t *testing.T) {
+	host, port := nativeRole(t, "env_user", nativePassword)
+	for name, value := range map[string]string{
+		"PGHOST": host, "PGPORT": fmt.Sprint(port), "PGUSER": "env_user", "PGPASSWORD": nativePassword,
+		"PGDATABASE": "databricks_postgres", "PGSSLMODE": "require", "LAKEBASE_AUTH": "password",
+	} {
+		t.Setenv(name, value)
+	}
+	user, ssl := queryUserAndSSL(t, "")
+	if user != "env_user" || !ssl {
+		t.Errorf("got user %q ssl %v, want env_user over TLS", user, ssl)
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	host, port := nativeRole(t, "wrong_pw_user", nativePassword)
+	const wrong = "not-the-Password-0815"
+	db, err := sql.Open("lakebase", fmt.Sprintf("host=%s port=%d user=wrong_pw_user password=%s", host, port, wrong))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Ping()
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "28P01" {
+		t.Fatalf("got %v, want a *pq.Error with SQLSTATE 28P01", err)
+	}
+	var ce *lakebase.ConnectError
+	if !errors.As(err, &ce) || ce.Step != "login" || ce.User != "wrong_pw_user" {
+		t.Fatalf("got %#v, want a ConnectError of step login for wrong_pw_user", err)
+	}
+	if !strings.HasPrefix(err.Error(), "lakebase: login ") {
+		t.Errorf("error %q does not name the step", err)
+	}
+	if strings.Contains(err.Error(), wrong) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), wrong) {
+		t.Errorf("error leaks the password")
+	}
+}
+
+func TestTokenSourceSuppliesEveryConnection(t *testing.T) {
+	host, port := nativeRole(t, "token_user", nativePassword)
+	var calls atomic.Int32
+	src := lakebase.TokenSourceFunc(func(ctx context.Context) (lakebase.Token, error) {
+		calls.Add(1)
+		return lakebase.Token{Value: nativePassword}, nil // no expiry: asked every time
+	})
+	db := sql.OpenDB(mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "token_user", TokenSource: src}))
+	defer db.Close()
+	db.SetMaxIdleConns(0) // every query opens a new connection
+	const queries = 5
+	for i := range queries {
+		var user string
+		if err := db.QueryRow("SELECT current_user").Scan(&user); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		if user != "token_user" {
+			t.Fatalf("current_user = %q", user)
+		}
+	}
+	if got := calls.Load(); got != queries {
+		t.Errorf("TokenSource asked %d times for %d connections, want one per connection", got, queries)
+	}
+}
+
+func TestTokenSourceWithExpiryIsCached(t *testing.T) {
+	host, port := nativeRole(t, "cached_token_user", nativePassword)
+	var calls atomic.Int32
+	src := lakebase.TokenSourceFunc(func(ctx context.Context) (lakebase.Token, error) {
+		calls.Add(1)
+		return lakebase.Token{Value: nativePassword, Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "cached_token_user", TokenSource: src})
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	db.SetMaxIdleConns(0)
+	for i := range 5 {
+		if err := db.Ping(); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+	}
+	if got := calls.Load(); got != 1 {
+		t.Errorf("TokenSource asked %d times, want once: a token with an expiry is reused", got)
+	}
+	if s := conn.Stats(); s.CredentialsMinted != 1 || s.CredentialExpiry.IsZero() {
+		t.Errorf("Stats = %+v, want one credential with an expiry", s)
+	}
+}
+
+func TestTokenSourceWrongTokenRejected(t *testing.T) {
+	host, port := nativeRole(t, "rejected_token_user", nativePassword)
+	const wrong = "wrong-Token-9999"
+	src := lakebase.TokenSourceFunc(func(ctx context.Context) (lakebase.Token, error) {
+		return lakebase.Token{Value: wrong}, nil
+	})
+	db := sql.OpenDB(mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "rejected_token_user", TokenSource: src}))
+	defer db.Close()
+	err := db.Ping()
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "28P01" {
+		t.Fatalf("got %v, want SQLSTATE 28P01", err)
+	}
+	if strings.Contains(err.Error(), wrong) {
+		t.Errorf("error leaks the token")
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	host, port := nativeRole(t, "cancel_user", nativePassword)
+	t.Run("before connect", func(t *testing.T) {
+		conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "cancel_user", Password: nativePassword})
+		defer conn.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		c, err := conn.Connect(ctx)
+		if err != context.Canceled || c != nil {
+			t.Fatalf("Connect = %v, %v; want nil, context.Canceled itself", c, err)
+		}
+	})
+	t.Run("during a slow token source", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		src := lakebase.TokenSourceFunc(func(tctx context.Context) (lakebase.Token, error) {
+			cancel() // the caller gives up while the credential is being fetched
+			<-tctx.Done()
+			return lakebase.Token{}, tctx.Err()
+		})
+		conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "cancel_user", TokenSource: src})
+		db := sql.OpenDB(conn)
+		defer db.Close()
+		_, err := db.Conn(ctx)
+		if err != context.Canceled || !errors.Is(err, context.Canceled) {
+			t.Fatalf("db.Conn = %v, want context.Canceled itself", err)
+		}
+	})
+	t.Run("during login", func(t *testing.T) {
+		conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "cancel_user", Password: nativePassword})
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Microsecond)
+		defer cancel()
+		_, err := conn.Connect(ctx)
+		if err != context.DeadlineExceeded {
+			t.Fatalf("Connect = %v, want context.DeadlineExceeded itself", err)
+		}
+	})
+}
+
+func TestConnectReturnsLibPQConnection(t *testing.T) {
+	host, port := nativeRole(t, "plain_user", nativePassword)
+	conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "plain_user", Password: nativePassword})
+	defer conn.Close()
+	c, err := conn.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := fmt.Sprintf("%T", c); got != "*pq.conn" {
+		t.Errorf("Connect returned %s, want lib/pq's own *pq.conn", got)
+	}
+}
+
+func TestOpenReportsDSNErrors(t *testing.T) {
+	_, err := sql.Open("lakebase", "instnace=my-db")
+	if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(err.Error(), "instnace") {
+		t.Fatalf("sql.Open = %v, want an ErrInvalidDSN naming instnace", err)
+	}
+}
+
+func TestClosedConnector(t *testing.T) {
+	conn := mustConnector(t, &lakebase.Config{Host: "127.0.0.1", User: "u", Password: "p"})
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := conn.Connect(context.Background()); !errors.Is(err, lakebase.ErrConnectorClosed) {
+		t.Fatalf("Connect after Close = %v, want ErrConnectorClosed", err)
+	}
+}
+
+// mustConnector returns a connector for cfg or fails the test.
+func mustConnector(t *testing.T, cfg *lakebase.Config) *lakebase.Connector {
+	t.Helper()
+	if cfg.SSLMode == "" {
+		cfg.SSLMode = "require"
+	}
+	conn, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		t.Fatalf("NewConnector: %v", err)
+	}
+	return conn
+}

@@ -1,0 +1,56 @@
+package lakebase_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedServer != nil {
+		if err := sharedServer.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test server:", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		// The SDK's opencensus dependency starts a worker when it loads.
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+var (
+	serverOnce   sync.Once
+	sharedServer *lakebasetest.Postgres
+	serverErr    error
+)
+
+// testServer returns the PostgreSQL server shared by this package's tests,
+// started on first use. Without PostgreSQL it skips, except under CI.
+func testServer(t *testing.T) *lakebasetest.Postgres {
+	t.Helper()
+	serverOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sharedServer, serverErr = lakebasetest.StartPostgres(ctx, lakebasetest.PostgresOptions{})
+	})
+	if errors.Is(serverErr, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
+		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", serverErr)
+	}
+	if serverErr != nil {
+		t.Fatal(serverErr)
+	}
+	return sharedServer
+}
