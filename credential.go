@@ -1,0 +1,55 @@
+package lakebase
+
+import "context"
+
+// Credential returns a credential that is valid for a new connection, from
+// the connector's cache, minting one if needed: for tools that open
+// connections themselves (a pgx pool's BeforeConnect hook, psql). In native
+// password mode it is the password, without expiry. Errors are
+// *ConnectError like Connect's.
+func (c *Connector) Credential(ctx context.Context) (Token, error) {
+	if c.closed.Load() {
+		return Token{}, ErrConnectorClosed
+	}
+	user, err := c.User(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	cred, err := c.creds.credential(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Token{}, ctx.Err()
+		}
+		return Token{}, c.stepError("mint", user, err)
+	}
+	return Token{Value: cred.Value, Expiry: cred.Expiry}, nil
+}
+
+// Host returns the host and port that new connections dial: the looked-up
+// host of the instance or endpoint, or the Config's host.
+func (c *Connector) Host(ctx context.Context) (host string, port int, err error) {
+	hp, err := c.target.resolve(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", 0, ctx.Err()
+		}
+		return "", 0, c.stepError("resolve", "", err)
+	}
+	return hp.host, int(hp.port), nil
+}
+
+// User returns the Postgres role that new connections log in as: the
+// Config's user, or the identity's user name.
+func (c *Connector) User(ctx context.Context) (string, error) {
+	user, err := c.identity(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", c.stepError("identity", "", err)
+	}
+	return user, nil
+}
+
+// DBName returns the database that new connections open.
+func (c *Connector) DBName() string { return c.cfg.DBName }

@@ -1,0 +1,120 @@
+package lakebase_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/lakebase-go/lakebase"
+)
+
+// A Provisioned instance, as a service principal (OAuth machine-to-machine).
+// The credential is minted on the first connection, cached, and refreshed in
+// the background before it expires.
+func Example() {
+	db, err := sql.Open("lakebase", "instance=my-db workspace=https://my-workspace.cloud.databricks.com auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err) // a malformed DSN is reported here, before anything is minted
+	}
+	defer db.Close()
+
+	var user string
+	if err := db.QueryRow("SELECT current_user").Scan(&user); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("connected as", user)
+}
+
+// Inside a Databricks App the environment names everything: DATABRICKS_HOST,
+// DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET and the PG* variables of the
+// app's database resource. The driver finds the instance or endpoint whose
+// host is PGHOST.
+func Example_databricksApp() {
+	db, err := sql.Open("lakebase", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+}
+
+// An Autoscaling endpoint as a person, with the Databricks CLI's login
+// (databricks auth login --host ...).
+func Example_autoscalingEndpoint() {
+	db, err := sql.Open("lakebase",
+		"endpoint=projects/shop/branches/main/endpoints/primary workspace=https://my-workspace.cloud.databricks.com auth=oauth-u2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+}
+
+// A personal access token.
+func Example_personalAccessToken() {
+	db, err := sql.Open("lakebase", "instance=my-db workspace=https://my-workspace.cloud.databricks.com auth=pat token="+os.Getenv("MY_PAT"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+}
+
+// A native Postgres role with a password, on the pooled host of an endpoint.
+func Example_nativePassword() {
+	db, err := sql.Open("lakebase",
+		"endpoint=projects/shop/branches/main/endpoints/primary pooled=true auth=password user=app password="+os.Getenv("APP_PASSWORD"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+}
+
+// A Config carries what a DSN cannot: here a logger that sees refreshes and
+// failures (never a secret). sql.DB.Close closes the connector.
+func ExampleNewConnector() {
+	cfg, err := lakebase.ParseDSN("instance=my-db auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	connector, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+
+	fmt.Printf("credentials minted so far: %d\n", connector.Stats().CredentialsMinted)
+}
+
+// A TokenSource of your own supplies the password of new connections.
+// Tokens with an expiry are cached until shortly before it.
+func ExampleTokenSourceFunc() {
+	connector, err := lakebase.NewConnector(&lakebase.Config{
+		Host: "instance-1234.database.cloud.databricks.com",
+		User: "me@example.com",
+		TokenSource: lakebase.TokenSourceFunc(func(ctx context.Context) (lakebase.Token, error) {
+			return lakebase.Token{Value: "token from elsewhere", Expiry: time.Now().Add(time.Hour)}, nil
+		}),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+}
+
+// ParseDSN reads both spellings; String never shows a secret.
+func ExampleParseDSN() {
+	cfg, err := lakebase.ParseDSN("lakebase://app:s3cret@db.example.com/shop?sslmode=verify-full")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg)
+	fmt.Println(cfg.Host, cfg.DBName)
+	// Output:
+	// host=db.example.com user=app password=[redacted] dbname=shop sslmode=verify-full
+	// db.example.com shop
+}
