@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lib/pq"
@@ -90,10 +91,25 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, ErrConnectorClosed
 	}
 	conn, err := c.connect(ctx)
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+	if err != nil {
+		if cerr := contextEnded(ctx); cerr != nil {
+			return nil, cerr
+		}
 	}
 	return conn, err
+}
+
+// contextEnded returns ctx's error, also in the moment after its deadline
+// passed and before ctx itself noticed (a dial that timed out at the
+// deadline sees that moment).
+func contextEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Driver returns the lakebase Driver.
@@ -139,8 +155,8 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err == nil {
 			return conn, nil
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if cerr := contextEnded(ctx); cerr != nil {
+			return nil, cerr
 		}
 		switch {
 		case isAuthFailure(err) && cred.cached && !retriedLogin:

@@ -17,8 +17,8 @@ func (c *Connector) Credential(ctx context.Context) (Token, error) {
 	}
 	cred, err := c.creds.credential(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Token{}, ctx.Err()
+		if cerr := contextEnded(ctx); cerr != nil {
+			return Token{}, cerr
 		}
 		return Token{}, c.stepError("mint", user, err)
 	}
@@ -30,8 +30,8 @@ func (c *Connector) Credential(ctx context.Context) (Token, error) {
 func (c *Connector) Host(ctx context.Context) (host string, port int, err error) {
 	hp, err := c.target.resolve(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", 0, ctx.Err()
+		if cerr := contextEnded(ctx); cerr != nil {
+			return "", 0, cerr
 		}
 		return "", 0, c.stepError("resolve", "", err)
 	}
@@ -43,8 +43,8 @@ func (c *Connector) Host(ctx context.Context) (host string, port int, err error)
 func (c *Connector) User(ctx context.Context) (string, error) {
 	user, err := c.identity(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+		if cerr := contextEnded(ctx); cerr != nil {
+			return "", cerr
 		}
 		return "", c.stepError("identity", "", err)
 	}
