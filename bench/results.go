@@ -1,0 +1,22 @@
+package bench
+
+// Results holds every metric's value from each round, by key
+// ("connect/lakebase-direct/p50-ms", say).
+type Results struct {
+	values map[string][]float64
+}
+
+// NewResults returns empty Results.
+func NewResults() *Results { return &Results{values: make(map[string][]float64)} }
+
+// add records one round's value of key.
+func (r *Results) add(key string, v float64) { r.values[key] = append(r.values[key], v) }
+
+// Values returns every round's value of key, in round order.
+func (r *Results) Values(key string) []float64 { return r.values[key] }
+
+// Median returns the median over rounds of key, NaN when never measured.
+func (r *Results) Median(key string) float64 { return median(r.values[key]) }
+
+// Spread returns the spread over rounds of key (see spread).
+func (r *Results) Spread(key string) float64 { return spread(r.values[key]) }
