@@ -223,3 +223,18 @@ func TestPostgresExistingServer(t *testing.T) {
 		t.Fatalf("databases named scratch after Stop: %d, %v", n, err)
 	}
 }
+
+func BenchmarkPostgresStartStop(b *testing.B) {
+	for b.Loop() {
+		p, err := StartPostgres(context.Background(), PostgresOptions{})
+		if errors.Is(err, ErrPostgresNotFound) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
