@@ -61,6 +61,7 @@ func (c *rawClient) wantError(code string) {
 }
 
 func TestGatewayProtocol(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	token := w.mint(alice, db1Target, time.Hour)

@@ -110,6 +110,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestGatewayLogin(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	native := w.gateway(t, epTarget, true)
@@ -217,6 +218,7 @@ func TestGatewayLogin(t *testing.T) {
 }
 
 func TestGatewayCounters(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
@@ -232,6 +234,7 @@ func TestGatewayCounters(t *testing.T) {
 }
 
 func TestGatewayWaking(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
@@ -263,6 +266,7 @@ func TestGatewayWaking(t *testing.T) {
 }
 
 func TestGatewayRestart(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
@@ -310,6 +314,7 @@ func TestGatewayRestart(t *testing.T) {
 }
 
 func TestGatewayOutage(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
@@ -338,6 +343,7 @@ func TestGatewayOutage(t *testing.T) {
 }
 
 func TestGatewayClose(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
@@ -380,6 +386,7 @@ func TestGatewayClose(t *testing.T) {
 }
 
 func TestGatewayOnExistingServer(t *testing.T) {
+	t.Parallel()
 	server := NewPostgres(t)
 	ctx := context.Background()
 	p, err := StartPostgres(ctx, PostgresOptions{URL: server.SuperuserDSN()})
@@ -407,6 +414,7 @@ func TestGatewayOnExistingServer(t *testing.T) {
 }
 
 func TestGatewayStorm(t *testing.T) {
+	t.Parallel()
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, true)
 	const sessions = 64
