@@ -23,6 +23,9 @@ type gatewayOptions struct {
 	// NativeLogin also lets native roles in with their own passwords, which
 	// the server checks.
 	NativeLogin bool
+	// NativeOnly refuses minted credentials, as the pooled (PgBouncer)
+	// hosts of an endpoint do.
+	NativeOnly bool
 	// TLS is the server side of TLS; nil means the kit's certificate.
 	TLS *tls.Config
 }

@@ -129,7 +129,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	native := false
 	var cfg *pgconn.Config
 	switch {
-	case s.g.opts.Store.check(password, user, s.g.opts.Target) == nil:
+	case !s.g.opts.NativeOnly && s.g.opts.Store.check(password, user, s.g.opts.Target) == nil:
 		cfg = s.g.opts.Server.identityConfig(user)
 	case s.g.opts.NativeLogin:
 		native = true

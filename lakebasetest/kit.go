@@ -190,20 +190,20 @@ func (k *Kit) AddEndpoint(ctx context.Context, opts EndpointOptions) (*Gateway, 
 		return nil, err
 	}
 	hosts := EndpointHosts{Host: gatewayHost(rw)}
-	add := func(host *string) error {
-		g, err := k.startGateway(target, true)
+	add := func(host *string, nativeOnly bool) error {
+		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: true, NativeOnly: nativeOnly})
 		if err == nil {
 			*host = gatewayHost(g)
 		}
 		return err
 	}
 	if opts.ReadOnly {
-		err = add(&hosts.ReadOnlyHost)
+		err = add(&hosts.ReadOnlyHost, false)
 	}
 	if opts.Pooled && err == nil {
-		err = add(&hosts.ReadWritePooledHost)
+		err = add(&hosts.ReadWritePooledHost, true)
 		if opts.ReadOnly && err == nil {
-			err = add(&hosts.ReadOnlyPooledHost)
+			err = add(&hosts.ReadOnlyPooledHost, true)
 		}
 	}
 	if err != nil {
@@ -252,7 +252,14 @@ func (k *Kit) StartGatewayFor(instance, endpoint string, nativeLogin bool) (*Gat
 }
 
 func (k *Kit) startGateway(target string, nativeLogin bool) (*Gateway, error) {
-	g, err := newGateway(gatewayOptions{Target: target, Store: k.store, Server: k.Postgres, NativeLogin: nativeLogin})
+	return k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: nativeLogin})
+}
+
+// startGatewayWith starts a gateway in front of the kit's server and
+// credential store.
+func (k *Kit) startGatewayWith(opts gatewayOptions) (*Gateway, error) {
+	opts.Store, opts.Server = k.store, k.Postgres
+	g, err := newGateway(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +269,7 @@ func (k *Kit) startGateway(target string, nativeLogin bool) (*Gateway, error) {
 		return nil, errors.Join(errors.New("lakebasetest: kit is closed"), g.Close())
 	}
 	k.gateways[gatewayHost(g)] = g
-	k.byTarget[target] = append(k.byTarget[target], g)
+	k.byTarget[opts.Target] = append(k.byTarget[opts.Target], g)
 	return g, nil
 }
 
