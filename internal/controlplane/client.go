@@ -26,10 +26,12 @@ type Client struct {
 // With s.Client it only records it. Otherwise it builds the SDK
 // configuration (without ever changing s.SDKConfig), checks that the login
 // can work (a workspace; client_id and client_secret for oauth-m2m; a token
-// for pat), then asks the workspace for its metadata (one GET, under ctx).
-// For oauth-u2m it also finds the login, which may open a browser and wait
-// for the person under ctx. Failures are *Error with step resolve (kind
-// ErrConfig) or identity.
+// for pat), then asks the workspace for its metadata (one GET). For
+// oauth-u2m it finds the login, which may open a browser and wait for the
+// person. Then the SDK makes its client, logging in as it does (oauth-m2m:
+// OIDC discovery; automatic mode: trying each method). All of it ends when
+// ctx ends. Failures are *Error with step resolve (kind ErrConfig) or
+// identity.
 func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
