@@ -1,7 +1,3 @@
-//go:build kitworkspace
-
-// See workspace_test.go about the kitworkspace tag.
-
 package controlplane
 
 import (

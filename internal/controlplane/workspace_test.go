@@ -1,8 +1,4 @@
-//go:build kitworkspace
-
-// These tests run against the kit's fake workspace. They wait for the kit to
-// export a constructor (lakebasetest.NewWorkspace(t), which startWorkspace
-// calls); until then run them with -tags kitworkspace where one exists.
+// These tests run against the kit's fake workspace (lakebasetest.NewWorkspace).
 
 package controlplane
 
