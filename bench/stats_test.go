@@ -3,6 +3,7 @@ package bench
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestMedianPercentileSpread(t *testing.T) {
@@ -62,3 +63,15 @@ func same(a, b float64) bool {
 }
 
 func nan() float64 { return math.NaN() }
+
+func TestScaled(t *testing.T) {
+	p := trafficPlan{hour: 6 * time.Second}
+	for d, want := range map[time.Duration]time.Duration{
+		time.Hour: 6 * time.Second, 15 * time.Minute: 1500 * time.Millisecond,
+		5 * time.Minute: 500 * time.Millisecond, 30 * time.Second: 50 * time.Millisecond,
+	} {
+		if got := p.scaled(d); got != want {
+			t.Errorf("scaled(%s) = %s, want %s", d, got, want)
+		}
+	}
+}

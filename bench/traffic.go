@@ -21,7 +21,9 @@ type trafficPlan struct {
 }
 
 // scaled returns d of real Lakebase time in the plan's shrunk time.
-func (p trafficPlan) scaled(d time.Duration) time.Duration { return d * p.hour / time.Hour }
+func (p trafficPlan) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / float64(time.Hour) * float64(p.hour))
+}
 
 // connectRecord is one connect of the traffic.
 type connectRecord struct {
@@ -131,7 +133,7 @@ func (e *Env) trafficDriver(ctx context.Context, plan trafficPlan, window, margi
 		}
 	}
 	if len(inside) == 0 || len(outside) == 0 {
-		return errors.New("bench: no connect fell inside (or outside) the refresh window; make the run longer")
+		return fmt.Errorf("bench: %d connects inside the refresh window and %d outside; make the run longer", len(inside), len(outside))
 	}
 	r.add("rotation/inside-connects", float64(len(inside)))
 	r.add("rotation/slowest-inside-ms", slices.Max(inside))
