@@ -123,7 +123,7 @@ func BenchmarkTraffic(b *testing.B) {
 	env := testEnv(b)
 	res := NewResults()
 	for b.Loop() {
-		plan := trafficPlan{hour: *hour, hours: 2, workers: 2}
+		plan := trafficPlan{hour: *hour, hours: 2, workers: 4}
 		if err := env.roundTraffic(context.Background(), plan, res); err != nil {
 			b.Fatal(err)
 		}

@@ -15,11 +15,12 @@ type Options struct {
 	// MintLatency is how long the fake workspace takes to mint a credential;
 	// zero means 50ms, about a cloud round trip.
 	MintLatency time.Duration
-	// StormSize is the number of goroutines of the storm; zero means 1000.
+	// StormSize is the number of goroutines of the storm; zero means 1000,
+	// or 200 when Short.
 	StormSize int
 	// Hour is the real time that stands for an hour, and so for a
 	// credential's lifetime, in the rotation and naive-strategy cases; zero
-	// means 2s.
+	// means 6s.
 	Hour time.Duration
 	// Progress, if set, is told each case as it starts.
 	Progress func(round int, what string)
@@ -42,21 +43,22 @@ type plan struct {
 func (o Options) plan() plan {
 	p := plan{
 		count:       6,
-		connects:    200,
+		connects:    100,
 		sel:         queryPlan{slices: 6, slice: 150 * time.Millisecond},
 		scan:        queryPlan{slices: 6, slice: 250 * time.Millisecond},
-		hitTime:     300 * time.Millisecond,
+		hitTime:     time.Second,
 		storm:       1000,
-		traffic:     trafficPlan{hour: 2 * time.Second, hours: 3, workers: 2},
+		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
 		mintLatency: 50 * time.Millisecond,
 		short:       o.Short,
 	}
 	if o.Short {
 		p.count = 1
-		p.connects = 30
+		p.connects = 20
+		p.storm = 200
 		p.sel = queryPlan{slices: 2, slice: 100 * time.Millisecond}
 		p.scan = queryPlan{slices: 2, slice: 150 * time.Millisecond}
-		p.hitTime = 100 * time.Millisecond
+		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}
 	if o.Count > 0 {

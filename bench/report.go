@@ -90,6 +90,7 @@ func tables() []table {
 			rows: []row{
 				{"lib/pq, credential in hand", []cell{ms("storm/pq-gateway/p50-ms"), ms("storm/pq-gateway/p99-ms"), {}, {}}},
 				{"lakebase, cold connector", []cell{ms("storm/lakebase-cold/p50-ms"), ms("storm/lakebase-cold/p99-ms"), count("storm/lakebase-cold/mints"), ms("storm/limit-ms")}},
+				{"lakebase, cold connector, Credential only (no server)", []cell{ms("storm/credential-cold/p50-ms"), ms("storm/credential-cold/p99-ms"), count("storm/credential-cold/mints"), {}}},
 			},
 		},
 		{

@@ -89,6 +89,7 @@ func TestWriteReport(t *testing.T) {
 	r := resultsOf(map[string][]float64{
 		"cache/get-1-allocs":          {0, 0},
 		"storm/lakebase-cold/mints":   {1, 1},
+		"storm/credential-cold/mints": {1, 1},
 		"rotation/mints-per-lifetime": {1.05, 1.07},
 		"connect/pq-direct/p50-ms":    {3, 3.3},
 	})
