@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"math"
 	"runtime"
 	"time"
 )
@@ -29,21 +30,18 @@ func (e *Env) connectVariants() []connectVariant {
 
 // roundConnect opens and closes n connections with each variant, taking
 // turns one connection at a time so that a drifting machine slows all alike,
-// and records each variant's median and 99th percentile latency, its
-// allocations per connect, and lakebase's ratios to lib/pq.
+// and records each variant's median and 99th percentile latency and
+// lakebase's ratios to lib/pq. Then it counts each variant's allocations per
+// connect (see allocsPerConnect).
 func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 	vs := e.connectVariants()
 	lat := make(map[string][]time.Duration, len(vs))
-	allocs := make(map[string][]float64, len(vs))
-	var before, after runtime.MemStats
 	for i := range n {
 		for j := range vs {
 			v := vs[(i+j)%len(vs)] // each variant goes first in turn
-			runtime.ReadMemStats(&before)
 			start := time.Now()
 			conn, err := v.c.Connect(ctx)
 			took := time.Since(start)
-			runtime.ReadMemStats(&after)
 			if err != nil {
 				return fmt.Errorf("bench: connect %s: %w", v.key, err)
 			}
@@ -51,14 +49,17 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 				return fmt.Errorf("bench: close %s: %w", v.key, err)
 			}
 			lat[v.key] = append(lat[v.key], took)
-			allocs[v.key] = append(allocs[v.key], float64(after.Mallocs-before.Mallocs))
 		}
 	}
 	for _, v := range vs {
 		ms := millis(lat[v.key])
 		r.add("connect/"+v.key+"/p50-ms", median(ms))
 		r.add("connect/"+v.key+"/p99-ms", percentile(ms, 99))
-		r.add("connect/"+v.key+"/allocs", median(allocs[v.key]))
+		allocs, err := e.allocsPerConnect(ctx, v.c, min(n, allocConnects))
+		if err != nil {
+			return fmt.Errorf("bench: connect %s: %w", v.key, err)
+		}
+		r.add("connect/"+v.key+"/allocs", allocs)
 	}
 	for _, path := range []string{"direct", "gateway"} {
 		lb, pq := "connect/lakebase-"+path, "connect/pq-"+path
@@ -66,6 +67,31 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 		r.add("connect/"+path+"/extra-allocs", last(r, lb+"/allocs")-last(r, pq+"/allocs"))
 	}
 	return nil
+}
+
+// allocConnects is how many connects allocsPerConnect counts.
+const allocConnects = 20
+
+// allocsPerConnect opens and closes n connections with c, one after the
+// other, and returns the allocations of this process per connect, rounded
+// to the nearest whole. The count includes the in-process gateway's work,
+// which is the same for lakebase and lib/pq; so that none of it spills from
+// one connect into the next, each close waits until the gateway has ended
+// the session.
+func (e *Env) allocsPerConnect(ctx context.Context, c driver.Connector, n int) (float64, error) {
+	gw := e.Kit.InstanceGateway()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		if err := connectOnce(ctx, c); err != nil {
+			return 0, err
+		}
+		for deadline := time.Now().Add(time.Second); gw.Stats().Live > 0 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return math.Round(float64(after.Mallocs-before.Mallocs) / float64(n)), nil
 }
 
 // last returns the latest round's value of key.
