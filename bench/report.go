@@ -86,11 +86,17 @@ func tables() []table {
 		},
 		{
 			title: "4. Storm: goroutines connecting at once, through the gateway",
-			heads: []string{"p50", "p99", "mints", "p99 limit"},
+			heads: []string{"p50", "p99", "mints", "failed", "p99 limit"},
 			rows: []row{
-				{"lib/pq, credential in hand", []cell{ms("storm/pq-gateway/p50-ms"), ms("storm/pq-gateway/p99-ms"), {}, {}}},
-				{"lakebase, cold connector", []cell{ms("storm/lakebase-cold/p50-ms"), ms("storm/lakebase-cold/p99-ms"), count("storm/lakebase-cold/mints"), ms("storm/limit-ms")}},
-				{"lakebase, cold connector, Credential only (no server)", []cell{ms("storm/credential-cold/p50-ms"), ms("storm/credential-cold/p99-ms"), count("storm/credential-cold/mints"), {}}},
+				{"lib/pq, credential in hand", []cell{ms("storm/pq-gateway/p50-ms"), ms("storm/pq-gateway/p99-ms"), {}, count("storm/pq-gateway/failed"), {}}},
+				{"lakebase, cold connector", []cell{
+					ms("storm/lakebase-cold/p50-ms"), ms("storm/lakebase-cold/p99-ms"), count("storm/lakebase-cold/mints"),
+					count("storm/lakebase-cold/failed"), ms("storm/limit-ms"),
+				}},
+				{"lakebase, cold connector, Credential only (no server)", []cell{
+					ms("storm/credential-cold/p50-ms"), ms("storm/credential-cold/p99-ms"), count("storm/credential-cold/mints"),
+					count("storm/credential-cold/failed"), {},
+				}},
 			},
 		},
 		{
@@ -120,7 +126,15 @@ func WriteReport(w io.Writer, r *Results, short bool) bool {
 	for _, t := range tables() {
 		writeTable(w, r, t)
 	}
-	return writeVerdicts(w, Check(r, short))
+	ok := writeVerdicts(w, Check(r, short))
+	if len(r.Notes()) > 0 {
+		fmt.Fprintf(w, "### Notes\n\n")
+		for _, n := range r.Notes() {
+			fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", "; "))
+		}
+		fmt.Fprintln(w)
+	}
+	return ok
 }
 
 // writeTable writes one table.

@@ -4,6 +4,7 @@ package bench
 // ("connect/lakebase-direct/p50-ms", say).
 type Results struct {
 	values map[string][]float64
+	notes  []string
 }
 
 // NewResults returns empty Results.
@@ -11,6 +12,13 @@ func NewResults() *Results { return &Results{values: make(map[string][]float64)}
 
 // add records one round's value of key.
 func (r *Results) add(key string, v float64) { r.values[key] = append(r.values[key], v) }
+
+// note records something the report should say, such as failures a case
+// survived.
+func (r *Results) note(s string) { r.notes = append(r.notes, s) }
+
+// Notes returns what the cases noted, in order.
+func (r *Results) Notes() []string { return r.notes }
 
 // Values returns every round's value of key, in round order.
 func (r *Results) Values(key string) []float64 { return r.values[key] }

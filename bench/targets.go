@@ -36,6 +36,7 @@ var Targets = []Target{
 	{What: "cache hit, 1 goroutine: allocations", Key: "cache/get-1-allocs", Limit: 0, Always: true},
 	{What: "storm on a cold connector: mints", Key: "storm/lakebase-cold/mints", Limit: 1, Equal: true, Always: true},
 	{What: "storm of Credential calls on a cold connector: mints", Key: "storm/credential-cold/mints", Limit: 1, Equal: true, Always: true},
+	{What: "storm on a cold connector: failed connects", Key: "storm/lakebase-cold/failed", Limit: 0, Equal: true, Always: true},
 	{What: "storm: p99 connect, ms, under 2 × (mint + plain storm's p99)", Key: "storm/lakebase-cold/p99-ms", LimitKey: "storm/limit-ms", Below: true},
 	{What: "rotation: slowest connect inside / outside the refresh window", Key: "rotation/inside-over-outside", Limit: 1.5},
 	{What: "rotation: mints per credential lifetime", Key: "rotation/mints-per-lifetime", Limit: 1.1, Always: true},

@@ -90,6 +90,7 @@ func TestWriteReport(t *testing.T) {
 		"cache/get-1-allocs":          {0, 0},
 		"storm/lakebase-cold/mints":   {1, 1},
 		"storm/credential-cold/mints": {1, 1},
+		"storm/lakebase-cold/failed":  {0, 0},
 		"rotation/mints-per-lifetime": {1.05, 1.07},
 		"connect/pq-direct/p50-ms":    {3, 3.3},
 	})
