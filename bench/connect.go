@@ -31,7 +31,7 @@ func (e *Env) connectVariants() []connectVariant {
 // roundConnect opens and closes n connections with each variant, taking
 // turns one connection at a time so that a drifting machine slows all alike,
 // and records each variant's median and 99th percentile latency and
-// lakebase's ratios to lib/pq. Then it counts each variant's allocations per
+// lakebase's latency ratios to lib/pq. Then it counts each variant's allocations per
 // connect (see allocsPerConnect).
 func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 	vs := e.connectVariants()
@@ -61,10 +61,16 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 		}
 		r.add("connect/"+v.key+"/allocs", allocs)
 	}
+	// The ratio is the median of the ratios of connects made one after the
+	// other, which a machine whose load comes and goes moves least.
 	for _, path := range []string{"direct", "gateway"} {
-		lb, pq := "connect/lakebase-"+path, "connect/pq-"+path
-		r.add("connect/"+path+"/ratio", last(r, lb+"/p50-ms")/last(r, pq+"/p50-ms"))
-		r.add("connect/"+path+"/extra-allocs", last(r, lb+"/allocs")-last(r, pq+"/allocs"))
+		lb, pq := lat["lakebase-"+path], lat["pq-"+path]
+		ratios := make([]float64, n)
+		for i := range n {
+			ratios[i] = float64(lb[i]) / float64(pq[i])
+		}
+		r.add("connect/"+path+"/ratio", median(ratios))
+		r.add("connect/"+path+"/extra-allocs", last(r, "connect/lakebase-"+path+"/allocs")-last(r, "connect/pq-"+path+"/allocs"))
 	}
 	return nil
 }

@@ -1,6 +1,11 @@
 package bench
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Options size a run. The zero value is the full run; Short makes a quick
 // one for CI.
@@ -22,12 +27,20 @@ type Options struct {
 	// credential's lifetime, in the rotation and naive-strategy cases; zero
 	// means 6s.
 	Hour time.Duration
+	// Cases names the cases to run, in the order of Cases; empty means all.
+	Cases []string
 	// Progress, if set, is told each case as it starts.
 	Progress func(round int, what string)
 }
 
+// Cases are the cases a run can select, in the order they run in a round:
+// connect (1), queries (2), cache (3: cache hit), storm (4), traffic (5 and
+// 6: rotation and the naive strategies).
+var Cases = []string{"connect", "queries", "cache", "storm", "traffic"}
+
 // plan is what Options mean for each case.
 type plan struct {
+	cases        []string
 	count        int
 	connects     int
 	sel, scan    queryPlan
@@ -39,13 +52,14 @@ type plan struct {
 	progressFunc func(round int, what string)
 }
 
-// plan fills in the defaults.
-func (o Options) plan() plan {
+// plan fills in the defaults and checks the case names.
+func (o Options) plan() (plan, error) {
 	p := plan{
+		cases:       Cases,
 		count:       6,
 		connects:    100,
-		sel:         queryPlan{slices: 6, slice: 150 * time.Millisecond},
-		scan:        queryPlan{slices: 6, slice: 250 * time.Millisecond},
+		sel:         queryPlan{slices: 12, slice: 100 * time.Millisecond},
+		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -56,8 +70,8 @@ func (o Options) plan() plan {
 		p.count = 1
 		p.connects = 20
 		p.storm = 200
-		p.sel = queryPlan{slices: 2, slice: 100 * time.Millisecond}
-		p.scan = queryPlan{slices: 2, slice: 150 * time.Millisecond}
+		p.sel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
+		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}
@@ -73,8 +87,16 @@ func (o Options) plan() plan {
 	if o.Hour > 0 {
 		p.traffic.hour = o.Hour
 	}
+	if len(o.Cases) > 0 {
+		for _, c := range o.Cases {
+			if !slices.Contains(Cases, c) {
+				return plan{}, fmt.Errorf("bench: no case %q; the cases are %s", c, strings.Join(Cases, ", "))
+			}
+		}
+		p.cases = slices.DeleteFunc(slices.Clone(Cases), func(c string) bool { return !slices.Contains(o.Cases, c) })
+	}
 	p.progressFunc = o.Progress
-	return p
+	return p, nil
 }
 
 // progress reports a case starting.

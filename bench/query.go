@@ -116,7 +116,9 @@ type queryPlan struct {
 
 // roundQueries measures, for each pool, SELECT 1 per second and full scans of
 // the 10,000-row table per second with poolSize goroutines, and records the
-// ratios of lakebase and pgx to lib/pq.
+// ratios of lakebase and pgx to lib/pq: the median over slices of the ratio
+// of the rates in slices run one after the other, which a machine whose load
+// comes and goes moves least.
 func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r *Results) error {
 	for _, q := range []struct {
 		name string
@@ -125,6 +127,7 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 	}{{"select1", sel, selectOne}, {"scan", scan, scanTable}} {
 		ops := make(map[string]int64)
 		spent := make(map[string]time.Duration)
+		rates := make(map[string][]float64)
 		for s := range q.plan.slices {
 			for j := range pools {
 				p := pools[(s+j)%len(pools)]
@@ -134,15 +137,20 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 				}
 				ops[p.key] += n
 				spent[p.key] += took
+				rates[p.key] = append(rates[p.key], float64(n)/took.Seconds())
 			}
 		}
 		prefix := "query/" + q.name + "/"
 		for _, p := range pools {
 			r.add(prefix+p.key+"/ops-s", float64(ops[p.key])/spent[p.key].Seconds())
 		}
-		pq := last(r, prefix+"pq/ops-s")
-		r.add(prefix+"lakebase/ratio", last(r, prefix+"lakebase/ops-s")/pq)
-		r.add(prefix+"pgx/ratio", last(r, prefix+"pgx/ops-s")/pq)
+		for _, k := range []string{"lakebase", "pgx"} {
+			ratios := make([]float64, q.plan.slices)
+			for s := range ratios {
+				ratios[s] = rates[k][s] / rates["pq"][s]
+			}
+			r.add(prefix+k+"/ratio", median(ratios))
+		}
 	}
 	return nil
 }

@@ -5,10 +5,16 @@ package bench
 type Results struct {
 	values map[string][]float64
 	notes  []string
+	ran    map[string]bool // the cases run
 }
 
 // NewResults returns empty Results.
-func NewResults() *Results { return &Results{values: make(map[string][]float64)} }
+func NewResults() *Results {
+	return &Results{values: make(map[string][]float64), ran: make(map[string]bool)}
+}
+
+// Ran reports whether the case named name was run.
+func (r *Results) Ran(name string) bool { return r.ran[name] }
 
 // add records one round's value of key.
 func (r *Results) add(key string, v float64) { r.values[key] = append(r.values[key], v) }

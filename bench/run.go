@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -11,7 +12,10 @@ import (
 // rounds, and returns what was measured. Cases take turns within a round,
 // so that a machine that drifts over the run moves every case alike.
 func Run(ctx context.Context, opts Options) (res *Results, err error) {
-	p := opts.plan()
+	p, err := opts.plan()
+	if err != nil {
+		return nil, err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	env, err := StartEnv(startCtx, p.mintLatency, p.storm)
@@ -20,27 +24,28 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	}
 	defer func() { err = errors.Join(err, env.Close()) }()
 
-	pools, err := env.openPools(ctx)
-	if err != nil {
-		return nil, err
+	var pools []queryPool
+	if slices.Contains(p.cases, "queries") {
+		if pools, err = env.openPools(ctx); err != nil {
+			return nil, err
+		}
+		defer closePools(pools)
 	}
-	defer closePools(pools)
 
 	res = NewResults()
+	runs := map[string]func() error{
+		"connect": func() error { return env.roundConnect(ctx, p.connects, res) },
+		"queries": func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
+		"cache":   func() error { return env.roundCacheHit(ctx, p.hitTime, res) },
+		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
+		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
+	}
 	for round := 1; round <= p.count; round++ {
-		for _, c := range []struct {
-			name string
-			run  func() error
-		}{
-			{"connect", func() error { return env.roundConnect(ctx, p.connects, res) }},
-			{"queries", func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) }},
-			{"cache hit", func() error { return env.roundCacheHit(ctx, p.hitTime, res) }},
-			{"storm", func() error { return env.roundStorm(ctx, p.storm, res) }},
-			{"rotation and naive strategies", func() error { return env.roundTraffic(ctx, p.traffic, res) }},
-		} {
-			p.progress(round, c.name)
-			if err := c.run(); err != nil {
-				return res, fmt.Errorf("round %d, %s: %w", round, c.name, err)
+		for _, name := range p.cases {
+			p.progress(round, name)
+			res.ran[name] = true
+			if err := runs[name](); err != nil {
+				return res, fmt.Errorf("round %d, %s: %w", round, name, err)
 			}
 		}
 	}

@@ -2,13 +2,17 @@ package bench
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// resultsOf builds Results from values per round.
+// resultsOf builds Results of every case from values per round.
 func resultsOf(values map[string][]float64) *Results {
 	r := NewResults()
+	for _, c := range Cases {
+		r.ran[c] = true
+	}
 	for k, vs := range values {
 		for _, v := range vs {
 			r.add(k, v)
@@ -82,6 +86,31 @@ func TestCheck(t *testing.T) {
 					short, want.key, v.Value, v.Checked, v.Met, want.value, want.checked, want.met)
 			}
 		}
+	}
+}
+
+func TestCheckSkipsCasesNotRun(t *testing.T) {
+	r := resultsOf(map[string][]float64{"rotation/mints-per-lifetime": {1.05}})
+	delete(r.ran, "queries")
+	for _, v := range Check(r, false) {
+		if want := v.Case != "queries"; v.Ran != want || (!v.Ran && v.Checked) {
+			t.Errorf("%s: ran %v checked %v, want ran %v", v.Key, v.Ran, v.Checked, want)
+		}
+	}
+	var out bytes.Buffer
+	WriteReport(&out, r, false)
+	if strings.Contains(out.String(), "Queries") || strings.Contains(out.String(), "SELECT 1 throughput") {
+		t.Errorf("report shows a case not run:\n%s", out.String())
+	}
+}
+
+func TestPlanCases(t *testing.T) {
+	p, err := Options{Cases: []string{"storm", "connect"}}.plan()
+	if err != nil || !slices.Equal(p.cases, []string{"connect", "storm"}) {
+		t.Errorf("plan cases = %v, %v; want connect, storm in the suite's order", p.cases, err)
+	}
+	if _, err := (Options{Cases: []string{"storms"}}).plan(); err == nil || !strings.Contains(err.Error(), `"storms"`) {
+		t.Errorf("plan with an unknown case = %v, want an error naming it", err)
 	}
 }
 

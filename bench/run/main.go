@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/lakebase-go/lakebase/bench"
@@ -29,9 +30,13 @@ func main() {
 	flag.DurationVar(&opts.MintLatency, "mint-latency", 50*time.Millisecond, "how long the fake workspace takes to mint a credential")
 	flag.IntVar(&opts.StormSize, "storm", 0, "goroutines in the storm (default 1000, or 200 with -short)")
 	flag.DurationVar(&opts.Hour, "hour", 6*time.Second, "real time standing for one hour (a credential's lifetime) in the rotation and naive cases")
+	cases := flag.String("cases", "", "comma-separated cases to run (default all): "+strings.Join(bench.Cases, ","))
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to `file`")
 	flag.Parse()
+	if *cases != "" {
+		opts.Cases = strings.Split(*cases, ",")
+	}
 	os.Exit(run(opts, *cpuProfile, *memProfile))
 }
 
@@ -63,7 +68,7 @@ func run(opts bench.Options, cpuProfile, memProfile string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	fmt.Fprintf(os.Stdout, "<!-- %d rounds in %s; %d CPUs, %s -->\n\n", len(res.Values("connect/direct/ratio")),
+	fmt.Fprintf(os.Stdout, "<!-- go run ./bench/run %s: %s; %d CPUs, %s -->\n\n", strings.Join(os.Args[1:], " "),
 		time.Since(start).Round(time.Second), runtime.NumCPU(), runtime.Version())
 	ok := bench.WriteReport(os.Stdout, res, opts.Short)
 	if memProfile != "" {
