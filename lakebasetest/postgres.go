@@ -43,6 +43,13 @@ type PostgresOptions struct {
 // Postgres is a PostgreSQL server for tests: a throwaway cluster that the
 // kit started and will remove, or an existing server named by URL. Its
 // methods are safe for concurrent use.
+//
+// A throwaway cluster listens on a free port of 127.0.0.1 with TLS (the
+// kit's certificate) and checks passwords with SCRAM there; its unix socket,
+// in a directory only this user (as root: the postgres user) can enter,
+// trusts every role, which is how gateways open sessions for identities.
+// Durability is off (fsync, synchronous_commit, full_page_writes) and
+// max_connections is high, for connection storms.
 type Postgres struct {
 	dir          string // temporary: the cluster, its socket, the CA file
 	caFile       string
@@ -70,6 +77,11 @@ type Postgres struct {
 // StartPostgres starts a throwaway PostgreSQL cluster, or connects to the
 // existing server opts.URL names, and makes sure DefaultDatabase exists.
 // Call Stop when done. ctx bounds the start only.
+//
+// The first cluster made with given binaries runs initdb, which takes
+// seconds; it is then kept as a template under the user's cache directory
+// (os.UserCacheDir()/lakebasetest), and later clusters are copies of it.
+// Run as root, the server runs as the postgres user.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	dir, err := os.MkdirTemp("", "lakebasetest-pg-")
 	if err != nil {
@@ -125,16 +137,22 @@ func (p *Postgres) Stop() error {
 	return p.stopErr
 }
 
-// tcpAddress is where the server listens for TCP connections.
-func (p *Postgres) tcpAddress() string {
-	return net.JoinHostPort(p.tcp.Host, strconv.Itoa(int(p.tcp.Port)))
+// dialAddress is where the server listens for TCP connections (or, for an
+// existing server named by a socket directory, unix ones).
+func (p *Postgres) dialAddress() (network, address string) {
+	port := strconv.Itoa(int(p.tcp.Port))
+	if strings.HasPrefix(p.tcp.Host, "/") {
+		return "unix", filepath.Join(p.tcp.Host, ".s.PGSQL."+port)
+	}
+	return "tcp", net.JoinHostPort(p.tcp.Host, port)
 }
 
-// parseConfig parses a connection string for pgconn.
+// parseConfig parses a connection string for pgconn. The error does not
+// wrap pgconn's, whose text may hold the string's password.
 func parseConfig(dsn string) (*pgconn.Config, error) {
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("lakebasetest: server address: %w", err)
+		return nil, errors.New("lakebasetest: invalid server connection string")
 	}
 	return cfg, nil
 }

@@ -44,6 +44,7 @@ func wantSQLState(t *testing.T, err error, code string) {
 }
 
 func TestPostgresNativeLoginOverTLS(t *testing.T) {
+	t.Parallel()
 	p := NewPostgres(t)
 	ctx := context.Background()
 
@@ -75,6 +76,7 @@ func TestPostgresNativeLoginOverTLS(t *testing.T) {
 }
 
 func TestPostgresIdentityRoleHasNoTCPLogin(t *testing.T) {
+	t.Parallel()
 	p := NewPostgres(t)
 	const role = "svc-principal-0001"
 	if err := p.CreateRole(context.Background(), role, ""); err != nil {
@@ -85,6 +87,7 @@ func TestPostgresIdentityRoleHasNoTCPLogin(t *testing.T) {
 }
 
 func TestPostgresSuperuserAndDatabases(t *testing.T) {
+	t.Parallel()
 	p := NewPostgres(t)
 	ctx := context.Background()
 	if err := p.CreateRole(ctx, "owner@example.com", "pw"); err != nil {
@@ -119,6 +122,7 @@ func TestPostgresSuperuserAndDatabases(t *testing.T) {
 }
 
 func TestPostgresStopRemovesEverything(t *testing.T) {
+	t.Parallel()
 	p := NewPostgres(t)
 	dir := filepath.Dir(p.CAFile())
 	if err := p.Stop(); err != nil {
@@ -137,6 +141,7 @@ func TestPostgresStopRemovesEverything(t *testing.T) {
 }
 
 func TestFindBinDirMissing(t *testing.T) {
+	t.Parallel()
 	_, err := findBinDir(t.TempDir())
 	if !errors.Is(err, ErrPostgresNotFound) {
 		t.Fatalf("error = %v, want ErrPostgresNotFound", err)
@@ -144,6 +149,7 @@ func TestFindBinDirMissing(t *testing.T) {
 }
 
 func TestWithDatabase(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"postgres://u:p@db.example:5432/postgres?sslmode=require", "postgres://u:p@db.example:5432/databricks_postgres?sslmode=require"},
 		{"postgresql://u@db.example", "postgresql://u@db.example/databricks_postgres"},
@@ -181,6 +187,7 @@ func TestPostgresTemplateCache(t *testing.T) {
 }
 
 func TestPostgresExistingServer(t *testing.T) {
+	t.Parallel()
 	server := NewPostgres(t)
 	ctx := context.Background()
 	p, err := StartPostgres(ctx, PostgresOptions{URL: server.SuperuserDSN()})
@@ -221,5 +228,20 @@ func TestPostgresExistingServer(t *testing.T) {
 	var n int
 	if err := openPQ(t, server.SuperuserDSN()).QueryRow(`SELECT count(*) FROM pg_database WHERE datname = 'scratch'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("databases named scratch after Stop: %d, %v", n, err)
+	}
+}
+
+func BenchmarkPostgresStartStop(b *testing.B) {
+	for b.Loop() {
+		p, err := StartPostgres(context.Background(), PostgresOptions{})
+		if errors.Is(err, ErrPostgresNotFound) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Stop(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

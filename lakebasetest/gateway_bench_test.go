@@ -1,0 +1,80 @@
+package lakebasetest
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+)
+
+// BenchmarkGateway compares round trips and logins through a gateway with
+// the same done directly against the server, over TLS and without.
+func BenchmarkGateway(b *testing.B) {
+	pg := NewPostgres(b)
+	ctx := context.Background()
+	if err := pg.CreateRole(ctx, nativeRole, nativePassword); err != nil {
+		b.Fatal(err)
+	}
+	if err := pg.CreateRole(ctx, alice, ""); err != nil {
+		b.Fatal(err)
+	}
+	store := newCredentialStore(nil)
+	g, err := newGateway(gatewayOptions{Target: db1Target, Store: store, Server: pg, NativeLogin: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	token := store.issue(alice, db1Target, time.Hour).token
+
+	for _, sslmode := range []string{"verify-full", "disable"} {
+		targets := []struct{ name, dsn string }{
+			{"direct", tcpDSN("localhost", pg.Port(), pg.CAFile(), nativeRole, nativePassword, DefaultDatabase)},
+			{"gateway-native", tcpDSN("localhost", g.Port(), pg.CAFile(), nativeRole, nativePassword, DefaultDatabase)},
+			{"gateway-credential", tcpDSN("localhost", g.Port(), pg.CAFile(), alice, token, DefaultDatabase)},
+		}
+		for _, tg := range targets {
+			dsn := tg.dsn + " sslmode=" + sslmode
+			b.Run("query/"+tg.name+"/"+sslmode, func(b *testing.B) {
+				db, err := sql.Open("postgres", dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				db.SetMaxOpenConns(1)
+				var n int
+				for b.Loop() {
+					if err := db.QueryRow("SELECT 1").Scan(&n); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("rows/"+tg.name+"/"+sslmode, func(b *testing.B) {
+				db, err := sql.Open("postgres", dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				db.SetMaxOpenConns(1)
+				var s string
+				for b.Loop() {
+					if err := db.QueryRow("SELECT repeat('x', 1000000)").Scan(&s); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.SetBytes(int64(len(s)))
+			})
+			b.Run("login/"+tg.name+"/"+sslmode, func(b *testing.B) {
+				for b.Loop() {
+					db, err := sql.Open("postgres", dsn)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := db.Ping(); err != nil {
+						b.Fatal(err)
+					}
+					db.Close()
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package lakebasetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults of the set that Start registers.
+const (
+	DefaultInstance = "lakebase-test"
+	DefaultEndpoint = "projects/test/branches/main/endpoints/primary"
+	DefaultUser     = "person@example.com"
+	DefaultRole     = "native_app"
+)
+
+// Options configure Start.
+type Options struct {
+	// Postgres says which server to use; the zero value starts a throwaway
+	// cluster.
+	Postgres PostgresOptions
+	// CredentialLifetime is how long minted credentials live; zero means an
+	// hour, as on Lakebase. Tests of rotation use seconds.
+	CredentialLifetime time.Duration
+	// MintLatency delays every credential mint, as a cloud round trip does.
+	MintLatency time.Duration
+}
+
+// Kit is a Lakebase on one machine: a PostgreSQL server, a fake workspace,
+// and a gateway in front of the server for every host of every instance and
+// endpoint. Start registers a default service principal, user, native role,
+// instance and endpoint, and DSNs gives ready-made DSNs for each auth mode.
+// Its methods are safe for concurrent use.
+type Kit struct {
+	// Postgres is the server behind every gateway.
+	Postgres *Postgres
+	// Workspace is the fake Databricks workspace.
+	Workspace *Workspace
+	// ServicePrincipal, User and NativeRole/NativePassword are the default
+	// identities: a machine (oauth-m2m), a person (pat, oauth-u2m) and a
+	// native Postgres role (password).
+	ServicePrincipal ServicePrincipal
+	User             User
+	NativeRole       string
+	NativePassword   string
+
+	store *credentialStore
+
+	mu       sync.Mutex
+	gateways map[string]*Gateway   // by the host the workspace gives
+	byTarget map[string][]*Gateway // in the order they started
+	closed   bool
+}
+
+// Start starts a kit: the server (or the existing one opts.Postgres.URL
+// names), the workspace, the default identities, and the default instance
+// (with a read-only host and native login) and endpoint (with read-only and
+// pooled hosts). Call Close when done.
+func Start(ctx context.Context, opts Options) (*Kit, error) {
+	pg, err := StartPostgres(ctx, opts.Postgres)
+	if err != nil {
+		return nil, err
+	}
+	store := newCredentialStore(nil)
+	k := &Kit{
+		Postgres:         pg,
+		Workspace:        newWorkspace(store),
+		store:            store,
+		gateways:         make(map[string]*Gateway),
+		byTarget:         make(map[string][]*Gateway),
+		ServicePrincipal: ServicePrincipal{ApplicationID: uuid.NewString(), Secret: "sp-secret-" + randomHex(16), DisplayName: "lakebase test app"},
+		User:             User{Email: DefaultUser, Token: "dapi" + randomHex(16), RefreshToken: "refresh-" + randomHex(16)},
+		NativeRole:       DefaultRole,
+		NativePassword:   "native-" + randomHex(12),
+	}
+	if opts.CredentialLifetime > 0 {
+		k.Workspace.SetCredentialLifetime(opts.CredentialLifetime)
+	}
+	k.Workspace.SetMintLatency(opts.MintLatency)
+	err = errors.Join(
+		k.AddServicePrincipal(ctx, k.ServicePrincipal),
+		k.AddUser(ctx, k.User),
+		k.AddNativeRole(ctx, k.NativeRole, k.NativePassword),
+		k.Workspace.SetBrowserUser(k.User.Email),
+	)
+	if err == nil {
+		_, err = k.AddInstance(ctx, InstanceOptions{Name: DefaultInstance, ReadOnly: true, NativeLogin: true})
+	}
+	if err == nil {
+		_, err = k.AddEndpoint(ctx, EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
+	}
+	if err != nil {
+		return nil, errors.Join(err, k.Close())
+	}
+	return k, nil
+}
+
+// AddServicePrincipal registers a service principal with the workspace and
+// creates its Postgres role.
+func (k *Kit) AddServicePrincipal(ctx context.Context, sp ServicePrincipal) error {
+	if err := k.Workspace.AddServicePrincipal(sp); err != nil {
+		return err
+	}
+	return k.addIdentityRole(ctx, sp.ApplicationID)
+}
+
+// AddUser registers a person with the workspace and creates their Postgres
+// role.
+func (k *Kit) AddUser(ctx context.Context, u User) error {
+	if err := k.Workspace.AddUser(u); err != nil {
+		return err
+	}
+	return k.addIdentityRole(ctx, u.Email)
+}
+
+// AddNativeRole creates a native Postgres role that logs in with password,
+// where an instance or endpoint allows native login.
+func (k *Kit) AddNativeRole(ctx context.Context, name, password string) error {
+	if err := k.Postgres.CreateRole(ctx, name, password); err != nil {
+		return err
+	}
+	return k.Postgres.grantSchema(ctx, name)
+}
+
+// addIdentityRole creates the role of a Databricks identity, which only a
+// gateway lets in, and lets it create tables as Lakebase's roles can.
+func (k *Kit) addIdentityRole(ctx context.Context, name string) error {
+	if err := k.Postgres.CreateRole(ctx, name, ""); err != nil {
+		return err
+	}
+	return k.Postgres.grantSchema(ctx, name)
+}
+
+// InstanceOptions describe a Provisioned instance for AddInstance.
+type InstanceOptions struct {
+	Name string
+	// State is AVAILABLE when empty.
+	State string
+	// ReadOnly gives the instance a read-only host (readable secondaries),
+	// served by a gateway of its own in front of the same server.
+	ReadOnly bool
+	// NativeLogin lets native roles log in with their passwords.
+	NativeLogin bool
+}
+
+// AddInstance starts the gateways of a Provisioned instance and registers it
+// with the workspace, whose lookups then give the gateways' addresses. It
+// returns the read-write gateway.
+func (k *Kit) AddInstance(ctx context.Context, opts InstanceOptions) (*Gateway, error) {
+	target := instanceTarget(opts.Name)
+	rw, err := k.startGateway(target, opts.NativeLogin)
+	if err != nil {
+		return nil, err
+	}
+	inst := Instance{Name: opts.Name, State: opts.State, ReadWriteHost: gatewayHost(rw), NativeLogin: opts.NativeLogin}
+	if opts.ReadOnly {
+		ro, err := k.startGateway(target, opts.NativeLogin)
+		if err != nil {
+			return nil, err
+		}
+		inst.ReadOnlyHost = gatewayHost(ro)
+	}
+	return rw, k.Workspace.AddInstance(inst)
+}
+
+// EndpointOptions describe an Autoscaling endpoint for AddEndpoint.
+type EndpointOptions struct {
+	Path string
+	// State is ACTIVE when empty.
+	State string
+	// ReadOnly gives the endpoint a read-only host.
+	ReadOnly bool
+	// Pooled gives it pooled hosts, which accept native passwords only.
+	Pooled bool
+}
+
+// AddEndpoint starts the gateways of an Autoscaling endpoint and registers it
+// with the workspace. It returns the read-write gateway.
+func (k *Kit) AddEndpoint(ctx context.Context, opts EndpointOptions) (*Gateway, error) {
+	target := endpointTarget(opts.Path)
+	rw, err := k.startGateway(target, true)
+	if err != nil {
+		return nil, err
+	}
+	hosts := EndpointHosts{Host: gatewayHost(rw)}
+	add := func(host *string, nativeOnly bool) error {
+		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: true, NativeOnly: nativeOnly})
+		if err == nil {
+			*host = gatewayHost(g)
+		}
+		return err
+	}
+	if opts.ReadOnly {
+		err = add(&hosts.ReadOnlyHost, false)
+	}
+	if opts.Pooled && err == nil {
+		err = add(&hosts.ReadWritePooledHost, true)
+		if opts.ReadOnly && err == nil {
+			err = add(&hosts.ReadOnlyPooledHost, true)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rw, k.Workspace.AddEndpoint(Endpoint{Path: opts.Path, State: opts.State, Hosts: hosts})
+}
+
+// Gateway returns the gateway behind a host that the workspace gives (as
+// "host:port"), or nil.
+func (k *Kit) Gateway(host string) *Gateway {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gateways[host]
+}
+
+// InstanceGateway returns the read-write gateway of the default instance.
+func (k *Kit) InstanceGateway() *Gateway { return k.gatewayOf(instanceTarget(DefaultInstance)) }
+
+// EndpointGateway returns the read-write gateway of the default endpoint.
+func (k *Kit) EndpointGateway() *Gateway { return k.gatewayOf(endpointTarget(DefaultEndpoint)) }
+
+// gatewayOf returns the first gateway started for target.
+func (k *Kit) gatewayOf(target string) *Gateway {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if gs := k.byTarget[target]; len(gs) > 0 {
+		return gs[0]
+	}
+	return nil
+}
+
+// StartGatewayFor starts one more gateway for an instance or endpoint, as a
+// failover target: point the workspace at it with SetInstanceHost or
+// SetEndpointHosts. It returns the gateway and its "host:port".
+func (k *Kit) StartGatewayFor(instance, endpoint string, nativeLogin bool) (*Gateway, string, error) {
+	target := instanceTarget(instance)
+	if endpoint != "" {
+		target = endpointTarget(endpoint)
+	}
+	g, err := k.startGateway(target, nativeLogin)
+	if err != nil {
+		return nil, "", err
+	}
+	return g, gatewayHost(g), nil
+}
+
+func (k *Kit) startGateway(target string, nativeLogin bool) (*Gateway, error) {
+	return k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: nativeLogin})
+}
+
+// startGatewayWith starts a gateway in front of the kit's server and
+// credential store.
+func (k *Kit) startGatewayWith(opts gatewayOptions) (*Gateway, error) {
+	opts.Store, opts.Server = k.store, k.Postgres
+	g, err := newGateway(opts)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return nil, errors.Join(errors.New("lakebasetest: kit is closed"), g.Close())
+	}
+	k.gateways[gatewayHost(g)] = g
+	k.byTarget[opts.Target] = append(k.byTarget[opts.Target], g)
+	return g, nil
+}
+
+// gatewayHost is the host the workspace gives for g: "127.0.0.1:port".
+func gatewayHost(g *Gateway) string { return net.JoinHostPort(g.Host(), strconv.Itoa(g.Port())) }
+
+// RevokeCredentials makes every credential minted so far invalid, as if
+// revoked early: gateways refuse them at the next login.
+func (k *Kit) RevokeCredentials() { k.store.revokeAll() }
+
+// CAFile is the path of the kit's CA certificate, for sslrootcert=.
+func (k *Kit) CAFile() string { return k.Postgres.CAFile() }
+
+// Close stops every gateway, the workspace and the server.
+func (k *Kit) Close() error {
+	k.mu.Lock()
+	k.closed = true
+	gateways := k.gateways
+	k.gateways = map[string]*Gateway{}
+	k.mu.Unlock()
+	var errs []error
+	for _, g := range gateways {
+		errs = append(errs, g.Close())
+	}
+	k.Workspace.Close()
+	errs = append(errs, k.Postgres.Stop())
+	return errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// grantSchema lets role create tables in DefaultDatabase's public schema, as
+// Lakebase's roles can (PostgreSQL 15 no longer grants it to everyone).
+func (p *Postgres) grantSchema(ctx context.Context, role string) error {
+	return p.exec(ctx, DefaultDatabase, "GRANT ALL ON SCHEMA public TO "+quoteIdent(role))
+}

@@ -1,0 +1,54 @@
+package lakebasetest
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+)
+
+// TestKitStartsEverything checks that Start registers the defaults and that
+// the gateways it starts are reachable where the workspace says.
+func TestKitStartsEverything(t *testing.T) {
+	t.Parallel()
+	k := New(t, Options{CredentialLifetime: time.Minute})
+	ctx := context.Background()
+
+	for _, g := range []*Gateway{k.InstanceGateway(), k.EndpointGateway()} {
+		if g == nil {
+			t.Fatal("a default gateway is missing")
+		}
+	}
+	cred := k.store.issue(k.ServicePrincipal.ApplicationID, instanceTarget(DefaultInstance), time.Minute)
+	g := k.InstanceGateway()
+	dsn := "host=" + g.Host() + " port=" + strconv.Itoa(g.Port()) + " user=" + k.ServicePrincipal.ApplicationID +
+		" password=" + cred.token + " dbname=" + DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.CAFile()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kit_check (id int)"); err != nil {
+		t.Fatalf("the service principal cannot create a table: %v", err)
+	}
+	if k.DSNs().M2M == "" || k.DSNs().Password == "" {
+		t.Fatal("DSNs are empty")
+	}
+}
+
+// BenchmarkKitStartStop measures starting and stopping a whole kit:
+// go test -run=^$ -bench=KitStartStop -count=10 ./lakebasetest
+func BenchmarkKitStartStop(b *testing.B) {
+	for b.Loop() {
+		k, err := Start(context.Background(), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := k.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

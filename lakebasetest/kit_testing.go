@@ -1,0 +1,42 @@
+package lakebasetest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// New starts a kit for a test and closes it when the test ends. Without
+// PostgreSQL installed it skips the test, unless the environment variable CI
+// is true, where it fails the test instead.
+func New(t testing.TB, opts Options) *Kit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k, err := Start(ctx, opts)
+	if errors.Is(err, ErrPostgresNotFound) && os.Getenv("CI") != "true" {
+		t.Skip("lakebasetest: PostgreSQL is not installed (apt-get install postgresql): ", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := k.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return k
+}
+
+// NewWorkspace starts a fake workspace on its own, without a server or
+// gateways, for tests of code that talks to the Databricks API; it closes
+// when the test ends. Its credentials log in nowhere: use New for a whole
+// Lakebase.
+func NewWorkspace(t testing.TB) *Workspace {
+	t.Helper()
+	w := newWorkspace(newCredentialStore(nil))
+	t.Cleanup(w.Close)
+	return w
+}
