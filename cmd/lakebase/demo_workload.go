@@ -22,6 +22,12 @@ const (
 // queryTimeout bounds one query of the workload.
 const queryTimeout = 10 * time.Second
 
+// interruptGrace is how long a failure waits to see whether an interrupt
+// caused it: a terminal sends Ctrl-C to its whole foreground process group,
+// the kit's server included, which may shut down a moment before this
+// process notices the signal.
+const interruptGrace = 250 * time.Millisecond
+
 // countingConnector is the driver's Connector, counting and timing the
 // connections it opens. Close and Stats are the Connector's own.
 type countingConnector struct {
@@ -57,8 +63,7 @@ type workload struct {
 }
 
 // newWorkload returns a workload on conn, whose queries must run as want.
-// After interrupted ends (Ctrl-C, which also reaches the kit's server from a
-// terminal), failures no longer count.
+// Failures that interrupted's end explains (Ctrl-C) do not count.
 func newWorkload(interrupted context.Context, conn *lakebase.Connector, want string) *workload {
 	cc := &countingConnector{Connector: conn}
 	db := sql.OpenDB(cc)
@@ -99,7 +104,7 @@ func (w *workload) query() {
 	if err == nil && user != w.want {
 		err = fmt.Errorf("ran as %q, want %q", user, w.want)
 	}
-	if err != nil && w.interrupted.Err() != nil {
+	if err != nil && w.causedByInterrupt() {
 		return
 	}
 	w.queries.Add(1)
@@ -110,6 +115,19 @@ func (w *workload) query() {
 			w.firstFailure = err
 		}
 		w.mu.Unlock()
+	}
+}
+
+// causedByInterrupt reports whether an interrupt comes within
+// interruptGrace of a failure.
+func (w *workload) causedByInterrupt() bool {
+	t := time.NewTimer(interruptGrace)
+	defer t.Stop()
+	select {
+	case <-w.interrupted.Done():
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
