@@ -22,12 +22,6 @@ const (
 // queryTimeout bounds one query of the workload.
 const queryTimeout = 10 * time.Second
 
-// interruptGrace is how long a failure waits to see whether an interrupt
-// caused it: a terminal sends Ctrl-C to its whole foreground process group,
-// the kit's server included, which may shut down a moment before this
-// process notices the signal.
-const interruptGrace = 250 * time.Millisecond
-
 // countingConnector is the driver's Connector, counting and timing the
 // connections it opens. Close and Stats are the Connector's own.
 type countingConnector struct {
@@ -104,9 +98,6 @@ func (w *workload) query() {
 	if err == nil && user != w.want {
 		err = fmt.Errorf("ran as %q, want %q", user, w.want)
 	}
-	if err != nil && w.causedByInterrupt() {
-		return
-	}
 	w.queries.Add(1)
 	if err != nil {
 		w.failed.Add(1)
@@ -115,19 +106,6 @@ func (w *workload) query() {
 			w.firstFailure = err
 		}
 		w.mu.Unlock()
-	}
-}
-
-// causedByInterrupt reports whether an interrupt comes within
-// interruptGrace of a failure.
-func (w *workload) causedByInterrupt() bool {
-	t := time.NewTimer(interruptGrace)
-	defer t.Stop()
-	select {
-	case <-w.interrupted.Done():
-		return true
-	case <-t.C:
-		return false
 	}
 }
 
