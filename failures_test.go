@@ -339,10 +339,10 @@ func TestFailureDeadlineDuringSlowMint(t *testing.T) {
 	s.check(t, logs)
 }
 
-// A STARTING instance is waited for within the connect budget: Connect
-// succeeds once it is AVAILABLE, and with a budget too short for that it
-// fails with ErrNotReady or the context's deadline.
-func TestStartingInstanceIsWaitedFor(t *testing.T) {
+// A STARTING instance, or an endpoint being created, is waited for within
+// the connect budget: Connect succeeds once it is ready, and with a budget
+// too short for that it fails with ErrNotReady or the context's deadline.
+func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
 
@@ -374,6 +374,31 @@ func TestStartingInstanceIsWaitedFor(t *testing.T) {
 		t.Logf("connected after %s", took)
 		if !strings.Contains(logs.String(), "target not ready") || !strings.Contains(logs.String(), "STARTING") {
 			t.Errorf("the wait was not logged:\n%s", logs)
+		}
+	})
+
+	t.Run("endpoint being created", func(t *testing.T) {
+		t.Parallel()
+		sp := newServicePrincipal(t, kit)
+		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
+		_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), nil)
+		timer := time.AfterFunc(time.Second, func() {
+			if err := kit.Workspace.SetEndpointState(path, "ACTIVE"); err != nil {
+				t.Error(err)
+			}
+		})
+		defer timer.Stop()
+		start := time.Now()
+		got, err := currentUser(contextFor(t, 10*time.Second), db)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("after %s: %v", took, err)
+		}
+		if got != sp.ApplicationID {
+			t.Errorf("current_user = %q", got)
+		}
+		if took < 900*time.Millisecond {
+			t.Errorf("connected after %s, before the endpoint was active", took)
 		}
 	})
 
