@@ -336,6 +336,10 @@ func TestFailureDeadlineDuringSlowMint(t *testing.T) {
 	}
 	var s secrets
 	s.addKit(kit)
+	s.addCredential(t, conn) // the slow mint, which went on without the callers
+	if st := conn.Stats(); st.CredentialsMinted != 1 || kit.Workspace.Mints() != 1 {
+		t.Errorf("%d credentials obtained, %d minted; want the one slow mint shared by both callers and kept", st.CredentialsMinted, kit.Workspace.Mints())
+	}
 	s.check(t, logs)
 }
 
