@@ -11,10 +11,11 @@ type Stats struct {
 	CredentialsMinted uint64
 	// MintFailures counts failed attempts to obtain one.
 	MintFailures uint64
-	// CredentialWaits counts connections that found no usable credential
-	// and waited for one to be obtained: the first connection, and any
-	// after the cached credential ran out or was rejected. While early
-	// refresh works, rotation adds nothing to it.
+	// CredentialWaits counts connections (and Credential calls) that found
+	// no usable credential and waited for one to be obtained: the first,
+	// and any after the cached credential ran out or was rejected. While
+	// early refresh works, rotation adds nothing to it. With a TokenSource
+	// whose tokens carry no expiry, every connection waits for it.
 	CredentialWaits uint64
 	// LoginRetries counts logins retried with a new credential after the
 	// server refused a cached one.
