@@ -45,6 +45,10 @@ type Stats struct {
 	MintFailures uint64
 	// Invalidations counts credentials dropped by Invalidate.
 	Invalidations uint64
+	// Waits counts the Gets that found no usable credential and waited for
+	// a fetch. Early refresh keeps it at the cold starts (and rejected
+	// logins): a Get inside the refresh window does not wait.
+	Waits uint64
 	// Expiry is the cached credential's expiry; zero when none is cached.
 	Expiry time.Time
 	// Refreshing reports a fetch in progress (in the background or awaited).
@@ -118,6 +122,7 @@ func (c *Cache) await(ctx context.Context) (Credential, error) {
 		}
 		f = c.startLocked(ctx, "no usable credential")
 	}
+	c.stats.Waits++
 	c.mu.Unlock()
 	select {
 	case <-f.done:

@@ -100,7 +100,14 @@ func (c *Cache) land(f *flight, cred Credential, err error, obtained time.Time) 
 	c.stats.MintFailures++
 	c.failures++
 	c.lastErr = err
-	c.retryAt.Store(obtained.Add(backoff(c.failures, c.opts)).UnixNano())
+	retry := obtained.Add(backoff(c.failures, c.opts))
+	// While a credential is still handed out, try again no later than when
+	// it stops being: the callers after that moment then wait for one more
+	// attempt, which may succeed, instead of failing with this error.
+	if e := c.cur.Load(); e != nil && obtained.Before(e.usableUntil) && e.usableUntil.Before(retry) {
+		retry = e.usableUntil
+	}
+	c.retryAt.Store(retry.UnixNano())
 	f.err = err
 }
 
