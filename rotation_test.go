@@ -30,7 +30,7 @@ func slowest(samples []connectSample, inside bool) (time.Duration, int) {
 	return worst, n
 }
 
-// Credentials living 3 s rotate under steady load with every query on a new
+// Credentials living 6 s rotate under steady load with every query on a new
 // connection: no query fails; the workspace mints once per rotation, each
 // refresh starting inside the refresh window and landing before the current
 // credential runs out; and no connect waits for a mint once the first
@@ -41,7 +41,7 @@ func slowest(samples []connectSample, inside bool) (time.Duration, int) {
 // and other tests' connection storms on the same machine would swamp them.
 func TestRotationUnderLoad(t *testing.T) {
 	const (
-		lifetime = 3 * time.Second
+		lifetime = 6 * time.Second
 		latency  = 200 * time.Millisecond
 		duration = 30 * time.Second
 		workers  = 3
