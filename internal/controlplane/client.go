@@ -24,6 +24,8 @@ type Client struct {
 // configuration (without ever changing s.SDKConfig), checks that the login
 // can work (a workspace; client_id and client_secret for oauth-m2m; a token
 // for pat), then asks the workspace for its metadata (one GET, under ctx).
+// Its HTTP transport makes a mint that the workspace throttles fail at once
+// (see ThrottledError) rather than be retried by the SDK.
 // For oauth-u2m it also finds the login, which may open a browser and wait
 // for the person under ctx. Failures are *Error with step resolve (kind
 // ErrConfig) or identity.
@@ -47,6 +49,7 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := checkLoaded(s.Auth, cfg); err != nil {
 		return nil, err
 	}
+	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify)
 	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger)
 	var login *u2mLogin
 	if s.Auth == AuthU2M {

@@ -81,7 +81,7 @@ func (e Endpoint) check() error {
 // the Autoscaling endpoint path, living ttl (between MinEndpointTTL and
 // MaxEndpointTTL; zero leaves it to the workspace). The expiry is the
 // workspace's expire_time (zero if it gave none). Errors are *Error with
-// step mint.
+// step mint; a 429 answer fails at once, as in MintForInstance.
 func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
 	target := endpointTarget(path)
 	if err := CheckEndpointPath(path); err != nil {
@@ -95,7 +95,7 @@ func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Dura
 		}
 		req.Ttl = duration.New(ttl)
 	}
-	cred, err := c.w.Postgres.GenerateDatabaseCredential(c.ctx(ctx), req)
+	cred, err := c.w.Postgres.GenerateDatabaseCredential(c.ctx(reportThrottling(ctx)), req)
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}

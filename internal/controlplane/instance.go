@@ -69,13 +69,15 @@ func (i Instance) check() error {
 
 // MintForInstance mints a Postgres credential of the calling identity for
 // the Provisioned instance name. The expiry is the workspace's
-// expiration_time (zero if it gave none). Errors are *Error with step mint.
+// expiration_time (zero if it gave none). Errors are *Error with step mint;
+// a 429 answer is not retried: it fails at once with kind ErrThrottled and
+// a *ThrottledError cause.
 func (c *Client) MintForInstance(ctx context.Context, name string) (token string, expiry time.Time, err error) {
 	target := instanceTarget(name)
 	if err := CheckInstanceName(name); err != nil {
 		return "", time.Time{}, &Error{Step: StepMint, Target: target, Kind: ErrConfig, Err: err}
 	}
-	cred, err := c.w.Database.GenerateDatabaseCredential(c.ctx(ctx), database.GenerateDatabaseCredentialRequest{
+	cred, err := c.w.Database.GenerateDatabaseCredential(c.ctx(reportThrottling(ctx)), database.GenerateDatabaseCredentialRequest{
 		InstanceNames: []string{name},
 		RequestId:     uuid.NewString(),
 	})
