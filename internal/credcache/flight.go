@@ -100,7 +100,11 @@ func (c *Cache) land(f *flight, cred Credential, err error, obtained time.Time) 
 	c.stats.MintFailures++
 	c.failures++
 	c.lastErr = err
-	c.retryAt.Store(obtained.Add(backoff(c.failures, c.opts)).UnixNano())
+	wait := backoff(c.failures, c.opts)
+	if hint, _ := retryAfter(err); hint > wait {
+		wait = hint
+	}
+	c.retryAt.Store(obtained.Add(wait).UnixNano())
 	f.err = err
 }
 
