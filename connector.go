@@ -95,6 +95,9 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, cerr
 		}
+		if c.closed.Load() {
+			return nil, ErrConnectorClosed
+		}
 	}
 	return conn, err
 }
@@ -147,7 +150,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("identity", "", err)
 		}
-		cred, err := c.creds.credential(ctx)
+		cred, err := c.credential(ctx, wait)
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
