@@ -116,6 +116,11 @@ type Config struct {
 	// login, in a file only its owner may read. Empty means a "lakebase"
 	// directory in the user's configuration directory.
 	TokenCacheDir string
+
+	// now is the wall clock that judges credential expiry; nil means
+	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the
+	// clock as a laptop waking from sleep does.
+	now func() time.Time
 }
 
 // ParseDSN parses a DSN in either spelling: a URL (lakebase://, postgres:// or
