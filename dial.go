@@ -34,7 +34,7 @@ func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, er
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	if !d.release(err == nil) {
-		if conn != nil {
+		if err == nil { // on failure lib/pq returns a nil *conn in the interface
 			_ = conn.Close()
 		}
 		return nil, ctx.Err()
