@@ -90,7 +90,11 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.closed.Load() {
 		return nil, ErrConnectorClosed
 	}
-	conn, err := c.connect(ctx)
+	// Close ends the connects in flight too: their lookups, their waits for
+	// a credential or a starting target, and their logins.
+	tied, untie := c.life.tie(ctx)
+	conn, err := c.connect(tied)
+	untie()
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, cerr
