@@ -119,6 +119,13 @@ func contextEnded(ctx context.Context) error {
 	return nil
 }
 
+// String describes the connector by its Config, secrets redacted: without
+// it, %v and %+v of a Connector would print a native password.
+func (c *Connector) String() string { return "lakebase.Connector(" + c.cfg.String() + ")" }
+
+// GoString is String, for %#v.
+func (c *Connector) GoString() string { return c.String() }
+
 // Driver returns the lakebase Driver.
 func (c *Connector) Driver() driver.Driver { return Driver{} }
 
