@@ -2,9 +2,12 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/config/experimental/auth"
 )
 
 // Client asks one workspace about Lakebase instances, endpoints and the
@@ -23,12 +26,13 @@ type Client struct {
 // With s.Client it only records it. Otherwise it builds the SDK
 // configuration (without ever changing s.SDKConfig), checks that the login
 // can work (a workspace; client_id and client_secret for oauth-m2m; a token
-// for pat), then asks the workspace for its metadata (one GET, under ctx).
-// Its HTTP transport makes a mint that the workspace throttles fail at once
-// (see ThrottledError) rather than be retried by the SDK.
-// For oauth-u2m it also finds the login, which may open a browser and wait
-// for the person under ctx. Failures are *Error with step resolve (kind
-// ErrConfig) or identity.
+// for pat), then asks the workspace for its metadata (one GET). For
+// oauth-u2m it finds the login, which may open a browser and wait for the
+// person. Then the SDK makes its client, logging in as it does (oauth-m2m:
+// OIDC discovery; automatic mode: trying each method). All of it ends when
+// ctx ends. Failures are *Error with step resolve (kind ErrConfig) or
+// identity. Its HTTP transport makes a mint that the workspace throttles
+// fail at once (see ThrottledError) rather than be retried by the SDK.
 func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -65,16 +69,75 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 			return nil, err
 		}
 	}
-	w, err := databricks.NewWorkspaceClient((*databricks.Config)(cfg))
+	w, err := newWorkspaceClient(ctx, cfg)
 	if err != nil {
-		return nil, &Error{Step: StepResolve, Kind: ErrConfig, Err: err}
+		return nil, err
 	}
 	c.w = w
 	c.clientID = cfg.ClientID
 	return c, nil
 }
 
-// ctx prepares a call's context: the SDK logs to the user's logger, or nowhere.
-func (c *Client) ctx(ctx context.Context) context.Context {
-	return withSDKLogger(ctx, c.log)
+// newWorkspaceClient makes the SDK's client for cfg. The SDK logs in while
+// it does (for oauth-m2m, OIDC discovery; in automatic mode, trying each
+// method), with a context of its own; so it runs aside, and New stops
+// waiting when ctx ends, leaving the SDK's own timeouts to end it.
+func newWorkspaceClient(ctx context.Context, cfg *config.Config) (*databricks.WorkspaceClient, error) {
+	host := cfg.Host // read before the SDK starts changing cfg
+	type result struct {
+		w   *databricks.WorkspaceClient
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		w, err := databricks.NewWorkspaceClient((*databricks.Config)(cfg))
+		done <- result{w, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, &Error{Step: StepResolve, Kind: ErrConfig, Err: r.err}
+		}
+		return r.w, nil
+	case <-ctx.Done():
+		return nil, &Error{Step: StepIdentity, Err: fmt.Errorf("logging in to %s: %w", host, ctx.Err())}
+	}
+}
+
+// prepare readies a call: the SDK logs to the user's logger, or nowhere;
+// and the OAuth token the request needs is fetched under ctx first.
+//
+// The SDK logs in (for oauth-m2m, OIDC discovery) and fetches tokens with a
+// context of its own that no deadline ends, so a workspace that hangs would
+// hold the call past ctx. Here the login runs aside and the caller stops
+// waiting when ctx ends (the SDK's own timeouts end the login later), and
+// the token is fetched under ctx, after which the request finds it cached.
+//
+// With oauth-m2m and oauth-u2m a failure to get the token is the call's
+// failure. In automatic mode the login may not be OAuth at all (a personal
+// access token), so only the end of ctx is; anything else is left to the
+// request, which reports it.
+func (c *Client) prepare(ctx context.Context) (context.Context, error) {
+	ctx = withSDKLogger(ctx, c.log)
+	if c.mode == AuthPAT {
+		return ctx, nil
+	}
+	login := make(chan auth.TokenSource, 1)
+	go func() { login <- c.w.Config.GetTokenSource() }()
+	var ts auth.TokenSource
+	select {
+	case ts = <-login:
+	case <-ctx.Done():
+		return ctx, ctx.Err()
+	}
+	_, err := ts.Token(ctx)
+	switch {
+	case err == nil:
+		return ctx, nil
+	case ctx.Err() != nil:
+		return ctx, ctx.Err()
+	case c.mode == AuthM2M || c.mode == AuthU2M:
+		return ctx, err
+	}
+	return ctx, nil
 }

@@ -37,7 +37,11 @@ func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
 	if err := CheckEndpointPath(path); err != nil {
 		return Endpoint{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: err}
 	}
-	pe, err := c.w.Postgres.GetEndpoint(c.ctx(ctx), postgres.GetEndpointRequest{Name: path})
+	ctx, err := c.prepare(ctx)
+	if err != nil {
+		return Endpoint{}, fail(StepResolve, target, err)
+	}
+	pe, err := c.w.Postgres.GetEndpoint(ctx, postgres.GetEndpointRequest{Name: path})
 	if err != nil {
 		return Endpoint{}, fail(StepResolve, target, err)
 	}
@@ -95,7 +99,11 @@ func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Dura
 		}
 		req.Ttl = duration.New(ttl)
 	}
-	cred, err := c.w.Postgres.GenerateDatabaseCredential(c.ctx(reportThrottling(ctx)), req)
+	ctx, err = c.prepare(ctx)
+	if err != nil {
+		return "", time.Time{}, fail(StepMint, target, err)
+	}
+	cred, err := c.w.Postgres.GenerateDatabaseCredential(reportThrottling(ctx), req)
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}

@@ -34,7 +34,10 @@ func (c *Client) FindByHost(ctx context.Context, host string) (Target, error) {
 	if h, _ := splitHost(host); h == "" {
 		return Target{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: errors.New("no host to look for")}
 	}
-	ctx = c.ctx(ctx)
+	ctx, err := c.prepare(ctx)
+	if err != nil {
+		return Target{}, fail(StepResolve, target, err)
+	}
 	t, instErr := c.findInstance(ctx, want)
 	if t.Instance != nil {
 		return t, t.Instance.check()

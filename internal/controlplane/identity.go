@@ -15,7 +15,11 @@ func (c *Client) UserName(ctx context.Context) (string, error) {
 	if c.mode == AuthM2M && c.clientID != "" {
 		return c.clientID, nil
 	}
-	me, err := c.w.CurrentUser.Me(c.ctx(ctx), iam.MeRequest{})
+	ctx, err := c.prepare(ctx)
+	if err != nil {
+		return "", fail(StepIdentity, "", err)
+	}
+	me, err := c.w.CurrentUser.Me(ctx, iam.MeRequest{})
 	if err != nil {
 		return "", fail(StepIdentity, "", err)
 	}

@@ -28,7 +28,11 @@ func (c *Client) Instance(ctx context.Context, name string) (Instance, error) {
 	if err := CheckInstanceName(name); err != nil {
 		return Instance{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: err}
 	}
-	di, err := c.w.Database.GetDatabaseInstance(c.ctx(ctx), database.GetDatabaseInstanceRequest{Name: name})
+	ctx, err := c.prepare(ctx)
+	if err != nil {
+		return Instance{}, fail(StepResolve, target, err)
+	}
+	di, err := c.w.Database.GetDatabaseInstance(ctx, database.GetDatabaseInstanceRequest{Name: name})
 	if err != nil {
 		return Instance{}, fail(StepResolve, target, err)
 	}
@@ -77,7 +81,11 @@ func (c *Client) MintForInstance(ctx context.Context, name string) (token string
 	if err := CheckInstanceName(name); err != nil {
 		return "", time.Time{}, &Error{Step: StepMint, Target: target, Kind: ErrConfig, Err: err}
 	}
-	cred, err := c.w.Database.GenerateDatabaseCredential(c.ctx(reportThrottling(ctx)), database.GenerateDatabaseCredentialRequest{
+	ctx, err = c.prepare(ctx)
+	if err != nil {
+		return "", time.Time{}, fail(StepMint, target, err)
+	}
+	cred, err := c.w.Database.GenerateDatabaseCredential(reportThrottling(ctx), database.GenerateDatabaseCredentialRequest{
 		InstanceNames: []string{name},
 		RequestId:     uuid.NewString(),
 	})

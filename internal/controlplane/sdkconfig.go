@@ -10,6 +10,10 @@ import (
 	"github.com/databricks/databricks-sdk-go/config"
 )
 
+// defaultRetryTimeoutSeconds bounds the SDK's retries in configurations
+// this package builds, unless the user's SDK configuration sets a bound.
+const defaultRetryTimeoutSeconds = 60
+
 // newSDKConfig builds the SDK configuration for s: a copy of s.SDKConfig, or
 // an empty one, with the settings that s names on top, and the login method
 // fixed whenever s.Auth knows it, so that the SDK never probes.
@@ -32,6 +36,12 @@ func newSDKConfig(s Settings) *config.Config {
 		cfg.AuthType, cfg.Credentials = "oauth-m2m", nil
 	case AuthPAT:
 		cfg.AuthType, cfg.Credentials = "pat", nil
+	}
+	// The SDK retries a failing request for five minutes by default, also
+	// where no context of the caller ends it (logging in, refreshing a
+	// token); a minute is plenty for a driver whose calls have deadlines.
+	if cfg.RetryTimeoutSeconds == 0 {
+		cfg.RetryTimeoutSeconds = defaultRetryTimeoutSeconds
 	}
 	loaders := cfg.Loaders
 	if len(loaders) == 0 {

@@ -43,8 +43,9 @@ type Settings struct {
 	// SDKConfig is the user's own SDK configuration to start from. It is
 	// copied, never changed; the fields above, when set, override it.
 	SDKConfig *config.Config
-	// Client is the user's own workspace client, used as it is: the fields
-	// above, except Auth and ClientID, and SDKConfig are then ignored.
+	// Client is the user's own workspace client, used as it is. Of the
+	// other fields only Auth, ClientID (for UserName with oauth-m2m) and
+	// Logger then count.
 	Client *databricks.WorkspaceClient
 
 	// Browser opens the login page of the in-process oauth-u2m login. Nil
