@@ -90,10 +90,17 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.closed.Load() {
 		return nil, ErrConnectorClosed
 	}
-	conn, err := c.connect(ctx)
+	// Close ends the connects in flight too: their lookups, their waits for
+	// a credential or a starting target, and their logins.
+	tied, untie := c.life.tie(ctx)
+	conn, err := c.connect(tied)
+	untie()
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, cerr
+		}
+		if c.closed.Load() {
+			return nil, ErrConnectorClosed
 		}
 	}
 	return conn, err
@@ -111,6 +118,13 @@ func contextEnded(ctx context.Context) error {
 	}
 	return nil
 }
+
+// String describes the connector by its Config, secrets redacted: without
+// it, %v and %+v of a Connector would print a native password.
+func (c *Connector) String() string { return "lakebase.Connector(" + c.cfg.String() + ")" }
+
+// GoString is String, for %#v.
+func (c *Connector) GoString() string { return c.String() }
 
 // Driver returns the lakebase Driver.
 func (c *Connector) Driver() driver.Driver { return Driver{} }
@@ -147,7 +161,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("identity", "", err)
 		}
-		cred, err := c.creds.credential(ctx)
+		cred, err := c.credential(ctx, wait)
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}

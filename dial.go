@@ -20,9 +20,9 @@ type loginParams struct {
 }
 
 // openPQ opens one lib/pq connection with the base configuration and p. The
-// result is lib/pq's own connection, unwrapped. lib/pq honours ctx only while
-// dialling; openPQ also ends the TLS handshake and the login when ctx ends,
-// and then returns ctx.Err() itself.
+// result is lib/pq's own connection, unwrapped, over a sessionConn. lib/pq
+// honours ctx only while dialling; openPQ also ends the TLS handshake and the
+// login when ctx ends, and then returns ctx.Err() itself.
 func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, error) {
 	pc := base // a copy: the shared base is never changed
 	pc.Host, pc.Port, pc.User, pc.Password = p.host, p.port, p.user, p.password
@@ -33,8 +33,8 @@ func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, er
 	d := &handshakeDialer{ctx: ctx}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
-	if !d.release() {
-		if conn != nil {
+	if !d.release(err == nil) {
+		if err == nil { // on failure lib/pq returns a nil *conn in the interface
 			_ = conn.Close()
 		}
 		return nil, ctx.Err()
@@ -44,12 +44,15 @@ func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, er
 
 // handshakeDialer dials TCP and, until released, breaks off any connection it
 // made as soon as ctx ends, by moving the connection's deadline to the past.
+// Once released it dials lib/pq's cancel requests, detached from ctx.
 type handshakeDialer struct {
 	ctx    context.Context
 	dialer net.Dialer
 
-	mu    sync.Mutex
-	stops []func() bool
+	mu       sync.Mutex
+	released bool
+	stops    []func() bool
+	sessions []*sessionConn
 }
 
 // DialContext implements lib/pq's DialerContext.
@@ -58,11 +61,15 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	d.mu.Lock()
-	d.stops = append(d.stops, stop)
-	d.mu.Unlock()
-	return conn, nil
+	defer d.mu.Unlock()
+	if d.released { // a cancel request of the open session
+		return conn, nil
+	}
+	sc := &sessionConn{Conn: conn}
+	d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) }))
+	d.sessions = append(d.sessions, sc)
+	return sc, nil
 }
 
 // Dial implements lib/pq's Dialer.
@@ -77,15 +84,22 @@ func (d *handshakeDialer) DialTimeout(network, address string, timeout time.Dura
 	return d.DialContext(ctx, network, address)
 }
 
-// release stops watching the context. It reports false when the context
+// release stops watching the context and, when the login succeeded, starts
+// the session on the connections dialled. It reports false when the context
 // ended first, in which case a connection may have been broken off.
-func (d *handshakeDialer) release() bool {
+func (d *handshakeDialer) release(loggedIn bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.released = true
 	ok := true
 	for _, stop := range d.stops {
 		if !stop() {
 			ok = false
+		}
+	}
+	if ok && loggedIn {
+		for _, sc := range d.sessions {
+			sc.session.Store(true)
 		}
 	}
 	return ok

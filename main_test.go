@@ -21,6 +21,10 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	if err := closeFaultKit(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the fault tests' kit:", err)
+		code = 1
+	}
 	if sharedServer != nil {
 		if err := sharedServer.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping the test server:", err)

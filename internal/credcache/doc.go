@@ -27,6 +27,13 @@
 // permission), and a pool opening connections in a loop must not turn into a
 // stream of mint requests. The first caller after the backoff fetches again.
 //
+// A failure that says when to try again (an error implementing RetryAfter,
+// such as a mint throttled with 429 and Retry-After) is different: the next
+// fetch waits at least that long, and callers without a usable credential
+// wait for that moment and then fetch, each if its context's deadline allows
+// it; one whose deadline comes sooner fails at once with the throttling and
+// context.DeadlineExceeded.
+//
 // Expiry is judged by the wall clock, so a machine that slept past a
 // credential's expiry never presents it.
 package credcache
