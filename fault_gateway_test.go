@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,5 +287,54 @@ func TestFaultQueryDeadline(t *testing.T) {
 	if running != 0 {
 		t.Error("the query still runs on the server after its deadline")
 	}
+	e.waitNoLeaksAfterClose()
+}
+
+// Fault 5 again, under writes: whatever lib/pq makes of a session that ends
+// mid-statement (TCP's end, TLS's close_notify), database/sql must not run
+// the statement a second time.
+func TestFaultRestartsDoNotRepeatWrites(t *testing.T) {
+	e := newFaultEnv(t)
+	db, _ := e.open(e.dsn())
+	db.SetMaxOpenConns(8)
+	table := "writes_" + strings.ReplaceAll(e.instance, "-", "_")
+	if _, err := db.Exec("CREATE TABLE " + table + " (writer int, seq int)"); err != nil {
+		t.Fatal(e.record(err))
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			time.Sleep(400 * time.Millisecond)
+			e.gateway.Restart()
+		}
+	})
+	var failed atomic.Int64
+	start := time.Now()
+	for w := range 8 {
+		wg.Go(func() {
+			for seq := 0; ctx.Err() == nil; seq++ {
+				opCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := db.ExecContext(opCtx, "INSERT INTO "+table+" VALUES ($1, $2)", w, seq)
+				cancel()
+				if e.record(err) != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("writes stopped after %s", since(start))
+	var twice, rows int
+	err := db.QueryRow(`SELECT count(*) FILTER (WHERE n > 1), coalesce(sum(n), 0)
+		FROM (SELECT count(*) AS n FROM `+table+` GROUP BY writer, seq) c`).Scan(&twice, &rows)
+	if err != nil {
+		t.Fatal(e.record(err))
+	}
+	if twice > 0 {
+		t.Errorf("%d statements ran twice", twice)
+	}
+	t.Logf("%d rows written, %d writes failed during the restarts", rows, failed.Load())
 	e.waitNoLeaksAfterClose()
 }

@@ -7,4 +7,4 @@ import "net"
 // peerClosed cannot look at the socket here: a request on a connection that
 // the server closed while idle fails (without being run twice) instead of
 // being retried on another connection.
-func peerClosed(net.Conn) error { return nil }
+func peerClosed(net.Conn) (closed error, waiting bool) { return nil, false }

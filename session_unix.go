@@ -8,30 +8,31 @@ import (
 	"syscall"
 )
 
-// peerClosed reports, without blocking or consuming anything, whether the
-// other end has closed conn (errSessionClosed) or reset it. Data waiting to
-// be read means open: lib/pq reads it (a server's FATAL message, say).
-func peerClosed(conn net.Conn) error {
+// peerClosed looks at conn without blocking or consuming anything: closed is
+// errSessionClosed when the other end has closed it, or the error of a reset;
+// waiting reports data to be read.
+func peerClosed(conn net.Conn) (closed error, waiting bool) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	var closed error
 	_ = raw.Read(func(fd uintptr) bool {
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
+		case n > 0:
+			waiting = true
 		case n == 0 && err == nil:
 			closed = errSessionClosed
-		case err == nil, errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
 		default:
 			closed = err
 		}
 		return true // never wait
 	})
-	return closed
+	return closed, waiting
 }
