@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"time"
 )
@@ -31,14 +32,18 @@ func (e *Env) connectVariants() []connectVariant {
 // roundConnect opens and closes n connections with each variant, taking
 // turns one connection at a time so that a drifting machine slows all alike,
 // and records each variant's median and 99th percentile latency and
-// lakebase's latency ratios to lib/pq. Then it counts each variant's allocations per
-// connect (see allocsPerConnect).
+// lakebase's latency ratios to lib/pq. Then it counts each variant's
+// allocations per connect (see allocsPerConnect).
+//
+// The order of the turns is shuffled each time: in a fixed order each
+// variant would always follow the same one, and a connect is slower just
+// after one through the gateway, whose session is still ending.
 func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 	vs := e.connectVariants()
 	lat := make(map[string][]time.Duration, len(vs))
-	for i := range n {
-		for j := range vs {
-			v := vs[(i+j)%len(vs)] // each variant goes first in turn
+	for range n {
+		for _, j := range rand.Perm(len(vs)) {
+			v := vs[j]
 			start := time.Now()
 			conn, err := v.c.Connect(ctx)
 			took := time.Since(start)
@@ -48,6 +53,7 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 			if err := conn.Close(); err != nil {
 				return fmt.Errorf("bench: close %s: %w", v.key, err)
 			}
+			e.awaitGatewayIdle()
 			lat[v.key] = append(lat[v.key], took)
 		}
 	}
@@ -85,19 +91,25 @@ const allocConnects = 20
 // one connect into the next, each close waits until the gateway has ended
 // the session.
 func (e *Env) allocsPerConnect(ctx context.Context, c driver.Connector, n int) (float64, error) {
-	gw := e.Kit.InstanceGateway()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range n {
 		if err := connectOnce(ctx, c); err != nil {
 			return 0, err
 		}
-		for deadline := time.Now().Add(time.Second); gw.Stats().Live > 0 && time.Now().Before(deadline); {
-			time.Sleep(100 * time.Microsecond)
-		}
+		e.awaitGatewayIdle()
 	}
 	runtime.ReadMemStats(&after)
 	return math.Round(float64(after.Mallocs-before.Mallocs) / float64(n)), nil
+}
+
+// awaitGatewayIdle waits, for a second at most, until the gateway has ended
+// every session, as it does shortly after the client closes.
+func (e *Env) awaitGatewayIdle() {
+	gw := e.Kit.InstanceGateway()
+	for deadline := time.Now().Add(time.Second); gw.Stats().Live > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // last returns the latest round's value of key.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,9 +130,12 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 		ops := make(map[string]int64)
 		spent := make(map[string]time.Duration)
 		rates := make(map[string][]float64)
-		for s := range q.plan.slices {
-			for j := range pools {
-				p := pools[(s+j)%len(pools)]
+		for range q.plan.slices {
+			// A shuffled order, and a collection before each slice, so that
+			// no driver pays for the garbage of the one before it.
+			for _, j := range rand.Perm(len(pools)) {
+				p := pools[j]
+				runtime.GC()
 				n, took, err := hammer(ctx, p.db, q.plan.slice, q.op)
 				if err != nil {
 					return fmt.Errorf("bench: %s with %s: %w", q.name, p.key, err)
