@@ -192,6 +192,9 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 		t.Fatalf("no token cache in %s: %v", cacheDir, err)
 	}
 	for _, f := range files {
+		if filepath.Ext(f.Name()) != ".json" {
+			continue // the lock file beside the cache
+		}
 		info, err := f.Info()
 		if err != nil {
 			t.Fatal(err)
