@@ -90,10 +90,17 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.closed.Load() {
 		return nil, ErrConnectorClosed
 	}
-	conn, err := c.connect(ctx)
+	// Close ends the connects in flight too: their lookups, their waits for
+	// a credential or a starting target, and their logins.
+	tied, untie := c.life.tie(ctx)
+	conn, err := c.connect(tied)
+	untie()
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, cerr
+		}
+		if c.closed.Load() {
+			return nil, ErrConnectorClosed
 		}
 	}
 	return conn, err
@@ -111,6 +118,13 @@ func contextEnded(ctx context.Context) error {
 	}
 	return nil
 }
+
+// String describes the connector by its Config, secrets redacted: without
+// it, %v and %+v of a Connector would print a native password.
+func (c *Connector) String() string { return "lakebase.Connector(" + c.cfg.String() + ")" }
+
+// GoString is String, for %#v.
+func (c *Connector) GoString() string { return c.String() }
 
 // Driver returns the lakebase Driver.
 func (c *Connector) Driver() driver.Driver { return Driver{} }
@@ -137,7 +151,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 	for {
 		host, err := c.target.resolve(ctx)
 		if err != nil {
-			if errors.Is(err, ErrNotReady) && wait.pause(ctx) {
+			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
 				c.target.forget()
 				continue
 			}
@@ -147,7 +161,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("identity", "", err)
 		}
-		cred, err := c.creds.credential(ctx)
+		cred, err := c.credential(ctx, wait)
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
@@ -166,7 +180,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue
-		case isStartingUp(err) && wait.pause(ctx):
+		case isStartingUp(err) && c.pauseNotReady(ctx, wait, err):
 			continue
 		case !isServerError(err) && c.target.looksUp() && !retriedDial:
 			retriedDial = true
@@ -179,6 +193,18 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		}
 		return nil, c.stepError(step, user, err)
 	}
+}
+
+// pauseNotReady waits before trying a target that is not ready again, and
+// says so in the log, since such waits can make Connect slow for minutes.
+// It reports false when the connect budget or ctx does not allow the pause.
+func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err error) bool {
+	if !wait.pause(ctx) {
+		return false
+	}
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
+		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
+	return true
 }
 
 // stepError wraps err as the ConnectError of step.

@@ -20,22 +20,30 @@ type loginParams struct {
 }
 
 // openPQ opens one lib/pq connection with the base configuration and p. The
-// result is lib/pq's own connection, unwrapped. lib/pq honours ctx only while
-// dialling; openPQ also ends the TLS handshake and the login when ctx ends,
-// and then returns ctx.Err() itself.
+// result is lib/pq's own connection, unwrapped, over a sessionConn, with TLS
+// run by the driver where it can (see sessionTLS). lib/pq honours ctx only
+// while dialling; openPQ also ends the TLS handshake and the login when ctx
+// ends, and then returns ctx.Err() itself.
 func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, error) {
 	pc := base // a copy: the shared base is never changed
 	pc.Host, pc.Port, pc.User, pc.Password = p.host, p.port, p.user, p.password
+	st, err := newSessionTLS(pc)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		pc.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
+	}
 	pqc, err := pq.NewConnectorConfig(pc)
 	if err != nil {
 		return nil, err
 	}
-	d := &handshakeDialer{ctx: ctx}
+	d := &handshakeDialer{ctx: ctx, tls: st, host: p.host}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
 	// only err tells whether there is a connection.
-	if !d.release() {
+	if !d.release(err == nil) {
 		if err == nil {
 			_ = conn.Close()
 		}
@@ -47,14 +55,20 @@ func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, er
 	return conn, nil
 }
 
-// handshakeDialer dials TCP and, until released, breaks off any connection it
-// made as soon as ctx ends, by moving the connection's deadline to the past.
+// handshakeDialer dials TCP, and TLS when the driver runs it, and, until
+// released, breaks off any connection it made as soon as ctx ends, by moving
+// the connection's deadline to the past. Once released it dials lib/pq's
+// cancel requests, detached from ctx.
 type handshakeDialer struct {
 	ctx    context.Context
+	tls    *sessionTLS // nil: lib/pq runs TLS, if any
+	host   string      // for TLS's server name
 	dialer net.Dialer
 
-	mu    sync.Mutex
-	stops []func() bool
+	mu       sync.Mutex
+	released bool
+	stops    []func() bool
+	sessions []*sessionConn
 }
 
 // DialContext implements lib/pq's DialerContext.
@@ -63,11 +77,28 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	d.mu.Lock()
-	d.stops = append(d.stops, stop)
+	released := d.released
+	if !released {
+		d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) }))
+	}
 	d.mu.Unlock()
-	return conn, nil
+	sc := &sessionConn{Conn: conn, tcp: conn}
+	if d.tls != nil {
+		tc, err := d.tls.start(ctx, conn, d.host)
+		if err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		sc.Conn = tc
+	}
+	if released { // a cancel request of the open session
+		return sc.Conn, nil
+	}
+	d.mu.Lock()
+	d.sessions = append(d.sessions, sc)
+	d.mu.Unlock()
+	return sc, nil
 }
 
 // Dial implements lib/pq's Dialer.
@@ -82,15 +113,22 @@ func (d *handshakeDialer) DialTimeout(network, address string, timeout time.Dura
 	return d.DialContext(ctx, network, address)
 }
 
-// release stops watching the context. It reports false when the context
+// release stops watching the context and, when the login succeeded, starts
+// the session on the connections dialled. It reports false when the context
 // ended first, in which case a connection may have been broken off.
-func (d *handshakeDialer) release() bool {
+func (d *handshakeDialer) release(loggedIn bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.released = true
 	ok := true
 	for _, stop := range d.stops {
 		if !stop() {
 			ok = false
+		}
+	}
+	if ok && loggedIn {
+		for _, sc := range d.sessions {
+			sc.session.Store(true)
 		}
 	}
 	return ok

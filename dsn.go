@@ -116,6 +116,11 @@ type Config struct {
 	// login, in a file only its owner may read. Empty means a "lakebase"
 	// directory in the user's configuration directory.
 	TokenCacheDir string
+
+	// now is the wall clock that judges credential expiry; nil means
+	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the
+	// clock as a laptop waking from sleep does.
+	now func() time.Time
 }
 
 // ParseDSN parses a DSN in either spelling: a URL (lakebase://, postgres:// or
@@ -144,14 +149,16 @@ func ParseDSN(dsn string) (*Config, error) {
 // out.
 func (c *Config) FormatDSN() string { return c.format(false) }
 
-// String describes the Config as a DSN with every secret redacted.
-func (c *Config) String() string { return c.format(true) }
+// String describes the Config as a DSN with every secret redacted. Like
+// GoString and LogValue it has a value receiver, so that a Config printed or
+// logged by value is redacted too, not only a *Config.
+func (c Config) String() string { return c.format(true) }
 
 // GoString is used by %#v; it redacts secrets like String.
-func (c *Config) GoString() string { return "lakebase.Config(" + c.String() + ")" }
+func (c Config) GoString() string { return "lakebase.Config(" + c.String() + ")" }
 
 // LogValue lets log/slog record the Config with every secret redacted.
-func (c *Config) LogValue() slog.Value {
+func (c Config) LogValue() slog.Value {
 	var attrs []slog.Attr
 	c.each(func(key, value string, secret bool) {
 		if secret {

@@ -67,6 +67,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.SSLMode == "" {
 		c.SSLMode = DefaultSSLMode
+		if c.Params["sslrootcert"] == "system" {
+			// The system's roots vouch for any name they signed: only a
+			// check of the host name makes them mean anything, as libpq and
+			// lib/pq say.
+			c.SSLMode = "verify-full"
+		}
 	}
 	if c.Port == 0 {
 		c.Port = DefaultPort

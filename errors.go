@@ -82,4 +82,9 @@ var (
 	// Connect waits for it within its budget and returns this when the
 	// budget runs out first.
 	ErrNotReady = controlplane.ErrNotReady
+	// ErrThrottled: the workspace refused to mint with 429 Too Many
+	// Requests. Connect waits as long as its Retry-After asks when the
+	// context's deadline allows, and otherwise returns this at once, together
+	// with context.DeadlineExceeded.
+	ErrThrottled = controlplane.ErrThrottled
 )

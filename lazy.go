@@ -113,6 +113,17 @@ func (l *lifetime) run(fn func(ctx context.Context)) bool {
 	return true
 }
 
+// tie returns ctx, also cancelled when the lifetime ends, and the function
+// that unties it.
+func (l *lifetime) tie(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(l.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 // end cancels the background work and waits for it.
 func (l *lifetime) end() {
 	l.mu.Lock()

@@ -54,3 +54,14 @@ func (w *connectWait) pause(ctx context.Context) bool {
 		return false
 	}
 }
+
+// credential takes a credential for one Connect. A context without a
+// deadline waits for a throttled workspace only within the connect budget.
+func (c *Connector) credential(ctx context.Context, w *connectWait) (credential, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, w.deadline)
+		defer cancel()
+	}
+	return c.creds.credential(ctx)
+}

@@ -42,11 +42,13 @@ func (u *serverUser) chown(path string) error {
 	return os.Chown(path, int(u.uid), int(u.gid))
 }
 
-// procAttr runs a child as the server user, and asks the kernel to stop the
-// child with SIGQUIT (PostgreSQL's immediate shutdown) should this process
-// die without cleaning up, so that a crashed test leaves no server behind.
+// procAttr runs a child as the server user, in a process group of its own
+// (a terminal's Ctrl-C is for the program, which stops the server itself),
+// and asks the kernel to stop the child with SIGQUIT (PostgreSQL's immediate
+// shutdown) should this process die without cleaning up, so that a crashed
+// test leaves no server behind.
 func (u *serverUser) procAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT}
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	if u != nil {
 		attr.Credential = &syscall.Credential{Uid: u.uid, Gid: u.gid, NoSetGroups: true}
 	}

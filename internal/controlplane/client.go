@@ -31,7 +31,8 @@ type Client struct {
 // person. Then the SDK makes its client, logging in as it does (oauth-m2m:
 // OIDC discovery; automatic mode: trying each method). All of it ends when
 // ctx ends. Failures are *Error with step resolve (kind ErrConfig) or
-// identity.
+// identity. Its HTTP transport makes a mint that the workspace throttles
+// fail at once (see ThrottledError) rather than be retried by the SDK.
 func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -52,6 +53,7 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := checkLoaded(s.Auth, cfg); err != nil {
 		return nil, err
 	}
+	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify)
 	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger)
 	var login *u2mLogin
 	if s.Auth == AuthU2M {

@@ -85,7 +85,7 @@ func (e Endpoint) check() error {
 // the Autoscaling endpoint path, living ttl (between MinEndpointTTL and
 // MaxEndpointTTL; zero leaves it to the workspace). The expiry is the
 // workspace's expire_time (zero if it gave none). Errors are *Error with
-// step mint.
+// step mint; a 429 answer fails at once, as in MintForInstance.
 func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
 	target := endpointTarget(path)
 	if err := CheckEndpointPath(path); err != nil {
@@ -103,7 +103,7 @@ func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Dura
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
-	cred, err := c.w.Postgres.GenerateDatabaseCredential(ctx, req)
+	cred, err := c.w.Postgres.GenerateDatabaseCredential(reportThrottling(ctx), req)
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}

@@ -26,6 +26,10 @@ var (
 	// ErrNotReady: the target is starting, updating, failing over or waking;
 	// retry within the connect budget.
 	ErrNotReady = errors.New("lakebase: not ready")
+	// ErrThrottled: the workspace refused the call with 429 Too Many
+	// Requests; the cause (a *ThrottledError for a mint) says how long to
+	// wait.
+	ErrThrottled = errors.New("lakebase: throttled")
 )
 
 // Step names the part of the work that failed.
@@ -104,6 +108,8 @@ func classify(err error) error {
 		return ErrPermissionDenied
 	case errors.Is(err, apierr.ErrUnauthenticated):
 		return ErrUnauthenticated
+	case errors.As(err, new(*ThrottledError)), errors.Is(err, apierr.ErrTooManyRequests):
+		return ErrThrottled
 	}
 	return nil
 }

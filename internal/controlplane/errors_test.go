@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 )
@@ -39,6 +40,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("x: %w", apierr.ErrPermissionDenied), ErrPermissionDenied},
 		{fmt.Errorf("x: %w", apierr.ErrUnauthenticated), ErrUnauthenticated},
 		{fmt.Errorf("x: %w", apierr.ErrInternalError), nil},
+		{fmt.Errorf("x: %w", &ThrottledError{Wait: time.Second}), ErrThrottled},
+		{fmt.Errorf("x: %w", apierr.ErrTooManyRequests), ErrThrottled},
 		{context.DeadlineExceeded, nil},
 		{errors.New("plain"), nil},
 	}

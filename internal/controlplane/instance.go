@@ -73,7 +73,9 @@ func (i Instance) check() error {
 
 // MintForInstance mints a Postgres credential of the calling identity for
 // the Provisioned instance name. The expiry is the workspace's
-// expiration_time (zero if it gave none). Errors are *Error with step mint.
+// expiration_time (zero if it gave none). Errors are *Error with step mint;
+// a 429 answer is not retried: it fails at once with kind ErrThrottled and
+// a *ThrottledError cause.
 func (c *Client) MintForInstance(ctx context.Context, name string) (token string, expiry time.Time, err error) {
 	target := instanceTarget(name)
 	if err := CheckInstanceName(name); err != nil {
@@ -83,7 +85,7 @@ func (c *Client) MintForInstance(ctx context.Context, name string) (token string
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
-	cred, err := c.w.Database.GenerateDatabaseCredential(ctx, database.GenerateDatabaseCredentialRequest{
+	cred, err := c.w.Database.GenerateDatabaseCredential(reportThrottling(ctx), database.GenerateDatabaseCredentialRequest{
 		InstanceNames: []string{name},
 		RequestId:     uuid.NewString(),
 	})

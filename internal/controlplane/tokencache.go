@@ -25,7 +25,8 @@ var errInsecureTokenCache = errors.New("token cache file is readable or writable
 // file that only its owner may read (0600, in a 0700 directory). It
 // implements the SDK's cache.TokenCache for u2m.PersistentAuth. Writes
 // replace the file atomically, so a concurrent reader sees the old or the
-// new content.
+// new content, and hold a lock file beside it (where the system has
+// flock), so that concurrent writers each keep the others' entries.
 type fileTokenCache struct {
 	path string
 	mu   sync.Mutex
@@ -67,10 +68,21 @@ func (c *fileTokenCache) Lookup(key string) (*oauth2.Token, error) {
 	return t, nil
 }
 
-// Store saves t under key; a nil t removes the key.
+// Store saves t under key; a nil t removes the key. The file is locked
+// from the read to the rename, so that processes storing at once (two
+// programs logging in, say) do not lose each other's tokens.
 func (c *fileTokenCache) Store(key string, t *oauth2.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	defer unlock()
 	content, err := c.read()
 	if err != nil {
 		return err
@@ -127,12 +139,9 @@ func checkPrivate(path string, info fs.FileInfo) error {
 	return nil
 }
 
-// write replaces the file with content, creating its directory (0700).
+// write replaces the file with content; its directory exists.
 func (c *fileTokenCache) write(content tokenCacheContent) error {
 	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("token cache: %w", err)
-	}
 	data, err := json.Marshal(content)
 	if err != nil {
 		return fmt.Errorf("token cache: %w", err)

@@ -45,6 +45,10 @@ type Stats struct {
 	MintFailures uint64
 	// Invalidations counts credentials dropped by Invalidate.
 	Invalidations uint64
+	// Waits counts the Gets that found no usable credential and waited for
+	// a fetch. Early refresh keeps it at the cold starts (and rejected
+	// logins): a Get inside the refresh window does not wait.
+	Waits uint64
 	// Expiry is the cached credential's expiry; zero when none is cached.
 	Expiry time.Time
 	// Refreshing reports a fetch in progress (in the background or awaited).
@@ -94,38 +98,85 @@ func (c *Cache) refreshEarly(ctx context.Context, e *entry, now time.Time) {
 }
 
 // await serves a caller that found no usable credential: it joins the fetch in
-// flight or starts one, unless a recent failure's backoff is not over.
+// flight or starts one. During the backoff after a failure it returns that
+// failure at once, unless the failure said when to try again (a throttled
+// mint, see RetryAfter): then it waits for that moment and fetches, if ctx's
+// deadline allows, and otherwise fails at once.
 func (c *Cache) await(ctx context.Context) (Credential, error) {
-	if err := ctx.Err(); err != nil {
-		return Credential{}, err
+	for {
+		if err := ctx.Err(); err != nil {
+			return Credential{}, err
+		}
+		cred, f, wait, err := c.join(ctx)
+		switch {
+		case err != nil:
+			return Credential{}, err
+		case wait > 0:
+			if err := c.sleep(ctx, wait); err != nil {
+				return Credential{}, err
+			}
+			continue
+		case f == nil:
+			return cred, nil
+		}
+		select {
+		case <-f.done:
+			if _, throttled := retryAfter(f.err); throttled {
+				continue // wait for the moment it names, or fail now
+			}
+			return f.cred, f.err
+		case <-ctx.Done():
+			return Credential{}, ctx.Err()
+		case <-c.life.Done():
+			return Credential{}, ErrClosed
+		}
 	}
+}
+
+// join gives a caller without a usable credential what to do next: take cred
+// (one landed meanwhile), wait for f, sleep for wait and look again, or fail
+// with err.
+func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time.Duration, err error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
-		return Credential{}, ErrClosed
+		return Credential{}, nil, 0, ErrClosed
 	}
 	now := c.now()
 	if e := c.cur.Load(); e != nil && now.Before(e.usableUntil) {
-		c.mu.Unlock() // a fetch landed since Get looked
-		return e.cred, nil
+		return e.cred, nil, 0, nil // a fetch landed since Get looked
 	}
-	f := c.flight
-	if f == nil {
-		if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
-			err := fmt.Errorf("%w (next attempt in %s)", c.lastErr, wait.Round(time.Millisecond))
-			c.mu.Unlock()
-			return Credential{}, err
+	if c.flight != nil {
+		c.stats.Waits++
+		return Credential{}, c.flight, 0, nil
+	}
+	if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
+		next := wait.Round(time.Millisecond)
+		if _, throttled := retryAfter(c.lastErr); !throttled {
+			return Credential{}, nil, 0, fmt.Errorf("%w (next attempt in %s)", c.lastErr, next)
 		}
-		f = c.startLocked(ctx, "no usable credential")
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return Credential{}, nil, 0, fmt.Errorf("%w (next attempt in %s, beyond the deadline: %w)",
+				c.lastErr, next, context.DeadlineExceeded)
+		}
+		return Credential{}, nil, wait, nil
 	}
-	c.mu.Unlock()
+	c.stats.Waits++
+	return Credential{}, c.startLocked(ctx, "no usable credential"), 0, nil
+}
+
+// sleep waits for d, and returns ctx's error if it ends first, or ErrClosed
+// if the cache closes.
+func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-f.done:
-		return f.cred, f.err
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
-		return Credential{}, ctx.Err()
+		return ctx.Err()
 	case <-c.life.Done():
-		return Credential{}, ErrClosed
+		return ErrClosed
 	}
 }
 

@@ -17,12 +17,22 @@
 //
 // After a failed fetch, the next one waits for a jittered, doubling backoff
 // (Options.MinBackoff up to Options.MaxBackoff), whether or not a credential
-// is still valid. While a credential is valid, callers keep getting it. Without
+// is still valid, except that while a credential is handed out the next fetch
+// comes no later than when it stops being, so that callers from then on try
+// once more rather than fail with an error the workspace may have
+// outgrown. While a credential is valid, callers keep getting it. Without
 // one, callers arriving during the backoff get the last failure at once
 // instead of a new fetch: errors that survive the fetcher's own retries are
 // usually not fixed by asking again within a second (a wrong secret, a missing
 // permission), and a pool opening connections in a loop must not turn into a
 // stream of mint requests. The first caller after the backoff fetches again.
+//
+// A failure that says when to try again (an error implementing RetryAfter,
+// such as a mint throttled with 429 and Retry-After) is different: the next
+// fetch waits at least that long, and callers without a usable credential
+// wait for that moment and then fetch, each if its context's deadline allows
+// it; one whose deadline comes sooner fails at once with the throttling and
+// context.DeadlineExceeded.
 //
 // Expiry is judged by the wall clock, so a machine that slept past a
 // credential's expiry never presents it.

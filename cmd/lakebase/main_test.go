@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedKit != nil {
+		if err := sharedKit.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test kit:", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		// The SDK's opencensus dependency starts a worker when it loads.
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+var (
+	kitOnce   sync.Once
+	sharedKit *lakebasetest.Kit
+	kitErr    error
+)
+
+// testKit returns the kit shared by this package's tests, started on first
+// use. Without PostgreSQL it skips, except under CI.
+func testKit(t *testing.T) *lakebasetest.Kit {
+	t.Helper()
+	kitOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sharedKit, kitErr = lakebasetest.Start(ctx, lakebasetest.Options{})
+	})
+	skipWithoutPostgres(t, kitErr)
+	if kitErr != nil {
+		t.Fatal(kitErr)
+	}
+	return sharedKit
+}
+
+// skipWithoutPostgres skips the test when err says PostgreSQL is not
+// installed, except under CI.
+func skipWithoutPostgres(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
+		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", err)
+	}
+}
+
+// result is what one run of the command did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCmd runs the command line args in-process.
+func runCmd(args ...string) result {
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// String shows the run for a failure message.
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// kitSecrets are the kit's secrets, which no output may show.
+func kitSecrets(kit *lakebasetest.Kit) []string {
+	return []string{kit.ServicePrincipal.Secret, kit.User.Token, kit.NativePassword}
+}
+
+// assertNoSecret fails the test if r shows any of secrets.
+func assertNoSecret(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("the output shows a secret:\n%v", r)
+		}
+	}
+}
+
+// modifyDSN parses dsn, lets change alter it, and formats it again.
+func modifyDSN(t *testing.T, dsn string, change func(*lakebase.Config)) string {
+	t.Helper()
+	cfg, err := lakebase.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(cfg)
+	return cfg.FormatDSN()
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/lakebase-go/lakebase"
+)
+
+var pingCmd = command{
+	name:     "ping",
+	synopsis: "[flags] [DSN]",
+	about: `Connects once, as the driver does, and reports every step with its timing:
+resolve (the host of the instance or endpoint), identity (the Postgres role),
+mint (a credential and its expiry), connect (dial, TLS, login) and a query of
+the server's version, current_user and address. On failure it names the step
+that failed and says what to check. It never prints a secret.
+
+` + dsnHelp,
+}
+
+// runPing is the ping command.
+func runPing(args []string, stdout, stderr io.Writer) int {
+	fs := pingCmd.flagSet()
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	verbose := fs.Bool("v", false, "log the driver's own events to stderr")
+	if code, ok := pingCmd.parse(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	dsn, err := dsnFrom(fs.Args())
+	if err != nil {
+		return pingCmd.usageError(fs, stderr, err.Error())
+	}
+	var logger *slog.Logger
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	_, conn, err := openConnector(dsn, logger)
+	if err != nil {
+		diagnose(stderr, pingCmd.name, stepDSN, err)
+		return exitFailure
+	}
+	defer conn.Close()
+	ctx, cancel := commandContext(*timeout)
+	defer cancel()
+	if step, err := ping(ctx, conn, stdout); err != nil {
+		diagnose(stderr, pingCmd.name, step, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// pingQuery asks the server who and what it is.
+const pingQuery = `SELECT version(), current_user, coalesce(host(inet_server_addr()), 'local socket')`
+
+// ping runs the steps of a connection one by one, printing each with its
+// timing to w. On failure it returns the step that failed and the error.
+func ping(ctx context.Context, c *lakebase.Connector, w io.Writer) (step string, err error) {
+	start := time.Now()
+	report := func(step string, began time.Time, detail string) {
+		fmt.Fprintf(w, "%-9s %9s  %s\n", step, round(time.Since(began)), detail)
+	}
+
+	began := time.Now()
+	host, port, err := c.Host(ctx)
+	if err != nil {
+		return "resolve", err
+	}
+	report("resolve", began, "host "+net.JoinHostPort(host, strconv.Itoa(port)))
+
+	began = time.Now()
+	user, err := c.User(ctx)
+	if err != nil {
+		return "identity", err
+	}
+	report("identity", began, "user "+user)
+
+	began = time.Now()
+	tok, err := c.Credential(ctx)
+	if err != nil {
+		return "mint", err
+	}
+	report("mint", began, describeExpiry(tok.Expiry, time.Now()))
+
+	db := sql.OpenDB(c)
+	defer db.Close()
+	began = time.Now()
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return "connect", err
+	}
+	defer sc.Close()
+	report("connect", began, "logged in")
+
+	began = time.Now()
+	var version, currentUser, addr string
+	if err := sc.QueryRowContext(ctx, pingQuery).Scan(&version, &currentUser, &addr); err != nil {
+		return stepQuery, err
+	}
+	report("query", began, fmt.Sprintf("current_user %s, server address %s", currentUser, addr))
+
+	fmt.Fprintf(w, "server    %s\n", version)
+	fmt.Fprintf(w, "ok in %s\n", round(time.Since(start)))
+	return "", nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
+)
+
+func TestPing(t *testing.T) {
+	kit := testKit(t)
+	dsns := kit.DSNs()
+	cases := []struct {
+		name, dsn, identity, expiry string
+	}{
+		{"m2m", dsns.M2M, kit.ServicePrincipal.ApplicationID, "credential expires"},
+		{"pat", dsns.PAT, kit.User.Email, "credential expires"},
+		{"endpoint", dsns.Endpoint, kit.ServicePrincipal.ApplicationID, "credential expires"},
+		{"password", dsns.Password, kit.NativeRole, "without expiry"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd("ping", tc.dsn)
+			if r.code != exitOK {
+				t.Fatalf("ping failed:\n%v", r)
+			}
+			for _, want := range []string{"resolve ", "identity ", "user " + tc.identity, tc.expiry, "connect ", "current_user " + tc.identity, "server    PostgreSQL ", "ok in "} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("output lacks %q:\n%v", want, r)
+				}
+			}
+			assertNoSecret(t, r, kitSecrets(kit)...)
+		})
+	}
+}
+
+func TestPingFromEnvironment(t *testing.T) {
+	kit := testKit(t)
+	t.Setenv("LAKEBASE_DSN", kit.DSNs().M2M)
+	r := runCmd("ping")
+	if r.code != exitOK || !strings.Contains(r.stdout, "current_user "+kit.ServicePrincipal.ApplicationID) {
+		t.Fatalf("ping with LAKEBASE_DSN failed:\n%v", r)
+	}
+}
+
+func TestPingFailures(t *testing.T) {
+	kit := testKit(t)
+	dsns := kit.DSNs()
+	denied := lakebasetest.ServicePrincipal{ApplicationID: "denied-app", Secret: "denied-Secret-1234", DisplayName: "denied"}
+	if err := kit.AddServicePrincipal(context.Background(), denied); err != nil {
+		t.Fatal(err)
+	}
+	kit.Workspace.DenyInstance(lakebasetest.DefaultInstance, denied.ApplicationID)
+	const wrongSecret = "wrong-Secret-5678"
+	cases := []struct {
+		name, dsn, step, hint string
+	}{
+		{"unknown instance", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.Instance = "no-such-instance" }),
+			"resolve", "check the instance or endpoint name"},
+		{"wrong client secret", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.ClientSecret = wrongSecret }),
+			"resolve", "the workspace refused the login"},
+		{"no permission", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.ClientID, c.ClientSecret = denied.ApplicationID, denied.Secret }),
+			"mint", "permission"},
+		{"wrong password", modifyDSN(t, dsns.Password, func(c *lakebase.Config) { c.Password = wrongSecret }),
+			"login", "credential refused (28P01)"},
+		{"unknown database", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.DBName = "no_such_db" }),
+			"login", "no such database (3D000)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd("ping", tc.dsn)
+			if r.code != exitFailure || !strings.Contains(r.stderr, `failed at step "`+tc.step+`"`) || !strings.Contains(r.stderr, tc.hint) {
+				t.Errorf("want exit 1 naming step %q with hint %q; got\n%v", tc.step, tc.hint, r)
+			}
+			assertNoSecret(t, r, append(kitSecrets(kit), wrongSecret, denied.Secret)...)
+		})
+	}
+}
