@@ -86,17 +86,8 @@ func (e *Env) prepare(ctx context.Context) error {
 	if e.pqDirect, err = pq.NewConnector(e.direct.dsn()); err != nil {
 		return fmt.Errorf("bench: lib/pq connector: %w", err)
 	}
-	password := k.NativePassword
-	e.lbDirect, err = lakebase.NewConnector(&lakebase.Config{
-		Host: e.direct.host, Port: e.direct.port, User: e.direct.user,
-		DBName: lakebasetest.DefaultDatabase, SSLMode: "verify-full",
-		Params: map[string]string{"sslrootcert": e.direct.ca},
-		TokenSource: lakebase.TokenSourceFunc(func(context.Context) (lakebase.Token, error) {
-			return lakebase.Token{Value: password, Expiry: time.Now().Add(time.Hour)}, nil
-		}),
-	})
-	if err != nil {
-		return fmt.Errorf("bench: lakebase connector: %w", err)
+	if e.lbDirect, err = e.directConnector(); err != nil {
+		return err
 	}
 	if e.gateway, err = e.m2mConnector(0, 0); err != nil {
 		return err
@@ -110,6 +101,24 @@ func (e *Env) prepare(ctx context.Context) error {
 		return err
 	}
 	return e.createScanTable(ctx)
+}
+
+// directConnector returns a new lakebase connector straight to the server as
+// the native role, whose TokenSource returns the role's password.
+func (e *Env) directConnector() (*lakebase.Connector, error) {
+	password := e.direct.password
+	c, err := lakebase.NewConnector(&lakebase.Config{
+		Host: e.direct.host, Port: e.direct.port, User: e.direct.user,
+		DBName: lakebasetest.DefaultDatabase, SSLMode: "verify-full",
+		Params: map[string]string{"sslrootcert": e.direct.ca},
+		TokenSource: lakebase.TokenSourceFunc(func(context.Context) (lakebase.Token, error) {
+			return lakebase.Token{Value: password, Expiry: time.Now().Add(time.Hour)}, nil
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: lakebase connector: %w", err)
+	}
+	return c, nil
 }
 
 // m2mConnector returns a new, cold connector of the kit's oauth-m2m DSN,

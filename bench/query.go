@@ -33,9 +33,14 @@ func (e *Env) openPools(ctx context.Context) ([]queryPool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: pgx configuration: %w", err)
 	}
+	// A connector of its own, as sql.DB.Close closes it.
+	lb, err := e.directConnector()
+	if err != nil {
+		return nil, err
+	}
 	pools := []queryPool{
 		{"pq", sql.OpenDB(e.pqDirect)},
-		{"lakebase", sql.OpenDB(e.lbDirect)},
+		{"lakebase", sql.OpenDB(lb)},
 		{"pgx", stdlib.OpenDB(*pgxCfg)},
 	}
 	for _, p := range pools {
