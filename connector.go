@@ -151,7 +151,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 	for {
 		host, err := c.target.resolve(ctx)
 		if err != nil {
-			if errors.Is(err, ErrNotReady) && wait.pause(ctx) {
+			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
 				c.target.forget()
 				continue
 			}
@@ -180,7 +180,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue
-		case isStartingUp(err) && wait.pause(ctx):
+		case isStartingUp(err) && c.pauseNotReady(ctx, wait, err):
 			continue
 		case !isServerError(err) && c.target.looksUp() && !retriedDial:
 			retriedDial = true
@@ -193,6 +193,18 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		}
 		return nil, c.stepError(step, user, err)
 	}
+}
+
+// pauseNotReady waits before trying a target that is not ready again, and
+// says so in the log, since such waits can make Connect slow for minutes.
+// It reports false when the connect budget or ctx does not allow the pause.
+func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err error) bool {
+	if !wait.pause(ctx) {
+		return false
+	}
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
+		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
+	return true
 }
 
 // stepError wraps err as the ConnectError of step.

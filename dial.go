@@ -41,13 +41,18 @@ func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, er
 	d := &handshakeDialer{ctx: ctx, tls: st, host: p.host}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
+	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
+	// only err tells whether there is a connection.
 	if !d.release(err == nil) {
-		if err == nil { // on failure lib/pq returns a nil *conn in the interface
+		if err == nil {
 			_ = conn.Close()
 		}
 		return nil, ctx.Err()
 	}
-	return conn, err
+	if err != nil {
+		return nil, err
+	}
+	return conn, nil
 }
 
 // handshakeDialer dials TCP, and TLS when the driver runs it, and, until

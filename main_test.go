@@ -15,6 +15,12 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if kitShared != nil {
+		if err := kitShared.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "closing the shared kit:", err)
+			code = 1
+		}
+	}
 	if err := closeFaultKit(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the fault tests' kit:", err)
 		code = 1

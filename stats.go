@@ -11,6 +11,12 @@ type Stats struct {
 	CredentialsMinted uint64
 	// MintFailures counts failed attempts to obtain one.
 	MintFailures uint64
+	// CredentialWaits counts connections (and Credential calls) that found
+	// no usable credential and waited for one to be obtained: the first,
+	// and any after the cached credential ran out or was rejected. While
+	// early refresh works, rotation adds nothing to it. With a TokenSource
+	// whose tokens carry no expiry, every connection waits for it.
+	CredentialWaits uint64
 	// LoginRetries counts logins retried with a new credential after the
 	// server refused a cached one.
 	LoginRetries uint64
@@ -27,7 +33,7 @@ func (c *Connector) Stats() Stats {
 	s := Stats{LoginRetries: c.loginRetries.Load()}
 	if cc, ok := c.creds.(cachedCredentials); ok {
 		cs := cc.cache.Stats()
-		s.CredentialsMinted, s.MintFailures = cs.Minted, cs.MintFailures
+		s.CredentialsMinted, s.MintFailures, s.CredentialWaits = cs.Minted, cs.MintFailures, cs.Waits
 		s.CredentialExpiry, s.Refreshing = cs.Expiry, cs.Refreshing
 	}
 	return s

@@ -45,6 +45,10 @@ type Stats struct {
 	MintFailures uint64
 	// Invalidations counts credentials dropped by Invalidate.
 	Invalidations uint64
+	// Waits counts the Gets that found no usable credential and waited for
+	// a fetch. Early refresh keeps it at the cold starts (and rejected
+	// logins): a Get inside the refresh window does not wait.
+	Waits uint64
 	// Expiry is the cached credential's expiry; zero when none is cached.
 	Expiry time.Time
 	// Refreshing reports a fetch in progress (in the background or awaited).
@@ -143,6 +147,7 @@ func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time
 		return e.cred, nil, 0, nil // a fetch landed since Get looked
 	}
 	if c.flight != nil {
+		c.stats.Waits++
 		return Credential{}, c.flight, 0, nil
 	}
 	if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
@@ -156,6 +161,7 @@ func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time
 		}
 		return Credential{}, nil, wait, nil
 	}
+	c.stats.Waits++
 	return Credential{}, c.startLocked(ctx, "no usable credential"), 0, nil
 }
 

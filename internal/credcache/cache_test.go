@@ -87,6 +87,9 @@ func TestEarlyRefreshServesCurrentCredential(t *testing.T) {
 	if n := s.calls.Load(); n != 2 {
 		t.Errorf("fetch called %d times, want 2", n)
 	}
+	if st := c.Stats(); st.Waits != 1 {
+		t.Errorf("Stats.Waits = %d, want 1: only the first Get waits", st.Waits)
+	}
 }
 
 func TestColdGetsShareOneFetch(t *testing.T) {
@@ -119,6 +122,9 @@ func TestColdGetsShareOneFetch(t *testing.T) {
 	}
 	if n := s.calls.Load(); n != 1 {
 		t.Errorf("fetch called %d times, want 1", n)
+	}
+	if st := c.Stats(); st.Waits != callers {
+		t.Errorf("Stats.Waits = %d, want %d", st.Waits, callers)
 	}
 }
 
@@ -276,6 +282,34 @@ func TestFailedRefreshKeepsServingAndBacksOff(t *testing.T) {
 	}
 	if st := c.Stats(); st.Minted != 2 || st.MintFailures != 2 {
 		t.Errorf("Stats = %+v, want 2 minted and 2 failures", st)
+	}
+}
+
+func TestBackoffEndsWhenTheCurrentCredentialStopsServing(t *testing.T) {
+	clock := newClock()
+	s := minting(clock, time.Hour)
+	mint := s.fn
+	s.fn = func(ctx context.Context, n int64) (Credential, error) {
+		if n == 2 {
+			return Credential{}, errBoom
+		}
+		return mint(ctx, n)
+	}
+	// A backoff far longer than what is left of the current credential.
+	c := New(s.fetch, Options{Now: clock.Now, MinBackoff: 10 * time.Minute, MaxBackoff: 10 * time.Minute})
+	defer c.Close()
+	old := mustGet(t, c)
+
+	clock.Advance(59 * time.Minute) // in the window, 30s before the margin
+	if got := mustGet(t, c); got != old {
+		t.Fatalf("Get = %v, want the current %v", got, old)
+	}
+	waitIdle(c) // the refresh failed
+	clock.Advance(30 * time.Second)
+	// The credential no longer serves: instead of failing with the old error
+	// until the backoff is over, the next Get tries again, and waits.
+	if got := mustGet(t, c); got.Value != secret(3) {
+		t.Errorf("Get after the credential stopped serving = %q, want the new %q", got.Value, secret(3))
 	}
 }
 

@@ -17,7 +17,10 @@
 //
 // After a failed fetch, the next one waits for a jittered, doubling backoff
 // (Options.MinBackoff up to Options.MaxBackoff), whether or not a credential
-// is still valid. While a credential is valid, callers keep getting it. Without
+// is still valid, except that while a credential is handed out the next fetch
+// comes no later than when it stops being, so that callers from then on try
+// once more rather than fail with an error the workspace may have
+// outgrown. While a credential is valid, callers keep getting it. Without
 // one, callers arriving during the backoff get the last failure at once
 // instead of a new fetch: errors that survive the fetcher's own retries are
 // usually not fixed by asking again within a second (a wrong secret, a missing

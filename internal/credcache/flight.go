@@ -101,10 +101,17 @@ func (c *Cache) land(f *flight, cred Credential, err error, obtained time.Time) 
 	c.failures++
 	c.lastErr = err
 	wait := backoff(c.failures, c.opts)
-	if hint, _ := retryAfter(err); hint > wait {
-		wait = hint
+	hint, throttled := retryAfter(err)
+	wait = max(wait, hint)
+	retry := obtained.Add(wait)
+	// While a credential is still handed out, try again no later than when
+	// it stops being: the callers after that moment then wait for one more
+	// attempt, which may succeed, instead of failing with this error. A
+	// workspace that said when to come back is obeyed instead.
+	if e := c.cur.Load(); !throttled && e != nil && obtained.Before(e.usableUntil) && e.usableUntil.Before(retry) {
+		retry = e.usableUntil
 	}
-	c.retryAt.Store(obtained.Add(wait).UnixNano())
+	c.retryAt.Store(retry.UnixNano())
 	f.err = err
 }
 

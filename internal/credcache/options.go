@@ -19,7 +19,9 @@ type Options struct {
 	RefreshWindow time.Duration
 	// MinBackoff and MaxBackoff space the fetches after a failure: the wait
 	// doubles from MinBackoff up to MaxBackoff, and each wait is jittered
-	// between half and all of its length. Defaults 1s and 1m.
+	// between half and all of its length. While a credential is still handed
+	// out, the next fetch comes no later than when it stops being. Defaults
+	// 1s and 1m.
 	MinBackoff, MaxBackoff time.Duration
 	// FetchTimeout bounds one fetch, which runs detached from the callers'
 	// contexts. Default 1m.

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These benchmarks measure the operations of the suite one at a time, for
+// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./bench.
+// The comparison with its ratios, spread and targets is go run ./bench/run.
+
+func BenchmarkConnect(b *testing.B) {
+	env := testEnv(b)
+	ctx := context.Background()
+	for _, v := range env.connectVariants() {
+		b.Run(v.key, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := connectOnce(ctx, v.c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSelect1(b *testing.B) {
+	benchmarkPools(b, selectOne)
+}
+
+func BenchmarkScan10k(b *testing.B) {
+	benchmarkPools(b, scanTable)
+}
+
+// benchmarkPools runs op on each driver's pool from poolSize goroutines.
+func benchmarkPools(b *testing.B, op func(context.Context, *sql.DB) error) {
+	env := testEnv(b)
+	ctx := context.Background()
+	pools, err := env.openPools(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closePools(pools)
+	for _, p := range pools {
+		b.Run(p.key, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(max(1, poolSize/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := op(ctx, p.db); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkCacheHit(b *testing.B) {
+	env := testEnv(b)
+	ctx := context.Background()
+	cache, err := newWarmCache(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cache.Close()
+	b.Run("clock", func(b *testing.B) {
+		for b.Loop() {
+			_ = time.Now()
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := cache.Get(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get-64", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(max(1, hitGoroutines/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cache.Get(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("credential", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := env.lbDirect.Credential(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkStorm runs one storm per iteration and reports the metrics of
+// the last: -benchtime=1x is the usual way to run it.
+func BenchmarkStorm(b *testing.B) {
+	env := testEnv(b)
+	res := NewResults()
+	for b.Loop() {
+		if err := env.roundStorm(context.Background(), *stormSize, res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, res, "storm/")
+}
+
+// BenchmarkTraffic runs the rotation and naive-strategy traffic once per
+// iteration, each strategy for two (shrunk) hours: -benchtime=1x.
+func BenchmarkTraffic(b *testing.B) {
+	env := testEnv(b)
+	res := NewResults()
+	for b.Loop() {
+		plan := trafficPlan{hour: *hour, hours: 2, workers: 4}
+		if err := env.roundTraffic(context.Background(), plan, res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, res, "rotation/")
+	report(b, res, "traffic/")
+}
+
+// report passes the latest value of every metric under prefix to b.
+func report(b *testing.B, res *Results, prefix string) {
+	for key, vs := range res.values {
+		if name, ok := strings.CutPrefix(key, prefix); ok {
+			b.ReportMetric(vs[len(vs)-1], strings.ReplaceAll(name, "/", "-"))
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"time"
+)
+
+// connectVariant is one way of opening a new physical connection.
+type connectVariant struct {
+	key string
+	c   driver.Connector
+}
+
+// connectVariants are the four ways case 1 compares, in pairs: lib/pq and
+// lakebase straight to the server with the same fixed password, and lib/pq
+// and lakebase through the gateway with the same minted credential, so that
+// the gateway's own cost is not counted as the driver's.
+func (e *Env) connectVariants() []connectVariant {
+	return []connectVariant{
+		{"pq-direct", e.pqDirect},
+		{"lakebase-direct", e.lbDirect},
+		{"pq-gateway", e.pqGate},
+		{"lakebase-gateway", e.gateway},
+	}
+}
+
+// roundConnect opens and closes n connections with each variant, taking
+// turns one connection at a time so that a drifting machine slows all alike,
+// and records each variant's median and 99th percentile latency and
+// lakebase's latency ratios to lib/pq. Then it counts each variant's
+// allocations per connect (see allocsPerConnect).
+//
+// The order of the turns is shuffled each time: in a fixed order each
+// variant would always follow the same one, and a connect is slower just
+// after one through the gateway, whose session is still ending.
+func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
+	vs := e.connectVariants()
+	lat := make(map[string][]time.Duration, len(vs))
+	for range n {
+		for _, j := range rand.Perm(len(vs)) {
+			v := vs[j]
+			start := time.Now()
+			conn, err := v.c.Connect(ctx)
+			took := time.Since(start)
+			if err != nil {
+				return fmt.Errorf("bench: connect %s: %w", v.key, err)
+			}
+			if err := conn.Close(); err != nil {
+				return fmt.Errorf("bench: close %s: %w", v.key, err)
+			}
+			e.awaitGatewayIdle()
+			lat[v.key] = append(lat[v.key], took)
+		}
+	}
+	for _, v := range vs {
+		ms := millis(lat[v.key])
+		r.add("connect/"+v.key+"/p50-ms", median(ms))
+		r.add("connect/"+v.key+"/p99-ms", percentile(ms, 99))
+		allocs, err := e.allocsPerConnect(ctx, v.c, min(n, allocConnects))
+		if err != nil {
+			return fmt.Errorf("bench: connect %s: %w", v.key, err)
+		}
+		r.add("connect/"+v.key+"/allocs", allocs)
+	}
+	// The ratio is the median of the ratios of connects made one after the
+	// other, which a machine whose load comes and goes moves least.
+	for _, path := range []string{"direct", "gateway"} {
+		lb, pq := lat["lakebase-"+path], lat["pq-"+path]
+		ratios := make([]float64, n)
+		for i := range n {
+			ratios[i] = float64(lb[i]) / float64(pq[i])
+		}
+		r.add("connect/"+path+"/ratio", median(ratios))
+		r.add("connect/"+path+"/extra-allocs", last(r, "connect/lakebase-"+path+"/allocs")-last(r, "connect/pq-"+path+"/allocs"))
+	}
+	return nil
+}
+
+// allocConnects is how many connects allocsPerConnect counts.
+const allocConnects = 20
+
+// allocsPerConnect opens and closes n connections with c, one after the
+// other, and returns the allocations of this process per connect, rounded
+// to the nearest whole. The count includes the in-process gateway's work,
+// which is the same for lakebase and lib/pq; so that none of it spills from
+// one connect into the next, each close waits until the gateway has ended
+// the session.
+func (e *Env) allocsPerConnect(ctx context.Context, c driver.Connector, n int) (float64, error) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		if err := connectOnce(ctx, c); err != nil {
+			return 0, err
+		}
+		e.awaitGatewayIdle()
+	}
+	runtime.ReadMemStats(&after)
+	return math.Round(float64(after.Mallocs-before.Mallocs) / float64(n)), nil
+}
+
+// awaitGatewayIdle waits, for a second at most, until the gateway has ended
+// every session, as it does shortly after the client closes.
+func (e *Env) awaitGatewayIdle() {
+	gw := e.Kit.InstanceGateway()
+	for deadline := time.Now().Add(time.Second); gw.Stats().Live > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// last returns the latest round's value of key.
+func last(r *Results, key string) float64 {
+	vs := r.Values(key)
+	return vs[len(vs)-1]
+}

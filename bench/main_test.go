@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
+	"go.uber.org/goleak"
+)
+
+var (
+	mintLatency = flag.Duration("mint-latency", 50*time.Millisecond, "how long the fake workspace takes to mint a credential")
+	stormSize   = flag.Int("storm", 1000, "goroutines in BenchmarkStorm")
+	hour        = flag.Duration("hour", 6*time.Second, "real time standing for one hour in BenchmarkTraffic")
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedEnv != nil {
+		if err := sharedEnv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "closing the kit:", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		// The SDK's opencensus dependency starts a worker when it loads.
+		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+var (
+	envOnce   sync.Once
+	sharedEnv *Env
+	envErr    error
+)
+
+// testEnv returns the kit shared by this package's benchmarks, started on
+// first use. Without PostgreSQL it skips, except under CI.
+func testEnv(b *testing.B) *Env {
+	b.Helper()
+	envOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sharedEnv, envErr = StartEnv(ctx, *mintLatency, *stormSize)
+	})
+	if errors.Is(envErr, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
+		b.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", envErr)
+	}
+	if envErr != nil {
+		b.Fatal(envErr)
+	}
+	return sharedEnv
+}
