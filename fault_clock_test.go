@@ -12,7 +12,7 @@ import (
 // laptop wakes from sleep.
 func TestFaultClockJumpPastExpiry(t *testing.T) {
 	e := newFaultEnv(t)
-	const lifetime = 2 * time.Second
+	const lifetime = time.Second
 	e.kit.Workspace.SetCredentialLifetime(lifetime)
 	// The driver's clock starts an hour behind, so the first credential
 	// looks good for an hour; the jump sets it right.

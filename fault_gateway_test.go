@@ -306,7 +306,7 @@ func TestFaultRestartsDoNotRepeatWrites(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(700 * time.Millisecond)
 			e.gateway.Restart()
 		}
 	})

@@ -19,7 +19,7 @@ func TestFaultThrottledMint(t *testing.T) {
 	route := lakebasetest.RouteDatabaseCredential
 
 	t.Run("waits as told, then connects", func(t *testing.T) {
-		const retryAfter = 2 * time.Second
+		const retryAfter = time.Second
 		ws.Fail(route, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Times: 1})
 		before := ws.Requests(route)
 		db, _ := e.open(e.dsn())
@@ -37,7 +37,7 @@ func TestFaultThrottledMint(t *testing.T) {
 	})
 
 	t.Run("a shorter deadline fails fast", func(t *testing.T) {
-		const retryAfter = 3 * time.Second
+		const retryAfter = 2 * time.Second
 		ws.Fail(route, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, Times: 1})
 		before := ws.Requests(route)
 		db, _ := e.open(e.dsn())
@@ -48,6 +48,7 @@ func TestFaultThrottledMint(t *testing.T) {
 			if took := time.Since(start); took > 700*time.Millisecond {
 				t.Errorf("Ping with a 1s deadline took %s; want it to fail at once", took)
 			}
+
 			var ce *lakebase.ConnectError
 			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, lakebase.ErrThrottled) ||
 				!errors.As(err, &ce) || ce.Step != "mint" {

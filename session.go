@@ -87,10 +87,14 @@ func (c *sessionConn) check() error {
 	n, err := tc.Read(buf)
 	_ = tc.SetReadDeadline(time.Time{})
 	c.pending = buf[:n]
-	if errors.Is(err, io.EOF) {
+	var ne net.Error
+	switch {
+	case err == nil, errors.As(err, &ne) && ne.Timeout():
+		return nil
+	case errors.Is(err, io.EOF):
 		return errSessionClosed
 	}
-	return nil
+	return err // a reset, say: the session is over either way
 }
 
 func (c *sessionConn) opError(op string, err error) error {
