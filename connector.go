@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +27,7 @@ type Connector struct {
 	cfg    *Config // the caller's Config with the environment and defaults applied
 	mode   AuthMode
 	base   pq.Config
+	tls    *sessionTLS
 	logger *slog.Logger
 	life   *lifetime
 
@@ -70,7 +72,11 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connector{cfg: c, mode: mode, base: base, logger: c.Logger, life: newLifetime()}
+	st, err := newSessionTLS(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
+	}
+	conn := &Connector{cfg: c, mode: mode, base: base, tls: st, logger: c.Logger, life: newLifetime()}
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,7 +171,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
-		conn, err := openPQ(ctx, c.base, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
+		conn, err := openPQ(ctx, c.base, c.tls, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
 		if err == nil {
 			return conn, nil
 		}

@@ -24,13 +24,9 @@ type loginParams struct {
 // run by the driver where it can (see sessionTLS). lib/pq honours ctx only
 // while dialling; openPQ also ends the TLS handshake and the login when ctx
 // ends, and then returns ctx.Err() itself.
-func openPQ(ctx context.Context, base pq.Config, p loginParams) (driver.Conn, error) {
+func openPQ(ctx context.Context, base pq.Config, st *sessionTLS, p loginParams) (driver.Conn, error) {
 	pc := base // a copy: the shared base is never changed
 	pc.Host, pc.Port, pc.User, pc.Password = p.host, p.port, p.user, p.password
-	st, err := newSessionTLS(pc)
-	if err != nil {
-		return nil, err
-	}
 	if st != nil {
 		pc.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -36,6 +37,8 @@ type sessionTLS struct {
 }
 
 // newSessionTLS returns the TLS to run for pc, or nil when lib/pq runs it.
+// It runs once per Connector: the root certificates are read then, and a
+// file that cannot be read or holds no certificate fails NewConnector.
 func newSessionTLS(pc pq.Config) (*sessionTLS, error) {
 	switch pc.SSLMode {
 	case pq.SSLModeRequire, pq.SSLModeVerifyCA, pq.SSLModeVerifyFull:
@@ -72,11 +75,11 @@ func newSessionTLS(pc pq.Config) (*sessionTLS, error) {
 	if root != "" && root != "system" {
 		pem, err := os.ReadFile(root)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sslrootcert: %w", err)
 		}
 		t.config.RootCAs = x509.NewCertPool()
 		if !t.config.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, errors.New("pq: couldn't parse pem from sslrootcert")
+			return nil, fmt.Errorf("sslrootcert: no PEM certificate in %s", root)
 		}
 	}
 	// TLS's own check is verify-full's; the others check less, themselves.

@@ -234,6 +234,31 @@ func TestTLSSystemRootsDefaultToVerifyFull(t *testing.T) {
 	}
 }
 
+// A root certificate file is read once, by NewConnector, which names
+// sslrootcert when the file cannot be read or holds no certificate.
+func TestTLSRootCertificateFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, root, want string }{
+		{"missing file", filepath.Join(dir, "missing.pem"), "sslrootcert: open"},
+		{"no certificate in the file", garbage, "sslrootcert: no PEM certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := lakebase.ParseDSN("host=h user=u password=p sslmode=verify-full sslrootcert=" + tt.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = lakebase.NewConnector(cfg)
+			if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewConnector = %v; want ErrInvalidDSN saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // writeOtherCA writes a CA that signed nothing the kit uses.
 func writeOtherCA(t *testing.T) string {
 	t.Helper()
