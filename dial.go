@@ -79,7 +79,7 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 		d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) }))
 	}
 	d.mu.Unlock()
-	sc := &sessionConn{Conn: conn, tcp: conn}
+	sc := &sessionConn{Conn: conn, tcp: conn, peek: newPeeker(conn)}
 	if d.tls != nil {
 		tc, err := d.tls.start(ctx, conn, d.host)
 		if err != nil {

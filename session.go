@@ -34,6 +34,7 @@ var errSessionClosed = errors.New("the server closed the connection")
 type sessionConn struct {
 	net.Conn          // what lib/pq reads and writes: the TLS or TCP connection
 	tcp      net.Conn // the TCP connection beneath
+	peek     *peeker  // looks at tcp
 	session  atomic.Bool
 	read     atomic.Bool // the last call was a Read: the next Write starts a request
 	pending  []byte      // read by the check before a request; lib/pq's next
@@ -71,7 +72,7 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 // (a notice, or a FATAL message, on which lib/pq's own retry is safe, since
 // the server sent it before this request).
 func (c *sessionConn) check() error {
-	closed, waiting := peerClosed(c.tcp)
+	closed, waiting := c.peek.peerClosed()
 	if closed != nil || !waiting {
 		return closed
 	}

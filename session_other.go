@@ -4,7 +4,11 @@ package lakebase
 
 import "net"
 
-// peerClosed cannot look at the socket here: a request on a connection that
-// the server closed while idle fails (without being run twice) instead of
-// being retried on another connection.
-func peerClosed(net.Conn) (closed error, waiting bool) { return nil, false }
+// peeker cannot look at the socket here: a request on a connection that the
+// server closed while idle fails (without being run twice) instead of being
+// retried on another connection.
+type peeker struct{}
+
+func newPeeker(net.Conn) *peeker { return &peeker{} }
+
+func (*peeker) peerClosed() (closed error, waiting bool) { return nil, false }

@@ -8,31 +8,51 @@ import (
 	"syscall"
 )
 
-// peerClosed looks at conn without blocking or consuming anything: closed is
-// errSessionClosed when the other end has closed it, or the error of a reset;
-// waiting reports data to be read.
-func peerClosed(conn net.Conn) (closed error, waiting bool) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return nil, false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, false
-	}
-	_ = raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case n > 0:
-			waiting = true
-		case n == 0 && err == nil:
-			closed = errSessionClosed
-		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
-		default:
-			closed = err
+// peeker looks at a TCP connection without blocking or consuming anything.
+// It keeps the raw connection and the function it runs on the descriptor,
+// so that a look, done before every request, allocates nothing.
+type peeker struct {
+	raw     syscall.RawConn // nil: the connection cannot be looked at
+	fn      func(fd uintptr) bool
+	closed  error
+	waiting bool
+}
+
+// newPeeker returns a peeker of conn.
+func newPeeker(conn net.Conn) *peeker {
+	p := &peeker{}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			p.raw = raw
 		}
-		return true // never wait
-	})
-	return closed, waiting
+	}
+	p.fn = p.look
+	return p
+}
+
+// peerClosed reports closed as errSessionClosed when the other end has
+// closed the connection, or the error of a reset; waiting reports data to
+// be read.
+func (p *peeker) peerClosed() (closed error, waiting bool) {
+	if p.raw == nil {
+		return nil, false
+	}
+	p.closed, p.waiting = nil, false
+	_ = p.raw.Read(p.fn)
+	return p.closed, p.waiting
+}
+
+func (p *peeker) look(fd uintptr) bool {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch {
+	case n > 0:
+		p.waiting = true
+	case n == 0 && err == nil:
+		p.closed = errSessionClosed
+	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
+	default:
+		p.closed = err
+	}
+	return true // never wait
 }
