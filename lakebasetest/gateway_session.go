@@ -17,9 +17,13 @@ import (
 )
 
 const (
-	// handshakeTimeout bounds a client's login, from its first byte (after
-	// any waking hold) to the end of authentication.
+	// handshakeTimeout bounds a client's part of the login, from its first
+	// byte (after any waking hold) to its password.
 	handshakeTimeout = 30 * time.Second
+	// serverLoginTimeout bounds opening a client's session on the server,
+	// which queues behind the others when many clients log in at once (the
+	// server starts one backend process at a time).
+	serverLoginTimeout = 2 * time.Minute
 	// cancelTimeout bounds forwarding a cancel request to the server.
 	cancelTimeout = 5 * time.Second
 )
@@ -125,6 +129,11 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	if err != nil {
 		return nil, false
 	}
+	// The client has said all it has to say. Opening its server session can
+	// take long when many log in at once: that wait has its own bound, and
+	// ends in a FATAL message, not in a connection cut mid-write (which the
+	// client would see as a TLS error).
+	_ = s.conn.SetDeadline(time.Time{})
 
 	native := false
 	var cfg *pgconn.Config
@@ -141,7 +150,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	cfg.Database = startup.Parameters["database"] // empty: the server's default, the user name
 	cfg.RuntimeParams = params
 
-	ctx, cancel := context.WithTimeout(s.g.ctx, handshakeTimeout)
+	ctx, cancel := context.WithTimeout(s.g.ctx, serverLoginTimeout)
 	defer cancel()
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	var pgErr *pgconn.PgError
