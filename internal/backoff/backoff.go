@@ -6,6 +6,7 @@ package backoff
 
 import (
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -29,8 +30,10 @@ type Error struct {
 	Next time.Duration // until the next attempt
 }
 
+// Error is Err's text (without the line break that some workspace answers end
+// with) and when the next attempt is.
 func (e *Error) Error() string {
-	return e.Err.Error() + " (next attempt in " + e.Next.Round(time.Millisecond).String() + ")"
+	return strings.TrimRight(e.Err.Error(), "\n ") + " (next attempt in " + e.Next.Round(time.Millisecond).String() + ")"
 }
 
 // Unwrap returns the failure.

@@ -34,6 +34,9 @@ func TestError(t *testing.T) {
 	if got, want := err.Error(), "unexpected EOF (next attempt in 1.235s)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+	if got, want := (&Error{Err: errors.New("refused\n"), Next: time.Second}).Error(), "refused (next attempt in 1s)"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Error("errors.Is does not see the failure")
 	}
