@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/backoff"
 	"github.com/lakebase-go/lakebase/internal/credcache"
 )
 
@@ -12,11 +13,11 @@ func (t *lookedUp) mintFetcher(ttl time.Duration) credcache.Fetcher {
 	return func(ctx context.Context) (credcache.Credential, error) {
 		client, err := t.client.get(ctx)
 		if err != nil {
-			return credcache.Credential{}, err
+			return credcache.Credential{}, backoffCause(err)
 		}
 		target, err := t.target(ctx)
 		if err != nil {
-			return credcache.Credential{}, err
+			return credcache.Credential{}, backoffCause(err)
 		}
 		var cred credcache.Credential
 		if target.instance != "" {
@@ -26,6 +27,16 @@ func (t *lookedUp) mintFetcher(ttl time.Duration) credcache.Fetcher {
 		}
 		return cred, err
 	}
+}
+
+// backoffCause is the failure behind a lookup's backoff: the credential
+// cache, which backs off failed mints itself, says when it tries next, and
+// saying it twice would confuse.
+func backoffCause(err error) error {
+	if be, ok := err.(*backoff.Error); ok {
+		return be.Err
+	}
+	return err
 }
 
 // tokenSourceFetcher asks the caller's TokenSource.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/backoff"
 )
 
 // Cache hands out a valid credential, fetching a new one when needed. It is
@@ -151,13 +153,12 @@ func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time
 		return Credential{}, c.flight, 0, nil
 	}
 	if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
-		next := wait.Round(time.Millisecond)
 		if _, throttled := retryAfter(c.lastErr); !throttled {
-			return Credential{}, nil, 0, fmt.Errorf("%w (next attempt in %s)", c.lastErr, next)
+			return Credential{}, nil, 0, &backoff.Error{Err: c.lastErr, Next: wait}
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			return Credential{}, nil, 0, fmt.Errorf("%w (next attempt in %s, beyond the deadline: %w)",
-				c.lastErr, next, context.DeadlineExceeded)
+				c.lastErr, wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
 		return Credential{}, nil, wait, nil
 	}

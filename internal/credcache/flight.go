@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/backoff"
 )
 
 // flight is one fetch, shared by everyone who waits for it.
@@ -100,7 +102,7 @@ func (c *Cache) land(f *flight, cred Credential, err error, obtained time.Time) 
 	c.stats.MintFailures++
 	c.failures++
 	c.lastErr = err
-	wait := backoff(c.failures, c.opts)
+	wait := backoff.Wait(c.failures, c.opts.MinBackoff, c.opts.MaxBackoff)
 	hint, throttled := retryAfter(err)
 	wait = max(wait, hint)
 	retry := obtained.Add(wait)

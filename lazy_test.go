@@ -1,0 +1,79 @@
+package lakebase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase/internal/backoff"
+)
+
+// A failed load is handed out until its backoff ends, which doubles with each
+// failure in a row; forget and a success start afresh.
+func TestLazyBackoff(t *testing.T) {
+	life := newLifetime()
+	defer life.end()
+	now := time.Now()
+	boom := errors.New("boom")
+	loads, fail := 0, true
+	l := &lazy[int]{life: life, now: func() time.Time { return now }, load: func(context.Context) (int, error) {
+		loads++
+		if fail {
+			return 0, boom
+		}
+		return 7, nil
+	}}
+	ctx := context.Background()
+	// get loads once and fails, then reports the backoff that follows.
+	backedOff := func(wantLoads int, lo, hi time.Duration) {
+		t.Helper()
+		if _, err := l.get(ctx); err != boom {
+			t.Fatalf("get = %v, want the load's own error", err)
+		}
+		_, err := l.get(ctx)
+		var be *backoff.Error
+		if !errors.As(err, &be) || !errors.Is(err, boom) || be.Next < lo || be.Next > hi {
+			t.Fatalf("get during the backoff = %v, want boom with the next attempt in %s to %s", err, lo, hi)
+		}
+		if loads != wantLoads {
+			t.Fatalf("%d loads, want %d", loads, wantLoads)
+		}
+	}
+	backedOff(1, 500*time.Millisecond, time.Second)
+	now = now.Add(time.Second)
+	backedOff(2, time.Second, 2*time.Second)
+	now = now.Add(2 * time.Second)
+	backedOff(3, 2*time.Second, 4*time.Second)
+	l.forget()
+	backedOff(4, 500*time.Millisecond, time.Second)
+	now, fail = now.Add(time.Second), false
+	for range 2 {
+		if v, err := l.get(ctx); v != 7 || err != nil || loads != 5 {
+			t.Fatalf("get = %d, %v after %d loads; want 7 from one more load", v, err, loads)
+		}
+	}
+}
+
+// Failures that others pace, or that no one asks about again, start no
+// backoff: the next get loads again.
+func TestLazyFailuresNotRemembered(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("instance: %w", ErrNotReady),
+		&backoff.Error{Err: ErrUnauthenticated, Next: time.Second},
+		ErrConnectorClosed,
+	} {
+		t.Run(err.Error(), func(t *testing.T) {
+			life := newLifetime()
+			defer life.end()
+			loads := 0
+			l := &lazy[int]{life: life, load: func(context.Context) (int, error) { loads++; return 0, err }}
+			for i := range 3 {
+				if _, got := l.get(context.Background()); got != err || loads != i+1 {
+					t.Fatalf("get %d = %v after %d loads; want the load's error from a load of its own", i, got, loads)
+				}
+			}
+		})
+	}
+}
