@@ -174,8 +174,12 @@ func TestFaultWorkspaceDownWithValidCredential(t *testing.T) {
 	if n := e.kit.Workspace.MintsForInstance(e.instance); n != 1 {
 		t.Errorf("%d mints, want 1", n)
 	}
-	if !c.Stats().Refreshing {
-		t.Error("Stats.Refreshing = false; want a refresh trying to reach the workspace")
+	// The refresh has tried the workspace: it is still trying (the SDK
+	// retries a refused connection), or it has failed and waits for its
+	// backoff (the SDK gives up at once on some network errors: one run in
+	// three or so here).
+	if s := c.Stats(); !s.Refreshing && s.MintFailures == 0 {
+		t.Errorf("Stats = %+v; want a refresh trying to reach the workspace, or one that failed", s)
 	}
 	e.waitNoLeaksAfterClose()
 }
