@@ -160,6 +160,21 @@ func (e *faultEnv) ping(db *sql.DB, d time.Duration) error {
 	return e.record(db.PingContext(ctx))
 }
 
+// pingUntilUp pings db, pausing between Pings, until one succeeds or 15
+// seconds pass. It returns the failures on the way and when they began.
+func (e *faultEnv) pingUntilUp(db *sql.DB, pause time.Duration) (errs []error, start time.Time) {
+	start = time.Now()
+	for time.Since(start) < 15*time.Second {
+		err := e.ping(db, 3*time.Second)
+		if err == nil {
+			break
+		}
+		errs = append(errs, err)
+		time.Sleep(pause)
+	}
+	return errs, start
+}
+
 // keepSecret adds a secret that the sweep must not find, such as a
 // credential taken from Connector.Credential.
 func (e *faultEnv) keepSecret(s string) {

@@ -86,16 +86,7 @@ func TestFaultLookupBackoff(t *testing.T) {
 		ws.Fail(lakebasetest.RouteInstance, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 2})
 		before := ws.Requests(lakebasetest.RouteInstance)
 		db, _ := e.open(e.dsn())
-		start := time.Now()
-		var errs []error
-		for time.Since(start) < 15*time.Second {
-			err := e.ping(db, 3*time.Second)
-			if err == nil {
-				break
-			}
-			errs = append(errs, err)
-			time.Sleep(50 * time.Millisecond)
-		}
+		errs, start := e.pingUntilUp(db, 50*time.Millisecond)
 		// Two failed lookups, each followed by a backoff: at least 0.5 s,
 		// then 1 s, at most 1 s, then 2 s.
 		took := time.Since(start)

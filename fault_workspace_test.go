@@ -84,16 +84,7 @@ func TestFaultWorkspaceErrors(t *testing.T) {
 		ws.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 2})
 		before := ws.Requests(lakebasetest.RouteDatabaseCredential)
 		db, _ := e.open(e.dsn())
-		start := time.Now()
-		var errs []error
-		for time.Since(start) < 15*time.Second {
-			err := e.ping(db, 3*time.Second)
-			if err == nil {
-				break
-			}
-			errs = append(errs, err)
-			time.Sleep(100 * time.Millisecond)
-		}
+		errs, start := e.pingUntilUp(db, 100*time.Millisecond)
 		if len(errs) == 0 || time.Since(start) > 6*time.Second {
 			t.Fatalf("%d errors, recovered after %s; want errors, then recovery within the backoff (at most 3s)", len(errs), since(start))
 		}
