@@ -98,11 +98,13 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	// Close ends the connects in flight too: their lookups, their waits for
 	// a credential or a starting target, and their logins.
+	start := time.Now()
 	tied, untie := c.life.tie(ctx)
 	conn, err := c.connect(tied)
 	untie()
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
+			c.logContextEnded(ctx, cerr, err, time.Since(start))
 			return nil, cerr
 		}
 		if c.closed.Load() {
@@ -176,7 +178,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 			return conn, nil
 		}
 		if cerr := contextEnded(ctx); cerr != nil {
-			return nil, cerr
+			return nil, c.stepError("dial", user, cerr) // the server had not answered
 		}
 		switch {
 		case isAuthFailure(err) && cred.cached && !retriedLogin:
@@ -211,6 +213,27 @@ func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err er
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
 		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
 	return true
+}
+
+// logContextEnded says at which step (found in err) a Connect was when its
+// context ended (with ended), since the caller gets ctx.Err() alone: an
+// unreachable workspace or server shows only as a deadline otherwise. A
+// deadline is a warning; a cancellation, which the caller chose, is
+// information.
+func (c *Connector) logContextEnded(ctx context.Context, ended, err error, waited time.Duration) {
+	level := slog.LevelWarn
+	if ended == context.Canceled {
+		level = slog.LevelInfo
+	}
+	attrs := []slog.Attr{slog.String("target", c.target.describe()), slog.Duration("waited", waited)}
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		attrs = append(attrs, slog.String("step", ce.Step))
+		if ce.User != "" {
+			attrs = append(attrs, slog.String("user", ce.User))
+		}
+	}
+	c.logger.LogAttrs(context.WithoutCancel(ctx), level, "lakebase: connect ended by its context", attrs...)
 }
 
 // stepError wraps err as the ConnectError of step.

@@ -128,6 +128,11 @@ func TestFaultWorkspaceErrors(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 1500*time.Millisecond {
 			t.Fatalf("Ping with the workspace's port closed = %v after %s; want context.DeadlineExceeded at the deadline", err, since(start))
 		}
+		// The error is the context's own; the log says where it ran out.
+		want := `level=WARN msg="lakebase: connect ended by its context" target="instance \"` + e.instance + `\"" waited=`
+		if logs := e.logs.String(); !strings.Contains(logs, want) || !strings.Contains(logs, "step=resolve") {
+			t.Errorf("logs:\n%s\nwant a warning with %q and step=resolve", logs, want)
+		}
 		e.ws.Up(t)
 		start = time.Now()
 		if err := e.ping(db, 20*time.Second); err != nil {
