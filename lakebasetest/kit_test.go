@@ -52,3 +52,28 @@ func BenchmarkKitStartStop(b *testing.B) {
 		}
 	}
 }
+
+// Kits of test processes that run at once (go test ./... runs packages in
+// parallel) share an existing server: each creates and grants the same
+// default roles, which PostgreSQL refuses to do for two sessions at the same
+// moment ("tuple concurrently updated") unless the kits take turns.
+func TestKitsShareAnExistingServer(t *testing.T) {
+	t.Parallel()
+	server := NewPostgres(t)
+	const kits = 6
+	errs := make(chan error, kits)
+	for range kits {
+		go func() {
+			k, err := Start(context.Background(), Options{Postgres: PostgresOptions{URL: server.SuperuserDSN()}})
+			if err == nil {
+				err = k.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range kits {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

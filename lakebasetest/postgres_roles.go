@@ -130,13 +130,23 @@ func createDatabaseSQL(name, owner string, fileCopy bool) string {
 
 // exec runs statements as the superuser in database (the connection's
 // default if empty).
+//
+// The statements run while the session holds the kit's advisory lock in that
+// database, so that kits sharing a server (test processes run at once) take
+// turns: PostgreSQL refuses to create, alter or grant to one role from two
+// sessions at the same moment ("tuple concurrently updated").
 func (p *Postgres) exec(ctx context.Context, database string, statements ...string) error {
 	cfg := p.admin.Copy()
 	if database != "" {
 		cfg.Database = database
 	}
-	return execAs(ctx, cfg, statements...)
+	locked := append([]string{"SELECT pg_advisory_lock(" + kitLockKey + ")"}, statements...)
+	return execAs(ctx, cfg, locked...)
 }
+
+// kitLockKey is the advisory lock the kit's administrative statements take:
+// "lakebase" in ASCII, as a bigint. Closing the session releases it.
+const kitLockKey = "7809641312023573349"
 
 // execAs runs statements, each on its own, on a connection made with cfg.
 func execAs(ctx context.Context, cfg *pgconn.Config, statements ...string) error {
