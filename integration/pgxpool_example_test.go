@@ -40,7 +40,9 @@ func lakebasePoolConfig(ctx context.Context, connector *lakebase.Connector, sslP
 			return err
 		}
 		cc.Password = token.Value
-		onPgError := cc.OnPgError // pgx's default closes the connection on FATAL
+		// A login refused for its credential (revoked early) drops it from
+		// the connector's cache; pgx's own handler still closes on FATAL.
+		onPgError := cc.OnPgError
 		cc.OnPgError = func(pc *pgconn.PgConn, pgErr *pgconn.PgError) bool {
 			if pgErr.Code == "28P01" || pgErr.Code == "28000" {
 				connector.Rejected(token)
