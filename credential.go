@@ -1,6 +1,9 @@
 package lakebase
 
-import "context"
+import (
+	"context"
+	"log/slog"
+)
 
 // Credential returns a credential that is valid for a new connection, from
 // the connector's cache, minting one if needed: for tools that open
@@ -23,6 +26,26 @@ func (c *Connector) Credential(ctx context.Context) (Token, error) {
 		return Token{}, c.stepError("mint", user, err)
 	}
 	return Token{Value: cred.Value, Expiry: cred.Expiry}, nil
+}
+
+// Rejected tells the connector that the server refused tok at login
+// (SQLSTATE 28P01 or 28000), for tools that log in with Credential
+// themselves: a credential revoked early would otherwise be handed out
+// until it expires. If tok is still the connector's current credential, it
+// is dropped, and the next Credential or Connect obtains a new one, as
+// Connect does after a login of its own is refused. A credential already
+// replaced is ignored, so that many connections refused with the same one
+// cause one new credential. Rejected never blocks and never calls the
+// workspace itself; it does nothing in native password mode and after
+// Close.
+func (c *Connector) Rejected(tok Token) {
+	cc, ok := c.creds.(cachedCredentials)
+	if !ok || c.closed.Load() {
+		return
+	}
+	cc.rejected(credential{Value: tok.Value, Expiry: tok.Expiry, cached: true})
+	c.logger.LogAttrs(context.Background(), slog.LevelWarn, "lakebase: login rejected; the next credential is a new one",
+		slog.String("target", c.target.describe()))
 }
 
 // Host returns the host and port that new connections dial: the looked-up

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lakebase-go/lakebase"
 )
@@ -15,8 +16,10 @@ import (
 // lakebasePoolConfig returns a pgx pool configuration that logs in like the
 // lakebase driver: to the connector's host, as its user, into its database,
 // with a credential from its cache (minted when needed and refreshed before
-// it expires) for every new connection. sslParams are pgx's TLS settings,
-// "sslmode=require" on Lakebase.
+// it expires) for every new connection. A login the server refuses for its
+// credential (revoked early) tells the connector, which drops it: that
+// connection fails, and the next one gets a new credential. sslParams are
+// pgx's TLS settings, "sslmode=require" on Lakebase.
 func lakebasePoolConfig(ctx context.Context, connector *lakebase.Connector, sslParams string) (*pgxpool.Config, error) {
 	host, port, err := connector.Host(ctx)
 	if err != nil {
@@ -37,6 +40,15 @@ func lakebasePoolConfig(ctx context.Context, connector *lakebase.Connector, sslP
 			return err
 		}
 		cc.Password = token.Value
+		// A login refused for its credential (revoked early) drops it from
+		// the connector's cache; pgx's own handler still closes on FATAL.
+		onPgError := cc.OnPgError
+		cc.OnPgError = func(pc *pgconn.PgConn, pgErr *pgconn.PgError) bool {
+			if pgErr.Code == "28P01" || pgErr.Code == "28000" {
+				connector.Rejected(token)
+			}
+			return onPgError == nil || onPgError(pc, pgErr)
+		}
 		return nil
 	}
 	return cfg, nil

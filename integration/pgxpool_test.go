@@ -2,12 +2,15 @@ package integration_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
 // A pgx pool whose connections retire after a second keeps logging in with
@@ -66,5 +69,77 @@ func TestPGXPool(t *testing.T) {
 	}
 	if s := connector.Stats(); s.MintFailures != 0 || s.CredentialsMinted < 2 {
 		t.Errorf("connector stats: %d minted, %d mint failures; want at least 2 and none", s.CredentialsMinted, s.MintFailures)
+	}
+}
+
+// After the credentials are revoked early, the pool's next new connection
+// fails with the refused login and tells the connector (Rejected); the one
+// after it logs in with a new credential. Sessions already open live on.
+func TestPGXPoolCredentialRevoked(t *testing.T) {
+	t.Parallel()
+	kit := lakebasetest.New(t, lakebasetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connector, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer connector.Close()
+	poolCfg, err := lakebasePoolConfig(ctx, connector, "sslmode=verify-full sslrootcert="+quotePGX(kit.CAFile()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// A session held across the revocation, so that the next Acquire opens
+	// a new connection.
+	held, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if err := held.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mints, gate := kit.Workspace.Mints(), kit.InstanceGateway().Stats()
+
+	kit.RevokeCredentials()
+	_, err = pool.Acquire(ctx)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || (pgErr.Code != "28P01" && pgErr.Code != "28000") {
+		t.Fatalf("first new connection after the revocation: %v; want SQLSTATE 28P01 or 28000", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("second new connection after the revocation: %v", err)
+	}
+	var user string
+	err = conn.QueryRow(ctx, "SELECT current_user").Scan(&user)
+	conn.Release()
+	if err != nil || user != kit.ServicePrincipal.ApplicationID {
+		t.Errorf("current_user = %q, %v; want the service principal", user, err)
+	}
+	if err := held.Ping(ctx); err != nil {
+		t.Errorf("the session opened before the revocation: %v", err)
+	}
+
+	if n := kit.Workspace.Mints() - mints; n != 1 {
+		t.Errorf("%d credentials minted after the revocation, want 1", n)
+	}
+	after := kit.InstanceGateway().Stats()
+	if r, a := after.Rejected-gate.Rejected, after.Accepted-gate.Accepted; r != 1 || a != 1 {
+		t.Errorf("gateway: %d logins rejected, %d accepted; want 1 and 1", r, a)
+	}
+	if s := connector.Stats(); s.CredentialsMinted != 2 || s.LoginRetries != 0 {
+		t.Errorf("connector stats: %d minted, %d login retries; want 2 and 0", s.CredentialsMinted, s.LoginRetries)
 	}
 }
