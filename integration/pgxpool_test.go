@@ -19,31 +19,11 @@ import (
 func TestPGXPool(t *testing.T) {
 	t.Parallel()
 	kit := newRotatingKit(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	connector, err := lakebase.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connector.Close()
-
-	poolCfg, err := lakebasePoolConfig(ctx, connector, "sslmode=verify-full sslrootcert="+quotePGX(kit.CAFile()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	poolCfg.MaxConnLifetime = time.Second
-	poolCfg.MaxConnLifetimeJitter = 0
-	poolCfg.HealthCheckPeriod = 200 * time.Millisecond
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	connector, pool := newPGXPool(t, kit, func(c *pgxpool.Config) {
+		c.MaxConnLifetime = time.Second
+		c.MaxConnLifetimeJitter = 0
+		c.HealthCheckPeriod = 200 * time.Millisecond
+	})
 
 	want := kit.ServicePrincipal.ApplicationID
 	calls := runWorkload(t, func(ctx context.Context, _, _ int) error {
@@ -80,25 +60,7 @@ func TestPGXPoolCredentialRevoked(t *testing.T) {
 	kit := lakebasetest.New(t, lakebasetest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-
-	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	connector, err := lakebase.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connector.Close()
-	poolCfg, err := lakebasePoolConfig(ctx, connector, "sslmode=verify-full sslrootcert="+quotePGX(kit.CAFile()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	connector, pool := newPGXPool(t, kit, nil)
 
 	// A session held across the revocation, so that the next Acquire opens
 	// a new connection.
@@ -142,4 +104,35 @@ func TestPGXPoolCredentialRevoked(t *testing.T) {
 	if s := connector.Stats(); s.CredentialsMinted != 2 || s.LoginRetries != 0 {
 		t.Errorf("connector stats: %d minted, %d login retries; want 2 and 0", s.CredentialsMinted, s.LoginRetries)
 	}
+}
+
+// newPGXPool opens a pgx pool that takes its credentials from a connector of
+// the kit's service principal, with adjust (if any) applied to its
+// configuration. Both close when the test ends.
+func newPGXPool(t *testing.T, kit *lakebasetest.Kit, adjust func(*pgxpool.Config)) (*lakebase.Connector, *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connector, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = connector.Close() })
+	poolCfg, err := lakebasePoolConfig(ctx, connector, "sslmode=verify-full sslrootcert="+quotePGX(kit.CAFile()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(poolCfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return connector, pool
 }
