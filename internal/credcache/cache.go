@@ -31,7 +31,11 @@ type Cache struct {
 	closed   bool
 	failures int   // consecutive failed fetches
 	lastErr  error // the last failure, returned while waiting to retry
-	stats    Stats // counters; Expiry and Refreshing are filled by Stats()
+	// refusals counts unconfirmed credentials dropped in a row after a
+	// refused login; keepRefusedUntil is when the next may be dropped.
+	refusals         int
+	keepRefusedUntil time.Time
+	stats            Stats // counters; Expiry and Refreshing are filled by Stats()
 
 	life    context.Context // cancelled by Close; stops fetches
 	end     context.CancelFunc
@@ -179,22 +183,6 @@ func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
 	case <-c.life.Done():
 		return ErrClosed
 	}
-}
-
-// Invalidate drops the cached credential if its value is value: a login was
-// just rejected with it, so the next Get fetches a new one. A value that is no
-// longer cached is ignored, as another caller may already have replaced it.
-func (c *Cache) Invalidate(value string) {
-	c.mu.Lock()
-	e := c.cur.Load()
-	if e == nil || e.cred.Value != value {
-		c.mu.Unlock()
-		return
-	}
-	c.cur.Store(nil)
-	c.stats.Invalidations++
-	c.mu.Unlock()
-	c.log(slog.LevelInfo, "credcache: credential invalidated", slog.Time("expiry", e.cred.Expiry))
 }
 
 // Close stops a fetch in progress, waits for it to return, and makes later

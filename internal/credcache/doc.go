@@ -34,6 +34,14 @@
 // it; one whose deadline comes sooner fails at once with the throttling and
 // context.DeadlineExceeded.
 //
+// A login refused with the cached credential is reported with Invalidate,
+// and one that succeeded with Confirm. A credential that has logged in and
+// is then refused was revoked: it is dropped, and the next caller fetches.
+// One that never logged in may be refused for the identity itself, which no
+// new credential mends: the first such is dropped, the next only after the
+// same kind of backoff, so that a refused identity costs one fetch per
+// backoff rather than one per connection.
+//
 // Expiry is judged by the wall clock, so a machine that slept past a
 // credential's expiry never presents it.
 package credcache

@@ -2,17 +2,21 @@ package credcache
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
 // entry is a cached credential with the instants that govern its use. It is
-// never modified once published, so readers need no lock.
+// never modified once published, so readers need no lock, but for the
+// confirmed flag, which is atomic.
 type entry struct {
 	cred Credential // Expiry without a monotonic reading
 	// refreshAt: from here on, a Get starts a background fetch.
 	refreshAt time.Time
 	// usableUntil: from here on, the credential is not handed out.
 	usableUntil time.Time
+	// confirmed: a login succeeded with the credential (see Confirm).
+	confirmed atomic.Bool
 }
 
 // newEntry checks a credential fetched at obtained and computes its instants.
