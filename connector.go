@@ -150,7 +150,9 @@ func (c *Connector) Close() error {
 }
 
 // connect runs the steps of one connection. It retries once after a login
-// rejected for authentication with a cached credential, once after a dial
+// rejected for authentication, when the cache drops the credential (it keeps
+// it when new credentials are refused too: see credcache's Invalidate), once
+// after a dial
 // failure to a looked-up host (which may have moved), and, within the connect
 // budget, while the target is starting or waking.
 func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
@@ -175,16 +177,16 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		}
 		conn, err := openPQ(ctx, c.base, c.tls, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
 		if err == nil {
+			c.creds.confirmed(cred)
 			return conn, nil
 		}
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, c.stepError("dial", user, cerr) // the server had not answered
 		}
 		switch {
-		case isAuthFailure(err) && cred.cached && !retriedLogin:
+		case isAuthFailure(err) && !retriedLogin && c.creds.rejected(cred):
 			retriedLogin = true
 			c.loginRetries.Add(1)
-			c.creds.rejected(cred)
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue

@@ -43,7 +43,7 @@ func (c *Connector) Rejected(tok Token) {
 	if !ok || c.closed.Load() {
 		return
 	}
-	cc.rejected(credential{Value: tok.Value, Expiry: tok.Expiry, cached: true})
+	cc.rejected(credential{Value: tok.Value, Expiry: tok.Expiry})
 	c.logger.LogAttrs(context.Background(), slog.LevelWarn, "lakebase: login rejected; the next credential is a new one",
 		slog.String("target", c.target.describe()))
 }

@@ -10,16 +10,17 @@ import (
 type credential struct {
 	Value  string
 	Expiry time.Time
-	// cached is true when the credential came from a cache that can drop it
-	// and mint another: a login it failed may be retried once.
-	cached bool
 }
 
 // credentialSource gives each new connection its password.
 type credentialSource interface {
 	credential(ctx context.Context) (credential, error)
-	// rejected tells the source that the server refused cred at login.
-	rejected(cred credential)
+	// confirmed tells the source that a login succeeded with cred.
+	confirmed(cred credential)
+	// rejected tells the source that the server refused cred at login, and
+	// reports whether a login with the next credential makes sense: the
+	// source no longer hands cred out.
+	rejected(cred credential) bool
 	// close stops any background work.
 	close()
 }
@@ -30,8 +31,9 @@ type staticPassword string
 func (p staticPassword) credential(context.Context) (credential, error) {
 	return credential{Value: string(p)}, nil
 }
-func (staticPassword) rejected(credential) {}
-func (staticPassword) close()              {}
+func (staticPassword) confirmed(credential)     {}
+func (staticPassword) rejected(credential) bool { return false }
+func (staticPassword) close()                   {}
 
 // errEmptyToken is returned when a TokenSource gives an empty token.
 var errEmptyToken = errors.New("token source returned an empty token")

@@ -84,6 +84,21 @@ func TestFaultCredentialRejected(t *testing.T) {
 			t.Errorf("Stats.LoginRetries = %d, want 1", n)
 		}
 		t.Logf("error: %v", err)
+
+		// A new credential was refused too: the identity is refused, not the
+		// credential. The next connects keep it, and a new one comes only
+		// after a backoff (0.5 to 1 s, then 1 to 2 s), not one per connect.
+		start, pings := time.Now(), 0
+		for ; time.Since(start) < 1500*time.Millisecond; pings++ {
+			if err := e.ping(db, 10*time.Second); !errors.As(err, &pe) {
+				t.Fatalf("Ping %d = %v; want the login error", pings, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance); pings < 5 || n > 3 {
+			t.Errorf("%d mints for %d more Pings in 1.5 s; want at most 3 in all", n, pings)
+		}
+		t.Logf("%d more Pings, %d mints in all, %d login retries", pings, e.kit.Workspace.MintsForInstance(e.instance), c.Stats().LoginRetries)
 		e.waitNoLeaksAfterClose()
 	})
 }

@@ -61,8 +61,9 @@ func (c cachedCredentials) credential(ctx context.Context) (credential, error) {
 	if err != nil {
 		return credential{}, err
 	}
-	return credential{Value: cred.Value, Expiry: cred.Expiry, cached: true}, nil
+	return credential{Value: cred.Value, Expiry: cred.Expiry}, nil
 }
 
-func (c cachedCredentials) rejected(cred credential) { c.cache.Invalidate(cred.Value) }
-func (c cachedCredentials) close()                   { c.cache.Close() }
+func (c cachedCredentials) confirmed(cred credential)     { c.cache.Confirm(cred.Value) }
+func (c cachedCredentials) rejected(cred credential) bool { return c.cache.Invalidate(cred.Value) }
+func (c cachedCredentials) close()                        { c.cache.Close() }
