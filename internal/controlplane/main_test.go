@@ -3,10 +3,9 @@ package controlplane
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/lakebase-go/lakebase/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
-	// The SDK's Google Cloud dependencies start opencensus's worker in an init function.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	leakcheck.VerifyTestMain(m)
 }
