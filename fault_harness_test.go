@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,19 +21,9 @@ import (
 // workspace's faults and credential lifetime) and registers an instance of
 // its own, so that gateways and mint counts are the test's alone.
 var faultKit struct {
-	once sync.Once
-	kit  *lakebasetest.Kit
-	err  error
-	mu   sync.Mutex // held by the test using the kit
-	n    int        // instances registered so far; guarded by mu
-}
-
-// closeFaultKit stops the shared kit, if a test started it.
-func closeFaultKit() error {
-	if faultKit.kit == nil {
-		return nil
-	}
-	return faultKit.kit.Close()
+	shared lakebasetest.Shared
+	mu     sync.Mutex // held by the test using the kit
+	n      int        // instances registered so far; guarded by mu
 }
 
 // faultEnv is one fault test's view of the shared kit: its own instance,
@@ -59,19 +47,8 @@ type faultEnv struct {
 // newFaultEnv takes the shared kit for t, which must not be parallel.
 func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
-	faultKit.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		faultKit.kit, faultKit.err = lakebasetest.Start(ctx, lakebasetest.Options{})
-	})
-	if errors.Is(faultKit.err, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL is not installed: ", faultKit.err)
-	}
-	if faultKit.err != nil {
-		t.Fatal(faultKit.err)
-	}
+	k := faultKit.shared.Kit(t)
 	faultKit.mu.Lock()
-	k := faultKit.kit
 	faultKit.n++
 	e := &faultEnv{t: t, kit: k, instance: fmt.Sprintf("fault-%d", faultKit.n), logs: newLogCapture(), baseline: goroutineIDs()}
 	t.Cleanup(func() {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,11 +21,8 @@ import (
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
-var (
-	kitOnce   sync.Once
-	kitShared *lakebasetest.Kit
-	kitErr    error
-)
+// kitShared is the kit of sharedKit.
+var kitShared lakebasetest.Shared
 
 // sharedKit returns the kit shared by this package's tests, started on first
 // use and closed by TestMain. Tests that use it change nothing that other
@@ -35,18 +31,7 @@ var (
 // that need those start a kit of their own with lakebasetest.New.
 func sharedKit(t *testing.T) *lakebasetest.Kit {
 	t.Helper()
-	kitOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		kitShared, kitErr = lakebasetest.Start(ctx, lakebasetest.Options{})
-	})
-	if errors.Is(kitErr, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", kitErr)
-	}
-	if kitErr != nil {
-		t.Fatal(kitErr)
-	}
-	return kitShared
+	return kitShared.Kit(t)
 }
 
 // uniqueName returns a name no other test uses, for instances, endpoints and

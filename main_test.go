@@ -2,26 +2,23 @@ package lakebase_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if kitShared != nil {
-		if err := kitShared.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "closing the shared kit:", err)
-			code = 1
-		}
+	if err := kitShared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the shared kit:", err)
+		code = 1
 	}
-	if err := closeFaultKit(); err != nil {
+	if err := faultKit.shared.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the fault tests' kit:", err)
 		code = 1
 	}
@@ -32,8 +29,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		// The SDK's opencensus dependency starts a worker when it loads.
-		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+		if err := leakcheck.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
 			code = 1
 		}
@@ -56,11 +52,6 @@ func testServer(t *testing.T) *lakebasetest.Postgres {
 		defer cancel()
 		sharedServer, serverErr = lakebasetest.StartPostgres(ctx, lakebasetest.PostgresOptions{})
 	})
-	if errors.Is(serverErr, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", serverErr)
-	}
-	if serverErr != nil {
-		t.Fatal(serverErr)
-	}
+	lakebasetest.Require(t, serverErr)
 	return sharedServer
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -10,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
-	"go.uber.org/goleak"
 )
 
 var (
@@ -29,8 +28,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		// The SDK's opencensus dependency starts a worker when it loads.
-		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+		if err := leakcheck.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
 			code = 1
 		}
@@ -53,11 +51,6 @@ func testEnv(b *testing.B) *Env {
 		defer cancel()
 		sharedEnv, envErr = StartEnv(ctx, *mintLatency, *stormSize)
 	})
-	if errors.Is(envErr, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		b.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", envErr)
-	}
-	if envErr != nil {
-		b.Fatal(envErr)
-	}
+	lakebasetest.Require(b, envErr)
 	return sharedEnv
 }

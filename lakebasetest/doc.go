@@ -35,5 +35,9 @@
 //		}
 //	}
 //
+// Tests that can share one kit take it from a Shared, which starts it for
+// the first of them; TestMain closes it. Require ends a test the way New
+// does, for code that starts a kit or a server itself.
+//
 // A program (a demo, a local development setup) uses Start and Close.
 package lakebasetest

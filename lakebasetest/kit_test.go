@@ -77,3 +77,24 @@ func TestKitsShareAnExistingServer(t *testing.T) {
 		}
 	}
 }
+
+// A Shared starts its kit once, for the first test that asks, and closes
+// only what it started.
+func TestShared(t *testing.T) {
+	t.Parallel()
+	var unused Shared
+	if err := unused.Close(); err != nil {
+		t.Errorf("Close of a Shared no test used = %v, want nil", err)
+	}
+	var s Shared
+	first := s.Kit(t)
+	if again := s.Kit(t); again != first {
+		t.Error("a second Kit call started another kit")
+	}
+	if err := first.Postgres.CreateRole(context.Background(), "shared_check", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,8 +2,6 @@ package lakebasetest
 
 import (
 	"context"
-	"errors"
-	"os"
 	"testing"
 	"time"
 )
@@ -16,12 +14,7 @@ func New(t testing.TB, opts Options) *Kit {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	k, err := Start(ctx, opts)
-	if errors.Is(err, ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		t.Skip("lakebasetest: PostgreSQL is not installed (apt-get install postgresql): ", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	Require(t, err)
 	t.Cleanup(func() {
 		if err := k.Close(); err != nil {
 			t.Error(err)

@@ -2,9 +2,7 @@ package lakebasetest
 
 import (
 	"context"
-	"errors"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -18,15 +16,7 @@ func NewPostgres(t testing.TB) *Postgres {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	p, err := StartPostgres(ctx, PostgresOptions{URL: os.Getenv(PostgresURLEnv)})
-	if errors.Is(err, ErrPostgresNotFound) {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("%v; install PostgreSQL (apt-get install postgresql) or set %s", err, PostgresURLEnv)
-		}
-		t.Skipf("%v; install PostgreSQL (apt-get install postgresql) or set %s to run this test", err, PostgresURLEnv)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	Require(t, err)
 	t.Cleanup(func() {
 		if t.Failed() && p.cluster != nil {
 			t.Logf("lakebasetest: end of the server log:\n%s", p.cluster.logTail())

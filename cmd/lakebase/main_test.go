@@ -2,31 +2,24 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sharedKit != nil {
-		if err := sharedKit.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the test kit:", err)
-			code = 1
-		}
+	if err := sharedKit.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test kit:", err)
+		code = 1
 	}
 	if code == 0 {
-		// The SDK's opencensus dependency starts a worker when it loads.
-		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
+		if err := leakcheck.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
 			code = 1
 		}
@@ -34,35 +27,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	kitOnce   sync.Once
-	sharedKit *lakebasetest.Kit
-	kitErr    error
-)
+// sharedKit is the kit shared by this package's tests, closed by TestMain.
+var sharedKit lakebasetest.Shared
 
-// testKit returns the kit shared by this package's tests, started on first
-// use. Without PostgreSQL it skips, except under CI.
+// testKit returns the shared kit, started on first use. Without PostgreSQL
+// it skips, except under CI.
 func testKit(t *testing.T) *lakebasetest.Kit {
 	t.Helper()
-	kitOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		sharedKit, kitErr = lakebasetest.Start(ctx, lakebasetest.Options{})
-	})
-	skipWithoutPostgres(t, kitErr)
-	if kitErr != nil {
-		t.Fatal(kitErr)
-	}
-	return sharedKit
-}
-
-// skipWithoutPostgres skips the test when err says PostgreSQL is not
-// installed, except under CI.
-func skipWithoutPostgres(t *testing.T, err error) {
-	t.Helper()
-	if errors.Is(err, lakebasetest.ErrPostgresNotFound) && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql): ", err)
-	}
+	return sharedKit.Kit(t)
 }
 
 // result is what one run of the command did.

@@ -1,0 +1,61 @@
+package lakebasetest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Shared is one kit for all the tests of a package, started by the first
+// test that asks for it, so that the package starts one server however many
+// tests it has. Close it in TestMain, after m.Run. The zero value uses the
+// zero Options; a Shared must not be copied.
+type Shared struct {
+	// Options configure the kit; set them before the first Kit call.
+	Options Options
+
+	once sync.Once
+	kit  *Kit
+	err  error
+}
+
+// Kit returns the shared kit, starting it on first use. When it cannot
+// start, it ends tb as Require does.
+func (s *Shared) Kit(tb testing.TB) *Kit {
+	tb.Helper()
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s.kit, s.err = Start(ctx, s.Options)
+	})
+	Require(tb, s.err)
+	return s.kit
+}
+
+// Close closes the kit if a test started it.
+func (s *Shared) Close() error {
+	if s.kit == nil {
+		return nil
+	}
+	return s.kit.Close()
+}
+
+// Require ends tb if err, from Start or StartPostgres, is not nil: without
+// PostgreSQL installed it skips the test, unless the environment variable CI
+// is true, where it fails the test instead; any other error fails it.
+func Require(tb testing.TB, err error) {
+	tb.Helper()
+	if errors.Is(err, ErrPostgresNotFound) {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			tb.Fatalf("%v; install PostgreSQL (apt-get install postgresql) or set %s", err, PostgresURLEnv)
+		}
+		tb.Skipf("%v; install PostgreSQL (apt-get install postgresql) or set %s to run this test", err, PostgresURLEnv)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
