@@ -111,7 +111,8 @@ func ExampleTokenSourceFunc() {
 // A tool that opens connections itself, outside database/sql, takes the
 // host, the user and each password from the connector, whose cache it
 // shares, and reports a password the server refused with Rejected, so that
-// the next one is new (a credential can be revoked before it expires).
+// the next one is new (a credential can be revoked before it expires), and
+// one it accepted with Accepted.
 func ExampleConnector_Rejected() {
 	cfg, err := lakebase.ParseDSN("instance=my-db auth=oauth-m2m")
 	if err != nil {
@@ -151,6 +152,7 @@ func ExampleConnector_Rejected() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	connector.Accepted(tok) // a later refusal of tok is a revocation
 	defer conn.Close()
 }
 

@@ -57,8 +57,24 @@ func TestFaultCredentialRejectedByCaller(t *testing.T) {
 		if again.Value != tok.Value {
 			t.Error("Rejected with a credential already replaced dropped the new one")
 		}
-		if n := e.kit.Workspace.MintsForInstance(e.instance) - mints; n != 1 {
-			t.Errorf("%d mints after the revocation, want 1", n)
+		// Told that the new credential logged in, the connector takes its
+		// refusal for a revocation: it is dropped at once, although the
+		// last drop was moments ago.
+		c.Accepted(tok)
+		e.kit.RevokeCredentials()
+		c.Rejected(tok)
+		third, err := c.Credential(ctx)
+		if err != nil {
+			t.Fatal(e.record(err))
+		}
+		if third.Value == tok.Value {
+			t.Fatal("Credential after Accepted, a revocation and Rejected returned the revoked credential")
+		}
+		if err := e.record(loginWith(ctx, e, c, third)); err != nil {
+			t.Fatalf("login with the third credential: %v", err)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance) - mints; n != 2 {
+			t.Errorf("%d mints after the two revocations, want 2", n)
 		}
 		// The driver's own connections use the new credential at once.
 		if err := e.ping(db, 10*time.Second); err != nil {
@@ -67,14 +83,15 @@ func TestFaultCredentialRejectedByCaller(t *testing.T) {
 		if st := c.Stats(); st.LoginRetries != 0 {
 			t.Errorf("Stats.LoginRetries = %d, want 0: Rejected is not Connect's retry", st.LoginRetries)
 		}
-		if n := strings.Count(e.logs.String(), "login rejected; the next credential is a new one"); n != 2 {
-			t.Errorf("%d log lines for the two Rejected calls, want 2:\n%s", n, e.logs)
+		if n := strings.Count(e.logs.String(), "login rejected; the next credential is a new one"); n != 3 {
+			t.Errorf("%d log lines for the three Rejected calls, want 3:\n%s", n, e.logs)
 		}
 
 		e.waitNoLeaksAfterClose()
-		c.Rejected(tok) // after Close: nothing to drop, nothing to log
-		if n := strings.Count(e.logs.String(), "login rejected"); n != 2 {
-			t.Errorf("Rejected after Close logged (%d lines about rejected logins, want 2)", n)
+		c.Rejected(third) // after Close: nothing to drop, nothing to log
+		c.Accepted(third)
+		if n := strings.Count(e.logs.String(), "login rejected"); n != 3 {
+			t.Errorf("Rejected after Close logged (%d lines about rejected logins, want 3)", n)
 		}
 		if _, err := c.Credential(ctx); !errors.Is(err, lakebase.ErrConnectorClosed) {
 			t.Errorf("Credential after Close = %v, want ErrConnectorClosed", err)

@@ -18,7 +18,8 @@ import (
 // with a credential from its cache (minted when needed and refreshed before
 // it expires) for every new connection. A login the server refuses for its
 // credential (revoked early) tells the connector, which drops it: that
-// connection fails, and the next one gets a new credential. sslParams are
+// connection fails, and the next one gets a new credential. A login accepted
+// tells it too, so that it knows the refusal for a revocation. sslParams are
 // pgx's TLS settings, "sslmode=require" on Lakebase.
 func lakebasePoolConfig(ctx context.Context, connector *lakebase.Connector, sslParams string) (*pgxpool.Config, error) {
 	host, port, err := connector.Host(ctx)
@@ -48,6 +49,16 @@ func lakebasePoolConfig(ctx context.Context, connector *lakebase.Connector, sslP
 				connector.Rejected(token)
 			}
 			return onPgError == nil || onPgError(pc, pgErr)
+		}
+		// A login accepted tells the connector that the credential works, so
+		// that a later refusal is taken for a revocation.
+		afterConnect := cc.AfterConnect
+		cc.AfterConnect = func(ctx context.Context, pc *pgconn.PgConn) error {
+			connector.Accepted(token)
+			if afterConnect != nil {
+				return afterConnect(ctx, pc)
+			}
+			return nil
 		}
 		return nil
 	}
