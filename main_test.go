@@ -2,8 +2,6 @@ package lakebase_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,28 +11,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kitShared.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "closing the shared kit:", err)
-		code = 1
-	}
-	if err := faultKit.shared.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the fault tests' kit:", err)
-		code = 1
-	}
-	if sharedServer != nil {
-		if err := sharedServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the test server:", err)
-			code = 1
+	leakcheck.Main(m, kitShared.Close, faultKit.shared.Close, func() error {
+		if sharedServer == nil {
+			return nil
 		}
-	}
-	if code == 0 {
-		if err := leakcheck.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+		return sharedServer.Stop()
+	})
 }
 
 var (

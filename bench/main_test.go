@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,20 +18,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if sharedEnv != nil {
-		if err := sharedEnv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "closing the kit:", err)
-			code = 1
+	leakcheck.Main(m, func() error {
+		if sharedEnv == nil {
+			return nil
 		}
-	}
-	if code == 0 {
-		if err := leakcheck.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+		return sharedEnv.Close()
+	})
 }
 
 var (

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,18 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := sharedKit.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test kit:", err)
-		code = 1
-	}
-	if code == 0 {
-		if err := leakcheck.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	leakcheck.Main(m, sharedKit.Close)
 }
 
 // sharedKit is the kit shared by this package's tests, closed by TestMain.
