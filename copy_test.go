@@ -106,6 +106,9 @@ func copyIn(ctx context.Context, db *sql.DB, table string, n int) error {
 	if err != nil {
 		return err
 	}
+	// lib/pq's COPY goroutine reads until the copy ends: end it before the
+	// rollback reads too.
+	defer func() { _ = stmt.Close() }()
 	for i := range n {
 		if _, err := stmt.ExecContext(ctx, i, fmt.Sprintf("row %d", i)); err != nil {
 			return err

@@ -16,6 +16,11 @@ func TestMain(m *testing.M) {
 			return nil
 		}
 		return sharedServer.Stop()
+	}, func() error {
+		if restartServer == nil {
+			return nil
+		}
+		return restartServer.Stop()
 	})
 }
 

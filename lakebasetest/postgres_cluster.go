@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,9 +27,12 @@ var errPortTaken = errors.New("port already in use")
 
 // cluster is a postgres process serving a data directory of its own.
 type cluster struct {
-	cmd     *exec.Cmd
 	logFile string
-	exited  chan struct{} // closed once the process has exited
+	pidFile string
+
+	mu     sync.Mutex // guards the process, which restart replaces
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited
 }
 
 // startCluster makes a cluster in p.dir, starts it on a free port and gives
@@ -108,45 +112,55 @@ func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error
 // startPostmaster starts postgres with settings and waits until it accepts
 // connections.
 func startPostmaster(ctx context.Context, bin, dir, data string, owner *serverUser, settings ...string) (*cluster, error) {
-	c := &cluster{logFile: filepath.Join(dir, "postgres.log"), exited: make(chan struct{})}
-	log, err := os.Create(c.logFile)
-	if err != nil {
-		return nil, fmt.Errorf("lakebasetest: server log: %w", err)
-	}
-	defer log.Close()
 	args := []string{"-D", data}
 	for _, s := range settings {
 		args = append(args, "-c", s)
 	}
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
-	c.cmd.Dir = dir
-	c.cmd.Env = serverEnv()
-	c.cmd.Stdout, c.cmd.Stderr = log, log
-	c.cmd.SysProcAttr = owner.procAttr()
-	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("lakebasetest: start postgres: %w", err)
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.Dir = dir
+	cmd.Env = serverEnv()
+	cmd.SysProcAttr = owner.procAttr()
+	c := &cluster{logFile: filepath.Join(dir, "postgres.log"), pidFile: filepath.Join(data, "postmaster.pid")}
+	if err := c.launch(ctx, cmd); err != nil {
+		return nil, err
 	}
+	return c, nil
+}
+
+// launch starts cmd, a postmaster, with its output appended to the log, and
+// waits until it accepts connections. The caller holds c.mu or owns c.
+func (c *cluster) launch(ctx context.Context, cmd *exec.Cmd) error {
+	log, err := os.OpenFile(c.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("lakebasetest: server log: %w", err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("lakebasetest: start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	c.cmd, c.exited = cmd, exited
 	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
+		_ = cmd.Wait()
+		close(exited)
 	}()
 
-	pidFile := filepath.Join(data, "postmaster.pid")
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if postmasterReady(pidFile) {
-			return c, nil
+		if postmasterReady(c.pidFile) {
+			return nil
 		}
 		select {
-		case <-c.exited:
+		case <-exited:
 			logged, _ := os.ReadFile(c.logFile)
 			if bytes.Contains(logged, []byte("could not bind")) {
-				return nil, errPortTaken
+				return errPortTaken
 			}
-			return nil, fmt.Errorf("lakebasetest: postgres exited at start:\n%s", tail(logged))
+			return fmt.Errorf("lakebasetest: postgres exited at start:\n%s", tail(logged))
 		case <-ctx.Done():
-			return nil, errors.Join(fmt.Errorf("lakebasetest: wait for postgres: %w", ctx.Err()), c.stop(syscall.SIGQUIT))
+			return errors.Join(fmt.Errorf("lakebasetest: wait for postgres: %w", ctx.Err()), c.signal(syscall.SIGQUIT))
 		case <-tick.C:
 		}
 	}
@@ -167,6 +181,13 @@ func postmasterReady(pidFile string) bool {
 // that is thrown away), SIGINT cleanly. It kills the server if it has not
 // exited within ten seconds.
 func (c *cluster) stop(sig os.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.signal(sig)
+}
+
+// signal is stop, with c.mu held.
+func (c *cluster) signal(sig os.Signal) error {
 	_ = c.cmd.Process.Signal(sig)
 	select {
 	case <-c.exited:

@@ -14,6 +14,14 @@ import (
 // (or a proxy in front of it) closed the connection.
 var errSessionClosed = errors.New("the server closed the connection")
 
+// errSessionEnding is the cause when an idle session holds an error from the
+// server: outside a request, that is the FATAL message before the server
+// closes the connection (a restart, pg_terminate_backend, a timeout).
+var errSessionEnding = errors.New("the server ended the session")
+
+// errorResponse is the type byte of the protocol's ErrorResponse message.
+const errorResponse = 'E'
+
 // IdleBeforeCheck is how long a session must have been quiet (no read
 // returned) before the start of a request looks at the socket for its end.
 // A busy connection pays nothing; see the package doc for the measurement.
@@ -88,11 +96,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// check reports whether the server has closed the session, without
-// blocking. Data waiting on TCP may be TLS's close_notify: then TLS reads it
-// at once; whatever it decrypts waits in pending for lib/pq (a notice, or a
-// FATAL message, on which lib/pq's own retry is safe, since the server sent
-// it before this request).
+// check reports whether the server has closed or ended the session, without
+// blocking. Data waiting on an idle session is either an asynchronous
+// message (a notice, a notification) that lib/pq reads, or the server's
+// FATAL message before it closes: then the session is over, and failing the
+// write with nothing sent is safe. Over TLS the data may also be TLS's
+// close_notify: TLS reads what waits at once, and what it decrypts waits in
+// pending for lib/pq.
 func (c *Conn) check() error {
 	if !c.readMu.TryLock() {
 		return nil
@@ -107,7 +117,10 @@ func (c *Conn) check() error {
 	}
 	tc, ok := c.Conn.(*tls.Conn)
 	if !ok {
-		return nil // lib/pq reads what waits
+		if c.peek.first == errorResponse {
+			return errSessionEnding
+		}
+		return nil // a notice, say: lib/pq reads it
 	}
 	// No Read can start while readMu is held, so no one else sees this
 	// deadline. (A deadline already past would not even try to read.)
@@ -118,6 +131,8 @@ func (c *Conn) check() error {
 	c.pending = buf[:n]
 	var ne net.Error
 	switch {
+	case n > 0 && buf[0] == errorResponse:
+		return errSessionEnding
 	case err == nil, errors.As(err, &ne) && ne.Timeout():
 		return nil
 	case errors.Is(err, io.EOF):

@@ -18,6 +18,7 @@ type peeker struct {
 	fn      func(fd uintptr)
 	closed  error
 	waiting bool
+	first   byte // the first byte waiting, when waiting
 }
 
 // newPeeker returns a peeker of conn.
@@ -49,7 +50,7 @@ func (p *peeker) look(fd uintptr) {
 	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	switch {
 	case n > 0:
-		p.waiting = true
+		p.waiting, p.first = true, b[0]
 	case n == 0 && err == nil:
 		p.closed = errSessionClosed
 	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):

@@ -1,0 +1,300 @@
+package lakebase_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase/internal/pqsession"
+	"github.com/lakebase-go/lakebase/lakebasetest"
+	_ "github.com/lib/pq"
+)
+
+// The faults here are what a real PostgreSQL does to its sessions: a backend
+// ended by pg_terminate_backend, and a fast restart. Either way the server
+// sends FATAL 57P01 and closes the connection (over TLS with a close_notify
+// first). Each scenario runs through lib/pq's own driver and through
+// lakebase, on a server of their own (a restart would disturb other tests),
+// and the two must end the same way.
+
+var (
+	restartOnce   sync.Once
+	restartServer *lakebasetest.Postgres
+	restartErr    error
+)
+
+// faultServer returns the server of these tests, started on first use and
+// stopped by TestMain.
+func faultServer(t *testing.T) *lakebasetest.Postgres {
+	t.Helper()
+	restartOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		restartServer, restartErr = lakebasetest.StartPostgres(ctx, lakebasetest.PostgresOptions{})
+		if restartErr == nil {
+			restartErr = restartServer.CreateRole(ctx, "fault_user", nativePassword)
+		}
+		if restartErr == nil {
+			restartErr = restartServer.CreateDatabase(ctx, "fault_db", "fault_user")
+		}
+	})
+	lakebasetest.Require(t, restartErr)
+	return restartServer
+}
+
+// pgFault is one scenario's connections: the database under test through
+// one driver, and the superuser's.
+type pgFault struct {
+	t      *testing.T
+	srv    *lakebasetest.Postgres
+	driver string
+	db     *sql.DB
+	admin  *sql.DB
+}
+
+// outcomes are what a scenario ends with through each driver; an empty one
+// is not checked (lib/pq's retry of an interrupted statement fails or not
+// depending on how soon the server is back), only logged.
+type outcomes struct{ postgres, lakebase string }
+
+// same is the outcome expected alike through both drivers.
+func same(o string) outcomes { return outcomes{postgres: o, lakebase: o} }
+
+// forEachDriver runs scenario through lib/pq and through lakebase, in plain
+// text and over TLS, and checks each driver's outcome against want.
+func forEachDriver(t *testing.T, want outcomes, scenario func(f *pgFault) string) {
+	srv := faultServer(t)
+	for _, sslmode := range []string{"disable", "require"} {
+		for _, driver := range []string{"postgres", "lakebase"} {
+			t.Run(sslmode+"/"+driver, func(t *testing.T) {
+				dsn := fmt.Sprintf("host=%s port=%d user=fault_user password=%s dbname=fault_db sslmode=%s",
+					srv.Host(), srv.Port(), nativePassword, sslmode)
+				f := &pgFault{t: t, srv: srv, driver: driver, db: mustOpen(t, driver, dsn), admin: mustOpen(t, "postgres", srv.SuperuserDSN())}
+				expected := want.postgres
+				if driver == "lakebase" {
+					expected = want.lakebase
+				}
+				got := scenario(f)
+				if expected != "" && got != expected {
+					t.Errorf("outcome %q, want %q", got, expected)
+				}
+				t.Logf("outcome: %s", got)
+			})
+		}
+	}
+}
+
+// mustOpen opens a sql.DB closed when the test ends.
+func mustOpen(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// backendPID is the server process of db's one connection.
+func (f *pgFault) backendPID() int {
+	f.t.Helper()
+	f.db.SetMaxOpenConns(1)
+	var pid int
+	if err := f.db.QueryRow("SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		f.t.Fatal(err)
+	}
+	return pid
+}
+
+// terminate ends backend pid as pg_terminate_backend does and waits until
+// it is gone.
+func (f *pgFault) terminate(pid int) {
+	f.t.Helper()
+	var done bool
+	if err := f.admin.QueryRow("SELECT pg_terminate_backend($1, 10000)", pid).Scan(&done); err != nil || !done {
+		f.t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, done, err)
+	}
+}
+
+// waitActive waits until a statement holding marker runs on the server, and
+// returns its backend.
+func (f *pgFault) waitActive(marker string) int {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var pid int
+		err := f.admin.QueryRow(`SELECT pid FROM pg_stat_activity
+			WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`, marker).Scan(&pid)
+		if err == nil {
+			return pid
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			f.t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.t.Fatalf("no statement %q became active", marker)
+	return 0
+}
+
+// restart restarts the server (a fast shutdown, then a start).
+func (f *pgFault) restart() {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := f.srv.Restart(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// kind names the class of err, the part of an outcome that must match.
+func kind(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, driver.ErrBadConn):
+		return "bad connection"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return "network error"
+	}
+	return "error: " + err.Error()
+}
+
+// sessionEndsWhileIdle ends the session of f.db with end while it is idle
+// (after waiting for wait) and reports what the next query makes of it.
+func (f *pgFault) sessionEndsWhileIdle(wait time.Duration, end func(pid int)) string {
+	pid := f.backendPID()
+	time.Sleep(wait)
+	end(pid)
+	var next int
+	err := f.db.QueryRow("SELECT pg_backend_pid()").Scan(&next)
+	if err == nil && next == pid {
+		f.t.Fatalf("still backend %d", pid)
+	}
+	return kind(err)
+}
+
+// An idle pooled session that the server ended is replaced without the
+// caller seeing it once it was idle for pqsession.IdleBeforeCheck: lakebase
+// looks before the request and finds the server's FATAL. A session used
+// within that time is not looked at: the request goes out, and lakebase
+// reports the end of the session, where lib/pq reports
+// driver.ErrBadConn and database/sql sends the request again (safe here,
+// unsafe when the request was running: see the statement tests).
+func TestFaultPostgresTerminateIdle(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		forEachDriver(t, same("ok"), func(f *pgFault) string {
+			return f.sessionEndsWhileIdle(pqsession.IdleBeforeCheck+100*time.Millisecond, f.terminate)
+		})
+	})
+	t.Run("just used", func(t *testing.T) {
+		forEachDriver(t, outcomes{postgres: "ok", lakebase: "network error"}, func(f *pgFault) string {
+			return f.sessionEndsWhileIdle(0, f.terminate)
+		})
+	})
+}
+
+// A fast restart: sessions idle long enough are replaced without the caller
+// seeing it.
+func TestFaultPostgresRestartIdle(t *testing.T) {
+	forEachDriver(t, same("ok"), func(f *pgFault) string {
+		return f.sessionEndsWhileIdle(pqsession.IdleBeforeCheck+100*time.Millisecond, func(int) { f.restart() })
+	})
+}
+
+// statementInterrupted runs an INSERT that interrupt cuts short once the
+// test sees it running on the server, and returns its outcome. The INSERT
+// must never be written twice; lib/pq, given the FATAL and then the end of
+// the stream, reports driver.ErrBadConn and database/sql runs the INSERT
+// again on a new session (which PostgreSQL makes safe here by rolling the
+// first back, but which is unsafe whenever the end comes after the server
+// committed, as from a proxy). lakebase reports the end of the session.
+func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
+	table := "cut_" + f.driver
+	if _, err := f.db.Exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (v int)"); err != nil {
+		f.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.db.Exec("INSERT INTO " + table + " SELECT 1 FROM pg_sleep(1) -- cut me " + f.driver)
+		done <- err
+	}()
+	interrupt(f.waitActive("cut me " + f.driver)) // the statement is in flight
+	err := <-done
+	var rows int
+	if err := f.db.QueryRow("SELECT count(*) FROM " + table).Scan(&rows); err != nil {
+		f.t.Fatal(err)
+	}
+	if rows > 1 || (err == nil) != (rows == 1) {
+		f.t.Errorf("the INSERT returned %v and wrote %d rows", err, rows)
+	}
+	return fmt.Sprintf("%s, %d rows", kind(err), rows)
+}
+
+// A backend ended during a statement.
+func TestFaultPostgresTerminateDuringStatement(t *testing.T) {
+	forEachDriver(t, outcomes{postgres: "ok, 1 rows", lakebase: "network error, 0 rows"}, func(f *pgFault) string {
+		return f.statementInterrupted(f.terminate)
+	})
+}
+
+// A fast restart during a statement.
+func TestFaultPostgresRestartDuringStatement(t *testing.T) {
+	forEachDriver(t, outcomes{lakebase: "network error, 0 rows"}, func(f *pgFault) string {
+		return f.statementInterrupted(func(int) { f.restart() })
+	})
+}
+
+// copyInterrupted runs a COPY that interrupt cuts short once it runs on the
+// server, and returns its outcome: the copy fails at once, nothing is
+// loaded, and the pool goes on.
+func (f *pgFault) copyInterrupted(interrupt func(pid int)) string {
+	table := "copy_cut_" + f.driver
+	if _, err := f.db.Exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (id int, name text)"); err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- copyIn(ctx, f.db, table, 50*copyRows) }()
+	interrupt(f.waitActive(table))
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		f.t.Fatal("the COPY hangs after its session ended")
+	}
+	var rows int
+	if qerr := f.db.QueryRow("SELECT count(*) FROM " + table).Scan(&rows); qerr != nil {
+		f.t.Fatal(qerr)
+	}
+	if err == nil {
+		return fmt.Sprintf("copied, %d rows", rows)
+	}
+	// lib/pq reports the server's FATAL or driver.ErrBadConn, depending on
+	// which of its goroutines sees the end first: both say the copy failed.
+	f.t.Logf("the copy failed with %v", err)
+	return fmt.Sprintf("failed, %d rows", rows)
+}
+
+// A backend ended during a COPY.
+func TestFaultPostgresTerminateDuringCopy(t *testing.T) {
+	forEachDriver(t, same("failed, 0 rows"), func(f *pgFault) string {
+		return f.copyInterrupted(f.terminate)
+	})
+}
+
+// A fast restart during a COPY.
+func TestFaultPostgresRestartDuringCopy(t *testing.T) {
+	forEachDriver(t, same("failed, 0 rows"), func(f *pgFault) string {
+		return f.copyInterrupted(func(int) { f.restart() })
+	})
+}
