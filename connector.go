@@ -27,8 +27,8 @@ var ErrConnectorClosed = errors.New("lakebase: connector is closed")
 type Connector struct {
 	cfg    *Config // the caller's Config with the environment and defaults applied
 	mode   AuthMode
-	base   pq.Config
-	tls    *pqsession.TLS
+	opener *pqsession.Opener
+	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
 	life   *lifetime
 
@@ -73,11 +73,11 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := pqsession.NewTLS(base)
+	opener, err := pqsession.NewOpener(base)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}
-	conn := &Connector{cfg: c, mode: mode, base: base, tls: st, logger: c.Logger, life: newLifetime()}
+	conn := &Connector{cfg: c, mode: mode, opener: opener, budget: connectBudget(base), logger: c.Logger, life: newLifetime()}
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
@@ -176,7 +176,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
-		conn, err := pqsession.Open(ctx, c.base, c.tls, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
+		conn, err := c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
 		if err == nil {
 			c.creds.confirmed(cred)
 			return conn, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
 )
@@ -39,7 +40,10 @@ func queryOne(e *faultEnv, db *sql.DB, d time.Duration) error {
 	return e.record(db.QueryRowContext(ctx, "SELECT 1").Scan(&one))
 }
 
-// Fault 5: the gateway restarts, dropping every session.
+// Fault 5: the gateway restarts, dropping every session. The query in flight
+// fails; once its session is seen ending, the pool's other sessions, used
+// moments ago, are looked at before their next request and replaced, so the
+// queries after the restart all succeed.
 func TestFaultGatewayRestart(t *testing.T) {
 	e := newFaultEnv(t)
 	db, _ := e.open(e.dsn())
@@ -86,10 +90,13 @@ func TestFaultGatewayRestart(t *testing.T) {
 }
 
 // Fault 6: the database is out, then back, without restarting the program.
+// The pool's sessions sat idle, so the driver looks at them before a
+// request, finds them ended and dials: the queries fail at the dial.
 func TestFaultDatabaseOutage(t *testing.T) {
 	e := newFaultEnv(t)
 	db, _ := e.open(e.dsn())
 	fillPool(t, db, 2)
+	time.Sleep(pqsession.IdleBeforeCheck)
 	if err := e.gateway.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +312,11 @@ func TestFaultRestartsDoNotRepeatWrites(t *testing.T) {
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for ctx.Err() == nil {
+		for {
 			time.Sleep(700 * time.Millisecond)
+			if ctx.Err() != nil {
+				return // a restart after the writes would only test the count below
+			}
 			e.gateway.Restart()
 		}
 	})

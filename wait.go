@@ -3,6 +3,8 @@ package lakebase
 import (
 	"context"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // defaultConnectBudget is how long Connect waits for a starting or waking
@@ -23,16 +25,21 @@ type connectWait struct {
 	next     time.Duration
 }
 
-// newWait starts the budget of one Connect: the context's deadline, else
+// connectBudget is the budget of a Connect whose context has no deadline:
 // connect_timeout, else defaultConnectBudget.
+func connectBudget(base pq.Config) time.Duration {
+	if base.ConnectTimeout > 0 {
+		return base.ConnectTimeout
+	}
+	return defaultConnectBudget
+}
+
+// newWait starts the budget of one Connect: the context's deadline, else
+// the connector's budget.
 func (c *Connector) newWait(ctx context.Context) *connectWait {
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		budget := c.base.ConnectTimeout
-		if budget <= 0 {
-			budget = defaultConnectBudget
-		}
-		deadline = time.Now().Add(budget)
+		deadline = time.Now().Add(c.budget)
 	}
 	return &connectWait{deadline: deadline, next: firstPause}
 }

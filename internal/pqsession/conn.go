@@ -44,6 +44,11 @@ type Conn struct {
 	read     atomic.Bool
 	lastRead atomic.Int64 // time.Since(epoch) when the last Read returned
 
+	// ended counts the sessions of the Opener seen ending; seen is its value
+	// when this session last looked at its socket.
+	ended *atomic.Uint64
+	seen  atomic.Uint64
+
 	// readMu is held by every Read. The check before a request only tries
 	// it: a Read in flight (lib/pq's COPY goroutine, say) will see the end
 	// of the session itself, and the check never waits for it.
@@ -52,9 +57,11 @@ type Conn struct {
 }
 
 // newConn returns the session connection over tcp; conn is tcp, or TLS over
-// it.
-func newConn(conn, tcp net.Conn) *Conn {
-	return &Conn{Conn: conn, peek: newPeeker(tcp), epoch: time.Now()}
+// it. ended counts the sessions of its Opener seen ending.
+func newConn(conn, tcp net.Conn, ended *atomic.Uint64) *Conn {
+	c := &Conn{Conn: conn, peek: newPeeker(tcp), epoch: time.Now(), ended: ended}
+	c.seen.Store(ended.Load())
+	return c
 }
 
 // Read reads from the connection. Once the login is done, the end of the
@@ -67,10 +74,21 @@ func (c *Conn) Read(p []byte) (int, error) {
 	c.lastRead.Store(int64(time.Since(c.epoch)))
 	c.read.Store(true)
 	c.readMu.Unlock()
-	if (err == io.EOF || err == io.ErrUnexpectedEOF) && c.session.Load() {
-		err = c.opError("read", errSessionClosed)
+	if err != nil && c.session.Load() {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = c.opError("read", errSessionClosed)
+		}
+		if !isTimeout(err) {
+			c.ended.Add(1)
+		}
 	}
 	return n, err
+}
+
+// isTimeout reports a deadline's error, which does not end the session.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (c *Conn) readLocked(p []byte) (int, error) {
@@ -82,15 +100,21 @@ func (c *Conn) readLocked(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// Write writes to the connection. A write that starts a request on a session
-// idle for IdleBeforeCheck first looks whether the server has closed it;
-// then it fails with nothing written, which lib/pq reports as
-// driver.ErrBadConn, so that database/sql retries on another connection.
+// Write writes to the connection. A write that starts a request first looks
+// whether the server has closed or ended the session, when the session has
+// been idle for IdleBeforeCheck or another session of its Opener was seen
+// ending since it last looked; if so, the write fails with nothing written,
+// which lib/pq reports as driver.ErrBadConn, so that database/sql retries on
+// another connection.
 func (c *Conn) Write(p []byte) (int, error) {
-	if c.read.Swap(false) && c.session.Load() &&
-		time.Duration(c.lastRead.Load()) <= time.Since(c.epoch)-IdleBeforeCheck {
-		if err := c.check(); err != nil {
-			return 0, c.opError("write", err)
+	if c.read.Swap(false) && c.session.Load() {
+		ended := c.ended.Load()
+		if ended != c.seen.Load() || time.Duration(c.lastRead.Load()) <= time.Since(c.epoch)-IdleBeforeCheck {
+			c.seen.Store(ended)
+			if err := c.check(); err != nil {
+				c.ended.Add(1)
+				return 0, c.opError("write", err)
+			}
 		}
 	}
 	return c.Conn.Write(p)
@@ -129,11 +153,10 @@ func (c *Conn) check() error {
 	n, err := tc.Read(buf)
 	_ = tc.SetReadDeadline(time.Time{})
 	c.pending = buf[:n]
-	var ne net.Error
 	switch {
 	case n > 0 && buf[0] == errorResponse:
 		return errSessionEnding
-	case err == nil, errors.As(err, &ne) && ne.Timeout():
+	case err == nil, isTimeout(err):
 		return nil
 	case errors.Is(err, io.EOF):
 		return errSessionClosed

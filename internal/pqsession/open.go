@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -19,22 +20,45 @@ type Login struct {
 	Password string
 }
 
-// Open opens one lib/pq connection with the base configuration and login.
-// The result is lib/pq's own connection, unwrapped, over a Conn, with TLS run
-// by the driver when st is not nil (see NewTLS). lib/pq honours ctx only
-// while dialling; Open also ends the TLS handshake and the login when ctx
-// ends, and then returns ctx.Err() itself.
-func Open(ctx context.Context, base pq.Config, st *TLS, login Login) (driver.Conn, error) {
-	pc := base // a copy: the shared base is never changed
-	pc.Host, pc.Port, pc.User, pc.Password = login.Host, login.Port, login.User, login.Password
-	if st != nil {
-		pc.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
+// Opener opens the sessions of one connector: lib/pq connections with one
+// base configuration, over TLS that the driver runs where it can. Its
+// sessions share what they learn of the server: once one of them sees its
+// session end, the others look at theirs before their next request, busy or
+// not (a restart or a failover ends them all).
+type Opener struct {
+	base  pq.Config
+	tls   *sessionTLS // nil: lib/pq runs TLS, if any
+	ended atomic.Uint64
+}
+
+// NewOpener returns the Opener of the lib/pq configuration base, whose
+// host, port, user and password each Open sets. It reads the TLS root
+// certificates now: a file that cannot be read or holds no certificate is
+// an error naming sslrootcert.
+func NewOpener(base pq.Config) (*Opener, error) {
+	st, err := newSessionTLS(base)
+	if err != nil {
+		return nil, err
 	}
+	o := &Opener{base: base, tls: st}
+	if st != nil {
+		o.base.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
+	}
+	return o, nil
+}
+
+// Open opens one lib/pq connection for login. The result is lib/pq's own
+// connection, unwrapped, over a Conn. lib/pq honours ctx only while
+// dialling; Open also ends the TLS handshake and the login when ctx ends,
+// and then returns ctx.Err() itself.
+func (o *Opener) Open(ctx context.Context, login Login) (driver.Conn, error) {
+	pc := o.base // a copy: the shared base is never changed
+	pc.Host, pc.Port, pc.User, pc.Password = login.Host, login.Port, login.User, login.Password
 	pqc, err := pq.NewConnectorConfig(pc)
 	if err != nil {
 		return nil, err
 	}
-	d := &handshakeDialer{ctx: ctx, tls: st, host: login.Host}
+	d := &handshakeDialer{ctx: ctx, opener: o, host: login.Host}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
@@ -57,7 +81,7 @@ func Open(ctx context.Context, base pq.Config, st *TLS, login Login) (driver.Con
 // cancel requests, detached from ctx.
 type handshakeDialer struct {
 	ctx    context.Context
-	tls    *TLS   // nil: lib/pq runs TLS, if any
+	opener *Opener
 	host   string // for TLS's server name
 	dialer net.Dialer
 
@@ -80,8 +104,8 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 	}
 	d.mu.Unlock()
 	var session net.Conn = conn
-	if d.tls != nil {
-		tc, err := d.tls.start(ctx, conn, d.host)
+	if st := d.opener.tls; st != nil {
+		tc, err := st.start(ctx, conn, d.host)
 		if err != nil {
 			_ = conn.Close()
 			return nil, err
@@ -91,7 +115,7 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 	if released { // a cancel request of the open session
 		return session, nil
 	}
-	sc := newConn(session, conn)
+	sc := newConn(session, conn, &d.opener.ended)
 	d.mu.Lock()
 	d.sessions = append(d.sessions, sc)
 	d.mu.Unlock()

@@ -16,7 +16,7 @@ import (
 	"github.com/lib/pq"
 )
 
-// TLS is TLS that the driver runs itself, so that the end of a session is
+// sessionTLS is TLS that the driver runs itself, so that the end of a session is
 // seen above TLS (see Conn): lib/pq turns a TLS close_notify in the middle
 // of a statement into driver.ErrBadConn, and database/sql then runs the
 // statement again.
@@ -27,7 +27,7 @@ import (
 // leaves TLS to lib/pq for the other modes and whenever a client
 // certificate, inline certificates, direct negotiation or a custom
 // (RegisterTLSConfig) mode is involved.
-type TLS struct {
+type sessionTLS struct {
 	config *tls.Config // without ServerName, which is per host
 	sni    bool        // send the host name (sslsni)
 	full   bool        // verify-full: check the host name against the certificate
@@ -36,11 +36,8 @@ type TLS struct {
 	caOnly bool
 }
 
-// NewTLS returns the TLS to run for pc, or nil when lib/pq runs it. It is
-// meant to run once per connector: the root certificates are read then, and
-// a file that cannot be read or holds no certificate is an error naming
-// sslrootcert.
-func NewTLS(pc pq.Config) (*TLS, error) {
+// newSessionTLS returns the TLS to run for pc, or nil when lib/pq runs it.
+func newSessionTLS(pc pq.Config) (*sessionTLS, error) {
 	switch pc.SSLMode {
 	case pq.SSLModeRequire, pq.SSLModeVerifyCA, pq.SSLModeVerifyFull:
 	default:
@@ -55,7 +52,7 @@ func NewTLS(pc pq.Config) (*TLS, error) {
 	if root == "" && home != "" && fileExists(filepath.Join(home, "root.crt")) {
 		root = filepath.Join(home, "root.crt")
 	}
-	t := &TLS{
+	t := &sessionTLS{
 		config: &tls.Config{
 			MinVersion:    tlsVersion(pc.SSLMinProtocolVersion),
 			MaxVersion:    tlsVersion(pc.SSLMaxProtocolVersion),
@@ -93,7 +90,7 @@ var sslRequest = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil
 
 // start asks the server at conn for TLS and runs the handshake for host,
 // under ctx.
-func (t *TLS) start(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
+func (t *sessionTLS) start(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
 	if _, err := conn.Write(sslRequest); err != nil {
 		return nil, err
 	}
