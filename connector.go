@@ -176,13 +176,16 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
-		conn, err := c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
+		conn, err := c.login(ctx, wait, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
 		if err == nil {
 			c.creds.confirmed(cred)
 			return conn, nil
 		}
 		if cerr := contextEnded(ctx); cerr != nil {
 			return nil, c.stepError("dial", user, cerr) // the server had not answered
+		}
+		if errors.Is(err, context.DeadlineExceeded) { // the connect budget, not ctx, ended
+			return nil, c.stepError("dial", user, fmt.Errorf("no answer within the connect budget of %s (connect_timeout): %w", c.budget, err))
 		}
 		switch {
 		case isAuthFailure(err) && !retriedLogin && c.creds.rejected(cred):
@@ -204,6 +207,18 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		}
 		return nil, c.stepError(step, user, err)
 	}
+}
+
+// login dials, runs TLS and logs in within the connect budget: a server that
+// accepts and never answers cannot hang a Connect whose context has no
+// deadline.
+func (c *Connector) login(ctx context.Context, wait *connectWait, login pqsession.Login) (driver.Conn, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, wait.deadline)
+		defer cancel()
+	}
+	return c.opener.Open(ctx, login)
 }
 
 // pauseNotReady waits before trying a target that is not ready again, and

@@ -2,8 +2,12 @@ package lakebase_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +65,33 @@ func TestConnectEndsDuringAStalledLogin(t *testing.T) {
 			if err != context.DeadlineExceeded || c != nil {
 				t.Fatalf("Connect = %v, %v; want nil, context.DeadlineExceeded itself", c, err)
 			}
+		})
+	}
+}
+
+// A server that accepts and never answers cannot hang a Connect whose
+// context has no deadline: connect_timeout, else the default budget, bounds
+// the dial, the TLS handshake and the login.
+func TestConnectBoundedWithoutDeadline(t *testing.T) {
+	port := silentServer(t)
+	for _, mode := range []string{"disable", "require"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg, err := lakebase.ParseDSN(fmt.Sprintf("host=127.0.0.1 port=%d user=u password=p sslmode=%s connect_timeout=1", port, mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := sql.OpenDB(mustConnector(t, cfg))
+			defer db.Close()
+			start := time.Now()
+			err = db.Ping()
+			var ce *lakebase.ConnectError
+			if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connect_timeout") {
+				t.Fatalf("Ping = %v; want a ConnectError naming connect_timeout", err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("Ping took %s with connect_timeout=1", took)
+			}
+			t.Logf("%v", err)
 		})
 	}
 }
