@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"time"
@@ -73,16 +74,19 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	opener, err := pqsession.NewOpener(base)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
-	}
-	conn := &Connector{cfg: c, mode: mode, opener: opener, budget: connectBudget(base), logger: c.Logger, life: newLifetime()}
+	conn := &Connector{cfg: c, mode: mode, budget: connectBudget(base), logger: c.Logger, life: newLifetime()}
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
 	if err := conn.wire(); err != nil {
 		return nil, err
+	}
+	if conn.target.looksUp() {
+		base.Hostaddr = netip.Addr{} // PGHOSTADDR never redirects a looked-up host
+	}
+	if conn.opener, err = pqsession.NewOpener(base); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}
 	return conn, nil
 }

@@ -168,8 +168,41 @@ func (c *Config) validate() error {
 		return invalidKey("client_secret", "given without client_id")
 	case c.CredentialTTL != 0 && c.Instance != "":
 		return invalidKey("ttl", "applies to Autoscaling endpoints only, not to an instance")
+	case c.CredentialTTL != 0 && !validTTL(c.CredentialTTL):
+		return invalidKey("ttl", "want a whole number of seconds from 300s to 3600s")
+	case c.Port < 0 || c.Port > 65535:
+		return invalidKey("port", "want a number from 1 to 65535")
+	case c.SafetyMargin < 0:
+		return invalidKey("SafetyMargin", "must not be negative")
+	case c.RefreshWindow < 0:
+		return invalidKey("RefreshWindow", "must not be negative")
+	case (c.Instance != "" || c.Endpoint != "") && c.Params["hostaddr"] != "":
+		return invalidKey("hostaddr", "cannot redirect the host that %s names; set host instead", targetKey(c))
+	}
+	for key := range c.Params {
+		if isDSNKey(key) {
+			return invalidKey(key, "has a Config field of its own; set it there, not in Params")
+		}
 	}
 	return nil
+}
+
+// targetKey names the key that names c's looked-up target.
+func targetKey(c *Config) string {
+	if c.Instance != "" {
+		return "instance"
+	}
+	return "endpoint"
+}
+
+// isDSNKey reports whether key is one the driver interprets itself.
+func isDSNKey(key string) bool {
+	for _, k := range dsnKeys {
+		if k.name == key {
+			return true
+		}
+	}
+	return false
 }
 
 func parseAuthMode(v string) (AuthMode, error) {
@@ -214,7 +247,7 @@ func parseTTL(v string) (time.Duration, error) {
 		}
 		d = time.Duration(secs) * time.Second
 	}
-	if d < 300*time.Second || d > 3600*time.Second || d%time.Second != 0 {
+	if !validTTL(d) {
 		return 0, invalidKey("ttl", "want whole seconds from 300s to 3600s")
 	}
 	return d, nil
@@ -280,4 +313,9 @@ func validParamName(name string) bool {
 		}
 	}
 	return true
+}
+
+// validTTL reports whether Lakebase accepts d as a credential lifetime.
+func validTTL(d time.Duration) bool {
+	return d >= 300*time.Second && d <= 3600*time.Second && d%time.Second == 0
 }

@@ -247,3 +247,16 @@ func TestDatabricksAppZeroConfig(t *testing.T) {
 		}
 	})
 }
+
+// PGHOSTADDR, which lib/pq reads to dial an address other than the host's,
+// never redirects the host looked up for an instance.
+func TestPGHostaddrNeverRedirectsALookedUpHost(t *testing.T) {
+	kit := sharedKit(t)
+	sp := newServicePrincipal(t, kit)
+	name := addInstance(t, kit, lakebasetest.InstanceOptions{})
+	t.Setenv("PGHOSTADDR", "127.0.0.9") // nothing listens there
+	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), nil)
+	if got := mustCurrentUser(t, db); got != sp.ApplicationID {
+		t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
+	}
+}
