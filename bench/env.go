@@ -175,6 +175,7 @@ func (e *Env) createScanTable(ctx context.Context) error {
 			SELECT g AS id, 'row number ' || g AS name, g * 0.5 AS value, now() AS created
 			FROM generate_series(1, %d) AS g`, scanRows),
 		`GRANT SELECT ON bench_rows TO ` + pq.QuoteIdentifier(e.Kit.NativeRole),
+		`GRANT CREATE ON SCHEMA public TO ` + pq.QuoteIdentifier(e.Kit.NativeRole), // the COPY case's tables
 		`ANALYZE bench_rows`,
 	}
 	for _, s := range stmts {

@@ -34,9 +34,9 @@ type Options struct {
 }
 
 // Cases are the cases a run can select, in the order they run in a round:
-// connect (1), queries (2), cache (3: cache hit), storm (4), traffic (5 and
-// 6: rotation and the naive strategies).
-var Cases = []string{"connect", "queries", "cache", "storm", "traffic"}
+// connect (1), queries (2), copy (7: COPY FROM STDIN), cache (3: cache hit),
+// storm (4), traffic (5 and 6: rotation and the naive strategies).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic"}
 
 // plan is what Options mean for each case.
 type plan struct {
@@ -44,6 +44,7 @@ type plan struct {
 	count        int
 	connects     int
 	sel, scan    queryPlan
+	copyLoads    int
 	hitTime      time.Duration
 	storm        int
 	traffic      trafficPlan
@@ -60,6 +61,7 @@ func (o Options) plan() (plan, error) {
 		connects:    100,
 		sel:         queryPlan{slices: 12, slice: 100 * time.Millisecond},
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
+		copyLoads:   6,
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -72,6 +74,7 @@ func (o Options) plan() (plan, error) {
 		p.storm = 200
 		p.sel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
+		p.copyLoads = 1
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}

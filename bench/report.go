@@ -77,6 +77,15 @@ func tables() []table {
 			rows:  []row{query("lib/pq", "pq"), query("lakebase", "lakebase"), query("pgx stdlib (reference)", "pgx")},
 		},
 		{
+			run:   "copy",
+			title: "7. COPY FROM STDIN: 100,000 rows in one transaction, TLS",
+			heads: []string{"rows per second", "ratio to lib/pq"},
+			rows: []row{
+				{"lib/pq", []cell{rate("copy/pq/rows-s"), {}}},
+				{"lakebase", []cell{rate("copy/lakebase/rows-s"), ratio("copy/lakebase/ratio")}},
+			},
+		},
+		{
 			run:   "cache",
 			title: "3. Credential cache hit",
 			heads: []string{"time per op", "allocs per op", "less the clock"},

@@ -25,7 +25,7 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	defer func() { err = errors.Join(err, env.Close()) }()
 
 	var pools []queryPool
-	if slices.Contains(p.cases, "queries") {
+	if slices.Contains(p.cases, "queries") || slices.Contains(p.cases, "copy") {
 		if pools, err = env.openPools(ctx); err != nil {
 			return nil, err
 		}
@@ -36,6 +36,7 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	runs := map[string]func() error{
 		"connect": func() error { return env.roundConnect(ctx, p.connects, res) },
 		"queries": func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
+		"copy":    func() error { return roundCopy(ctx, pools, p.copyLoads, res) },
 		"cache":   func() error { return env.roundCacheHit(ctx, p.hitTime, res) },
 		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
 		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
