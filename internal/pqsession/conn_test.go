@@ -133,7 +133,7 @@ func TestLookNeverWaitsForARead(t *testing.T) {
 }
 
 // tcpPair returns the two ends of a TCP connection on loopback.
-func tcpPair(t *testing.T) (client, server net.Conn) {
+func tcpPair(t testing.TB) (client, server net.Conn) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
