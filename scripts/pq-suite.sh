@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Runs lib/pq's own test suite through the postgres driver and through the
+# lakebase driver, and compares the per-test results.
+#
+# What it proves: in native-password mode (LAKEBASE_AUTH=password) the
+# lakebase driver is lib/pq plus lakebase's session layer; every test of lib/pq
+# that opens its connections with sql.Open(driver, ...) must give the same
+# result (pass, fail or skip, subtests included) through both, apart from the
+# intended differences listed below, each with its reason. The summary says
+# how many tests go through the driver name: the others (pq.NewConnector,
+# pq.Open, pq.DialOpen, NewListener, pure unit tests) run the same code in
+# both runs and prove nothing about lakebase.
+#
+# How: it copies the lib/pq version that go.mod pins from the module cache
+# to a temporary directory, makes its tests' sql.Open("postgres", ...) calls
+# use the driver named by $PQSUITE_DRIVER, registers lakebase in its test
+# binaries (a file that imports it, with this repository as a replace), and
+# starts a PostgreSQL set up as lib/pq's CI does (testdata/postgres: its
+# pg_hba.conf, roles and certificates) on a free port of 127.0.0.1. The suite
+# then runs four times: plaintext (PGSSLMODE=disable) and over TLS
+# (PGSSLMODE=require, where lakebase runs TLS itself), each through postgres
+# and through lakebase. A test that hangs is recorded as "hang" (a failure,
+# never a pass) and the package's remaining tests run again without it.
+#
+# Usage: bash scripts/pq-suite.sh            (about 2 minutes, see README)
+# Needs Go, the PostgreSQL server binaries (initdb, pg_ctl, postgres, psql;
+# in PATH or under /usr/lib/postgresql/*/bin) and, for the first run, the Go
+# module proxy (go mod tidy of the copy). As root the server runs as the
+# postgres user, and the host names postgres and postgres-invalid (lib/pq's
+# certificate tests) are mapped to 127.0.0.1 in /etc/hosts if they do not
+# resolve, as lib/pq's CI does; otherwise those tests are skipped, and under
+# CI=true that is an error.
+#
+# Environment:
+#   PQSUITE_MODES    which runs: "plain tls" (default), "plain" or "tls"
+#   PQSUITE_TIMEOUT  go test -timeout of each package run (default 3m)
+#   PQSUITE_RACE     1: run with -race (slower)
+#   PQSUITE_KEEP     1: keep the temporary directory (logs, results, the copy)
+#   PQSUITE_VERBOSE  1: print the output of intended differences too
+#
+# Exit status: 0 only when both drivers gave the same results apart from the
+# intended differences; 1 on any other difference, on a hang, when no test
+# ran, on a setup failure.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+modes=${PQSUITE_MODES:-plain tls}
+timeout=${PQSUITE_TIMEOUT:-3m}
+ci=${CI:-}
+say() { printf 'pq-suite: %s\n' "$*"; }
+die() { printf 'pq-suite: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Intended differences: mode (plain, tls or *) | test | result through
+# postgres | result through lakebase | reason. Each is a deliberate design
+# difference of lakebase (DESIGN.md, README); anything else is a bug.
+intended_differences() {
+  cat <<'EOF'
+EOF
+}
+
+# Tests left out of the TLS runs (PGSSLMODE=require), for both drivers, with
+# the reason: each asserts something that only holds without TLS.
+tls_exclusions() {
+  cat <<'EOF'
+EOF
+}
+# ---------------------------------------------------------------------------
+
+start=$(date +%s)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pq-suite.XXXXXX")
+pgctl=
+pgdata=
+server_user=
+cleanup() {
+  local rc=$?
+  if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
+    as_server "$pgctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  if [ "${PQSUITE_KEEP:-}" = 1 ]; then
+    say "kept $work"
+  else
+    rm -rf "$work"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+as_server() { # run a command as the server's owner
+  if [ -n "$server_user" ]; then
+    runuser -u "$server_user" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# --- 1. lib/pq's source, pointed at $PQSUITE_DRIVER -------------------------
+go mod download github.com/lib/pq
+src=$(go list -m -f '{{.Dir}}' github.com/lib/pq)
+version=$(go list -m -f '{{.Version}}' github.com/lib/pq)
+[ -d "$src" ] || die "lib/pq $version is not in the module cache"
+say "lib/pq $version (as go.mod pins it)"
+pq="$work/pq"
+cp -R "$src" "$pq"
+chmod -R u+w "$pq"
+
+# Every sql.Open("postgres", ...) of the tests (and of pqtest, which most
+# tests open their connections through) takes the driver name from the
+# environment; pqtest.Driver also records which tests call it.
+cp scripts/pqsuite/overlay/pqtest_driver.go.txt "$pq/internal/pqtest/zz_pqsuite_driver.go"
+sed -i 's/sql\.Open("postgres",/sql.Open(Driver(),/' "$pq/internal/pqtest/pqtest.go"
+for f in $(grep -rl --include='*_test.go' 'sql\.Open("postgres",' "$pq"); do
+  sed -i 's/sql\.Open("postgres",/sql.Open(pqtest.Driver(),/' "$f"
+  if ! grep -q '"github.com/lib/pq/internal/pqtest"' "$f"; then
+    sed -i '0,/^import (/s//import (\n\t"github.com\/lib\/pq\/internal\/pqtest"/' "$f"
+  fi
+done
+if grep -rn --include='*.go' 'sql\.Open("postgres"' "$pq" | grep -v -e '^[^:]*:[0-9]*:\s*//' -e '/doc\.go:' -e '/oid/gen\.go:'; then
+  die "an sql.Open(\"postgres\") is left after the rewrite: lib/pq's tests changed"
+fi
+# The packages whose tests open connections, each with lakebase registered
+# in its test binary (an external test file: lakebase imports lib/pq).
+packages=()
+for d in $(grep -rl --include='*_test.go' -e 'pqtest\.\(Must\)\?DB(' -e 'pqtest\.Driver()' "$pq" | xargs -n1 dirname | sort -u); do
+  name=$(grep -h '^package ' "$d"/*.go | grep -v '_test$' | head -1 | awk '{print $2}')
+  [ -n "$name" ] || name=$(basename "$d")
+  sed "s/PKG/$name/" scripts/pqsuite/overlay/lakebase_test.go.txt >"$d/zz_pqsuite_lakebase_test.go"
+  rel=${d#"$pq"}
+  packages+=(".$rel")
+done
+[ ${#packages[@]} -gt 0 ] || die "found no lib/pq test that opens a connection"
+say "packages: ${packages[*]}"
+
+# The copy requires lakebase from this repository; lakebase, built into the
+# test binary, then uses the copy of lib/pq under test.
+(
+  cd "$pq"
+  go mod edit -go="$(cd "$repo" && go list -m -f '{{.GoVersion}}')" \
+    -require=github.com/lakebase-go/lakebase@v0.0.0 \
+    -replace=github.com/lakebase-go/lakebase="$repo"
+  cat "$repo/go.sum" >>go.sum
+  go mod tidy
+) || die "could not resolve the copy's modules (go mod tidy)"
+go build -o "$work/pqsuite" ./scripts/pqsuite
+
+# --- 2. PostgreSQL as lib/pq's CI sets it up ---------------------------------
+bindir=
+if command -v initdb >/dev/null 2>&1; then
+  bindir=$(dirname "$(readlink -f "$(command -v initdb)")")
+else
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1 || true)
+fi
+for b in initdb pg_ctl postgres psql; do
+  [ -x "$bindir/$b" ] || die "PostgreSQL server binaries not found (initdb, pg_ctl, postgres, psql in PATH or /usr/lib/postgresql/*/bin)"
+done
+pgctl="$bindir/pg_ctl"
+say "PostgreSQL: $("$bindir/postgres" --version)"
+chmod 755 "$work"
+if [ "$(id -u)" = 0 ]; then
+  server_user=postgres
+  id "$server_user" >/dev/null 2>&1 || die "running as root needs a postgres user to run the server as"
+fi
+pgdir="$work/pg"
+pgdata="$pgdir/data"
+mkdir -p "$pgdir/ssl"
+# The server's certificate, key and root CA from lib/pq's testdata/ssl, as
+# its compose setup (testdata/postgres/entry.sh) copies them.
+cp "$pq/testdata/ssl/server.crt" "$pq/testdata/ssl/server.key" "$pq/testdata/ssl/root.crt" "$pgdir/ssl/"
+chmod 600 "$pgdir/ssl/"*
+[ -z "$server_user" ] || chown -R "$server_user" "$pgdir"
+# The superuser and its database are pqgo, as POSTGRES_USER=pqgo makes them.
+as_server "$bindir/initdb" -D "$pgdata" -U pqgo --auth=trust -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 ||
+  as_server "$bindir/initdb" -D "$pgdata" -U pqgo --auth=trust -E UTF8 --no-locale >"$work/initdb.log" 2>&1 ||
+  { cat "$work/initdb.log" >&2; die "initdb failed"; }
+cp "$pq/testdata/postgres/pg_hba.conf" "$pgdata/pg_hba.conf"
+[ -z "$server_user" ] || chown "$server_user" "$pgdata/pg_hba.conf"
+port=
+for attempt in 1 2 3 4; do
+  port=$("$work/pqsuite" freeport)
+  if as_server "$pgctl" -D "$pgdata" -l "$pgdir/postgres.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port \
+      -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+      -c max_connections=200 -c shared_buffers=32MB \
+      -c ssl=on -c ssl_ca_file=$pgdir/ssl/root.crt -c ssl_cert_file=$pgdir/ssl/server.crt \
+      -c ssl_key_file=$pgdir/ssl/server.key" start >"$work/pg_ctl.log" 2>&1; then
+    break
+  fi
+  grep -q 'could not bind' "$pgdir/postgres.log" 2>/dev/null && [ $attempt -lt 4 ] && continue
+  cat "$work/pg_ctl.log" "$pgdir/postgres.log" >&2 || true
+  die "PostgreSQL did not start"
+done
+# lib/pq's init SQL (testdata/postgres/docker-entrypoint-initdb.d), but for
+# its ALTER SYSTEMs, which the -c settings above replace with this directory's
+# paths.
+grep -hvi '^alter system' "$pq"/testdata/postgres/docker-entrypoint-initdb.d/*.sql >"$work/init.sql"
+{ "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$pgdir" -p "$port" -U pqgo -d postgres -c 'create database pqgo' &&
+  "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$pgdir" -p "$port" -U pqgo -d pqgo -f "$work/init.sql"; } >"$work/init.log" 2>&1 ||
+  { cat "$work/init.log" >&2; die "lib/pq's init SQL failed"; }
+say "server on 127.0.0.1:$port (ssl on, lib/pq's pg_hba.conf and roles)"
+
+# lib/pq's certificate tests connect to the host names postgres and
+# postgres-invalid, which its CI maps to 127.0.0.1 in /etc/hosts.
+hostskip=
+unresolved=()
+for h in postgres postgres-invalid; do
+  getent hosts "$h" >/dev/null 2>&1 || unresolved+=("$h")
+done
+if [ ${#unresolved[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && [ -w /etc/hosts ]; then
+    echo "127.0.0.1 ${unresolved[*]} # lib/pq's test host names, added by lakebase scripts/pq-suite.sh" >>/etc/hosts
+    say "added '127.0.0.1 ${unresolved[*]}' to /etc/hosts, as lib/pq's CI does (left in place)"
+  elif [ "$ci" = true ]; then
+    die "the host names ${unresolved[*]} do not resolve and /etc/hosts is not writable: lib/pq's certificate tests cannot run"
+  else
+    # The tests that connect to host=postgres or host=postgres-invalid.
+    hostskip='^(TestSSLMode|TestSSLSNI|TestSSLDefaults|TestSSLRootCA|ExampleNewConnector|ExampleRegisterTLSConfig)$'
+    say "SKIPPED: the certificate tests ($hostskip): host names ${unresolved[*]} do not resolve (map them to 127.0.0.1 in /etc/hosts, or run as root)"
+  fi
+fi
+
+# --- 3. the runs ---------------------------------------------------------------
+intended_differences >"$work/expect.txt"
+tls_exclusions >"$work/tls-exclusions.txt"
+tlsskip=$(grep -v '^\s*#' "$work/tls-exclusions.txt" | grep -v '^\s*$' | cut -d'|' -f1 | tr -d ' ' | paste -sd'|' || true)
+[ -z "$tlsskip" ] || tlsskip="^($tlsskip)\$"
+
+# The environment of a run: only what lib/pq's CI sets, and what selects the
+# driver. A PG*, LAKEBASE_* or DATABRICKS_* variable of the caller's would
+# change what the suite tests.
+clean_env=()
+while IFS= read -r name; do
+  case "$name" in PG* | LAKEBASE_* | DATABRICKS_*) clean_env+=(-u "$name") ;; esac
+done < <(compgen -e)
+race=()
+[ "${PQSUITE_RACE:-}" = 1 ] && race=(-race)
+
+run() { # mode driver sslmode skip
+  local mode=$1 driver=$2 sslmode=$3 skipre=$4 uses=
+  [ "$driver" = lakebase ] && uses="$work/uses-$mode.txt"
+  : >"$work/uses-$mode.txt"
+  say "run: $mode, through $driver (PGSSLMODE=$sslmode)"
+  env "${clean_env[@]}" PQSUITE_DRIVER="$driver" PQSUITE_USES="$uses" \
+    PGHOST=localhost PGPORT="$port" PGUSER=pqgo PGDATABASE=pqgo PGSSLMODE="$sslmode" \
+    LAKEBASE_AUTH=password PQTEST_BINARY_PARAMETERS=no \
+    "$work/pqsuite" run "${race[@]}" -dir "$pq" -out "$work/$mode-$driver.json" -log "$work/$mode-$driver.jsonl" \
+    -timeout "$timeout" -skip "$skipre" "${packages[@]}" ||
+    die "the $mode run through $driver did not complete"
+}
+
+status=0
+for mode in $modes; do
+  case "$mode" in
+    plain) sslmode=disable skipre=$hostskip ;;
+    tls) sslmode=require skipre=$(printf '%s' "$hostskip${hostskip:+|}$tlsskip" | sed 's/^|//;s/|$//') ;;
+    *) die "unknown mode $mode in PQSUITE_MODES" ;;
+  esac
+  run "$mode" postgres "$sslmode" "$skipre"
+  run "$mode" lakebase "$sslmode" "$skipre"
+  echo
+  say "== $mode (PGSSLMODE=$sslmode): per-test results, postgres vs lakebase"
+  [ -z "$skipre" ] || say "   excluded from this mode: $skipre (reasons in scripts/pq-suite.sh)"
+  verbose=()
+  [ "${PQSUITE_VERBOSE:-}" = 1 ] && verbose=(-v)
+  "$work/pqsuite" compare -a "$work/$mode-postgres.json" -b "$work/$mode-lakebase.json" \
+    -expect "$work/expect.txt" -mode "$mode" -uses "$work/uses-$mode.txt" "${verbose[@]}" || status=1
+  echo
+done
+say "took $(($(date +%s) - start))s"
+if [ $status -ne 0 ]; then
+  say "FAIL: lakebase and lib/pq differ (above)"
+  exit 1
+fi
+say "ok: identical apart from the intended differences"
