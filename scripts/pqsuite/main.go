@@ -121,6 +121,7 @@ func runCmd(args []string) error {
 	out := fs.String("out", "", "results file to write")
 	timeout := fs.Duration("timeout", 3*time.Minute, "go test -timeout of each run of a package")
 	skipRE := fs.String("skip", "", "go test -skip of every run")
+	runRE := fs.String("run", "", "go test -run of every run")
 	rawLog := fs.String("log", "", "append go test -json's raw output here")
 	race := fs.Bool("race", false, "go test -race")
 	maxRuns := fs.Int("max-runs", 8, "give up on a package after this many runs (each hang costs one)")
@@ -140,7 +141,7 @@ func runCmd(args []string) error {
 	res := &runResults{Tests: map[string]*result{}, Package: pass}
 	start := time.Now()
 	for _, pkg := range fs.Args() {
-		if err := runPackage(*dir, *module, pkg, *timeout, *skipRE, *race, *maxRuns, raw, res); err != nil {
+		if err := runPackage(*dir, *module, pkg, *timeout, *runRE, *skipRE, *race, *maxRuns, raw, res); err != nil {
 			return err
 		}
 	}
@@ -154,7 +155,7 @@ func runCmd(args []string) error {
 
 // runPackage runs one package's tests into res, again without the hung
 // tests and the finished ones after a hang.
-func runPackage(dir, module, pkg string, timeout time.Duration, skipRE string, race bool, maxRuns int, raw io.Writer, res *runResults) error {
+func runPackage(dir, module, pkg string, timeout time.Duration, runRE, skipRE string, race bool, maxRuns int, raw io.Writer, res *runResults) error {
 	prefix := "" // the package's tests are named prefix+Test
 	if rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/"); rel != "" && rel != "." {
 		prefix = strings.TrimPrefix(rel, "./") + ":"
@@ -179,11 +180,14 @@ func runPackage(dir, module, pkg string, timeout time.Duration, skipRE string, r
 		if race {
 			targs = append(targs, "-race")
 		}
+		if runRE != "" {
+			targs = append(targs, "-run="+runRE)
+		}
 		if len(skips) > 0 {
 			targs = append(targs, "-skip="+strings.Join(skips, "|"))
 		}
 		targs = append(targs, pkg)
-		timedOut, running, pkgResult, mainOut, err := runOnce(dir, targs, pres, raw)
+		timedOut, running, pkgResult, mainOut, cutOff, err := runOnce(dir, targs, timeout, pres, raw)
 		if err != nil {
 			return err
 		}
@@ -194,6 +198,19 @@ func runPackage(dir, module, pkg string, timeout time.Duration, skipRE string, r
 		}
 		if pkgResult == "" {
 			pkgResult = fail // no outcome: the build failed, or go test did
+		}
+		unfinished := false
+		for _, r := range pres.Tests {
+			if r.Result == "" {
+				unfinished = true
+			}
+		}
+		if cutOff && unfinished && !timedOut {
+			fmt.Fprintf(os.Stderr, "pqsuite: %s: a test panicked and ended the binary; running the package's remaining tests again\n", pkg)
+			if runs >= maxRuns {
+				return fmt.Errorf("%s: gave up after %d runs", pkg, runs)
+			}
+			continue
 		}
 		if !timedOut && len(running) == 0 {
 			if pkgResult == fail {
@@ -237,19 +254,21 @@ func runPackage(dir, module, pkg string, timeout time.Duration, skipRE string, r
 // runOnce runs go test once. It reports whether it ended on
 // -test.timeout, the tests still running at its end (the innermost ones),
 // the package's outcome, and the output that belongs to no test.
-func runOnce(dir string, args []string, res *runResults, raw io.Writer) (timedOut bool, running []string, pkgResult string, mainOut []string, err error) {
+func runOnce(dir string, args []string, timeout time.Duration, res *runResults, raw io.Writer) (timedOut bool, running []string, pkgResult string, mainOut []string, cutOff bool, err error) {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return false, nil, "", nil, err
+		return false, nil, "", nil, false, err
 	}
 	if err := cmd.Start(); err != nil {
-		return false, nil, "", nil, err
+		return false, nil, "", nil, false, err
 	}
 	open := map[string]bool{} // started and not paused, no result yet
 	var atPanic map[string]bool
+	var afterPanic []string // output after the timeout panic: its list of running tests
+	testPanicked := false   // a test panicked (and took the binary down)
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
@@ -259,9 +278,16 @@ func runOnce(dir string, args []string, res *runResults, raw io.Writer) (timedOu
 		if json.Unmarshal(line, &ev) != nil {
 			continue
 		}
-		if ev.Action == "output" && strings.HasPrefix(ev.Output, "panic: test timed out after") && atPanic == nil {
-			timedOut = true
-			atPanic = maps.Clone(open)
+		if ev.Action == "output" {
+			switch {
+			case strings.HasPrefix(ev.Output, "panic: test timed out after") && atPanic == nil:
+				timedOut = true
+				atPanic = maps.Clone(open)
+			case atPanic != nil:
+				afterPanic = append(afterPanic, strings.TrimRight(ev.Output, "\n"))
+			case strings.HasPrefix(ev.Output, "panic: ") && ev.Test != "":
+				testPanicked = true
+			}
 		}
 		if ev.Test == "" {
 			switch ev.Action {
@@ -297,11 +323,28 @@ func runOnce(dir string, args []string, res *runResults, raw io.Writer) (timedOu
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return false, nil, "", nil, err
+		return false, nil, "", nil, false, err
 	}
 	_ = cmd.Wait() // a failing test fails the binary: the events say what failed
 	if atPanic != nil {
 		open = atPanic
+		// The panic lists the running tests with how long each has run;
+		// those that ran for at least half the timeout hung, the others
+		// (parallel ones, say) were only caught by it and run again.
+		long := map[string]bool{}
+		for _, l := range afterPanic {
+			name, dur, ok := strings.Cut(strings.TrimSpace(l), " (")
+			if d, err := time.ParseDuration(strings.TrimSuffix(dur, ")")); ok && err == nil && d >= timeout/2 {
+				long[name] = true
+			}
+		}
+		if len(long) > 0 {
+			open = long
+		}
+	} else if testPanicked {
+		// A test's panic took the binary down: that test has its fail; the
+		// others still open were cut off and run again.
+		open = nil
 	}
 	for name := range open {
 		// Only the innermost: a parent is running while its subtest hangs.
@@ -316,7 +359,7 @@ func runOnce(dir string, args []string, res *runResults, raw io.Writer) (timedOu
 		}
 	}
 	slices.Sort(running)
-	return timedOut, running, pkgResult, mainOut, nil
+	return timedOut, running, pkgResult, mainOut, testPanicked, nil
 }
 
 func appendLine(lines []string, s string) []string {
@@ -331,6 +374,15 @@ func appendLine(lines []string, s string) []string {
 type expectation struct {
 	mode, test, a, b, reason string
 	seen                     bool
+}
+
+// matches reports whether the expectation is about test: its name, or, for
+// a name ending in *, any test it begins.
+func (e *expectation) matches(test string) bool {
+	if p, ok := strings.CutSuffix(e.test, "*"); ok {
+		return strings.HasPrefix(test, p)
+	}
+	return e.test == test
 }
 
 func readExpect(path, mode string) ([]*expectation, error) {
@@ -390,6 +442,9 @@ func compareCmd(args []string) (bool, error) {
 	mode := fs.String("mode", "plain", "plain or tls: which intended differences apply")
 	usesPath := fs.String("uses", "", "file naming, a line each, the top-level tests that opened a connection through the driver name")
 	verbose := fs.Bool("v", false, "print the output of each test that differs")
+	a2Path := fs.String("a2", "", "results through postgres of a rerun of the differing tests")
+	b2Path := fs.String("b2", "", "results through lakebase of that rerun")
+	listPath := fs.String("list", "", "write here a -run pattern of the packages' top-level tests that differ unexpectedly (hangs aside), to rerun them; print nothing else")
 	_ = fs.Parse(args)
 	a, err := readResults(*aPath)
 	if err != nil {
@@ -399,11 +454,23 @@ func compareCmd(args []string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	var a2, b2 *runResults
+	if *a2Path != "" && *b2Path != "" {
+		if a2, err = readResults(*a2Path); err != nil {
+			return false, err
+		}
+		if b2, err = readResults(*b2Path); err != nil {
+			return false, err
+		}
+	}
 	var expect []*expectation
 	if *expectPath != "" {
 		if expect, err = readExpect(*expectPath, *mode); err != nil {
 			return false, err
 		}
+	}
+	if *listPath != "" {
+		return true, writeRerunList(*listPath, a, b, expect)
 	}
 	ok := true
 	for _, run := range []struct {
@@ -469,8 +536,9 @@ func compareCmd(args []string) (bool, error) {
 		names[n] = true
 	}
 	type diff struct {
-		name, a, b string
-		exp        *expectation
+		name, a, b    string
+		exp           *expectation
+		notReproduced bool // differed, but agreed when rerun alone
 	}
 	var diffs []diff
 	bothFail := []string{}
@@ -490,8 +558,13 @@ func compareCmd(args []string) (bool, error) {
 		}
 		d := diff{name: n, a: ra, b: rb}
 		for _, e := range expect {
-			if e.test == n && e.a == ra && e.b == rb {
+			if e.matches(n) && e.a == ra && e.b == rb {
 				d.exp, e.seen = e, true
+			}
+		}
+		if d.exp == nil && a2 != nil && a2.Tests[n] != nil && b2.Tests[n] != nil && ra != hang && rb != hang {
+			if a2.Tests[n].Result == b2.Tests[n].Result {
+				d.notReproduced = true
 			}
 		}
 		diffs = append(diffs, d)
@@ -505,15 +578,18 @@ func compareCmd(args []string) (bool, error) {
 		fmt.Printf("\n  %-60s %-9s %-9s %s\n", "test", "postgres", "lakebase", "")
 		for _, d := range diffs {
 			note := "UNEXPECTED"
-			if d.exp != nil {
+			switch {
+			case d.exp != nil:
 				note = "intended: " + d.exp.reason
-			} else {
+			case d.notReproduced:
+				note = fmt.Sprintf("NOT REPRODUCED: run again alone, %s through both (a timing-dependent test under load)", a2.Tests[d.name].Result)
+			default:
 				ok = false
 			}
 			fmt.Printf("  %-60s %-9s %-9s %s\n", d.name, d.a, d.b, note)
 		}
 		for _, d := range diffs {
-			if d.exp != nil && !*verbose {
+			if (d.exp != nil || d.notReproduced) && !*verbose {
 				continue
 			}
 			for _, run := range []struct {
@@ -536,4 +612,32 @@ func compareCmd(args []string) (bool, error) {
 		}
 	}
 	return ok, nil
+}
+
+// writeRerunList writes a -run pattern of the top-level tests with an
+// unexpected difference that is not a hang.
+func writeRerunList(path string, a, b *runResults, expect []*expectation) error {
+	tops := map[string]bool{}
+	for n, r := range a.Tests {
+		rb := missing
+		if t := b.Tests[n]; t != nil {
+			rb = t.Result
+		}
+		if r.Result == rb || r.Result == hang || rb == hang || r.Result == crash || rb == crash {
+			continue
+		}
+		if slices.ContainsFunc(expect, func(e *expectation) bool { return e.matches(n) && e.a == r.Result && e.b == rb }) {
+			continue
+		}
+		top, _, _ := strings.Cut(n, "/")
+		if _, t, ok := strings.Cut(top, ":"); ok {
+			top = t // dir:Test: -run matches the name within its package
+		}
+		tops[regexp.QuoteMeta(top)] = true
+	}
+	pattern := ""
+	if len(tops) > 0 {
+		pattern = "^(" + strings.Join(slices.Sorted(maps.Keys(tops)), "|") + ")$"
+	}
+	return os.WriteFile(path, []byte(pattern), 0o644)
 }
