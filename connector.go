@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lib/pq"
 )
 
@@ -27,7 +28,7 @@ type Connector struct {
 	cfg    *Config // the caller's Config with the environment and defaults applied
 	mode   AuthMode
 	base   pq.Config
-	tls    *sessionTLS
+	tls    *pqsession.TLS
 	logger *slog.Logger
 	life   *lifetime
 
@@ -72,7 +73,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newSessionTLS(base)
+	st, err := pqsession.NewTLS(base)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}
@@ -175,7 +176,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
-		conn, err := openPQ(ctx, c.base, c.tls, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
+		conn, err := pqsession.Open(ctx, c.base, c.tls, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
 		if err == nil {
 			c.creds.confirmed(cred)
 			return conn, nil

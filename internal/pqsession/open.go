@@ -1,4 +1,4 @@
-package lakebase
+package pqsession
 
 import (
 	"context"
@@ -10,23 +10,23 @@ import (
 	"github.com/lib/pq"
 )
 
-// loginParams are what one connection attempt adds to the base lib/pq
+// Login is what one connection attempt adds to the base lib/pq
 // configuration.
-type loginParams struct {
-	host     string
-	port     uint16
-	user     string
-	password string
+type Login struct {
+	Host     string
+	Port     uint16
+	User     string
+	Password string
 }
 
-// openPQ opens one lib/pq connection with the base configuration and p. The
-// result is lib/pq's own connection, unwrapped, over a sessionConn, with TLS
-// run by the driver where it can (see sessionTLS). lib/pq honours ctx only
-// while dialling; openPQ also ends the TLS handshake and the login when ctx
+// Open opens one lib/pq connection with the base configuration and login.
+// The result is lib/pq's own connection, unwrapped, over a Conn, with TLS run
+// by the driver when st is not nil (see NewTLS). lib/pq honours ctx only
+// while dialling; Open also ends the TLS handshake and the login when ctx
 // ends, and then returns ctx.Err() itself.
-func openPQ(ctx context.Context, base pq.Config, st *sessionTLS, p loginParams) (driver.Conn, error) {
+func Open(ctx context.Context, base pq.Config, st *TLS, login Login) (driver.Conn, error) {
 	pc := base // a copy: the shared base is never changed
-	pc.Host, pc.Port, pc.User, pc.Password = p.host, p.port, p.user, p.password
+	pc.Host, pc.Port, pc.User, pc.Password = login.Host, login.Port, login.User, login.Password
 	if st != nil {
 		pc.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
 	}
@@ -34,7 +34,7 @@ func openPQ(ctx context.Context, base pq.Config, st *sessionTLS, p loginParams) 
 	if err != nil {
 		return nil, err
 	}
-	d := &handshakeDialer{ctx: ctx, tls: st, host: p.host}
+	d := &handshakeDialer{ctx: ctx, tls: st, host: login.Host}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
@@ -57,14 +57,14 @@ func openPQ(ctx context.Context, base pq.Config, st *sessionTLS, p loginParams) 
 // cancel requests, detached from ctx.
 type handshakeDialer struct {
 	ctx    context.Context
-	tls    *sessionTLS // nil: lib/pq runs TLS, if any
-	host   string      // for TLS's server name
+	tls    *TLS   // nil: lib/pq runs TLS, if any
+	host   string // for TLS's server name
 	dialer net.Dialer
 
 	mu       sync.Mutex
 	released bool
 	stops    []func() bool
-	sessions []*sessionConn
+	sessions []*Conn
 }
 
 // DialContext implements lib/pq's DialerContext.
@@ -79,18 +79,19 @@ func (d *handshakeDialer) DialContext(ctx context.Context, network, address stri
 		d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) }))
 	}
 	d.mu.Unlock()
-	sc := &sessionConn{Conn: conn, tcp: conn, peek: newPeeker(conn)}
+	var session net.Conn = conn
 	if d.tls != nil {
 		tc, err := d.tls.start(ctx, conn, d.host)
 		if err != nil {
 			_ = conn.Close()
 			return nil, err
 		}
-		sc.Conn = tc
+		session = tc
 	}
 	if released { // a cancel request of the open session
-		return sc.Conn, nil
+		return session, nil
 	}
+	sc := newConn(session, conn)
 	d.mu.Lock()
 	d.sessions = append(d.sessions, sc)
 	d.mu.Unlock()

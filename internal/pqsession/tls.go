@@ -1,4 +1,4 @@
-package lakebase
+package pqsession
 
 import (
 	"context"
@@ -16,10 +16,10 @@ import (
 	"github.com/lib/pq"
 )
 
-// sessionTLS is TLS that the driver runs itself, so that the end of a
-// session is seen above TLS (see sessionConn): lib/pq turns a TLS
-// close_notify in the middle of a statement into driver.ErrBadConn, and
-// database/sql then runs the statement again.
+// TLS is TLS that the driver runs itself, so that the end of a session is
+// seen above TLS (see Conn): lib/pq turns a TLS close_notify in the middle
+// of a statement into driver.ErrBadConn, and database/sql then runs the
+// statement again.
 //
 // The driver runs TLS for sslmode require, verify-ca and verify-full, with
 // lib/pq's meaning of every setting it reads (sslrootcert, "system"
@@ -27,7 +27,7 @@ import (
 // leaves TLS to lib/pq for the other modes and whenever a client
 // certificate, inline certificates, direct negotiation or a custom
 // (RegisterTLSConfig) mode is involved.
-type sessionTLS struct {
+type TLS struct {
 	config *tls.Config // without ServerName, which is per host
 	sni    bool        // send the host name (sslsni)
 	full   bool        // verify-full: check the host name against the certificate
@@ -36,10 +36,11 @@ type sessionTLS struct {
 	caOnly bool
 }
 
-// newSessionTLS returns the TLS to run for pc, or nil when lib/pq runs it.
-// It runs once per Connector: the root certificates are read then, and a
-// file that cannot be read or holds no certificate fails NewConnector.
-func newSessionTLS(pc pq.Config) (*sessionTLS, error) {
+// NewTLS returns the TLS to run for pc, or nil when lib/pq runs it. It is
+// meant to run once per connector: the root certificates are read then, and
+// a file that cannot be read or holds no certificate is an error naming
+// sslrootcert.
+func NewTLS(pc pq.Config) (*TLS, error) {
 	switch pc.SSLMode {
 	case pq.SSLModeRequire, pq.SSLModeVerifyCA, pq.SSLModeVerifyFull:
 	default:
@@ -54,7 +55,7 @@ func newSessionTLS(pc pq.Config) (*sessionTLS, error) {
 	if root == "" && home != "" && fileExists(filepath.Join(home, "root.crt")) {
 		root = filepath.Join(home, "root.crt")
 	}
-	t := &sessionTLS{
+	t := &TLS{
 		config: &tls.Config{
 			MinVersion:    tlsVersion(pc.SSLMinProtocolVersion),
 			MaxVersion:    tlsVersion(pc.SSLMaxProtocolVersion),
@@ -92,7 +93,7 @@ var sslRequest = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil
 
 // start asks the server at conn for TLS and runs the handshake for host,
 // under ctx.
-func (t *sessionTLS) start(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
+func (t *TLS) start(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
 	if _, err := conn.Write(sslRequest); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package lakebase
+package pqsession
 
 import (
 	"errors"
@@ -9,11 +9,13 @@ import (
 )
 
 // peeker looks at a TCP connection without blocking or consuming anything.
-// It keeps the raw connection and the function it runs on the descriptor,
-// so that a look, done before every request, allocates nothing.
+// It runs on the descriptor through RawConn.Control, which takes none of the
+// connection's read or write locks, so that it can never wait for a read in
+// flight. It keeps the raw connection and the function it runs, so that a
+// look allocates nothing.
 type peeker struct {
 	raw     syscall.RawConn // nil: the connection cannot be looked at
-	fn      func(fd uintptr) bool
+	fn      func(fd uintptr)
 	closed  error
 	waiting bool
 }
@@ -38,11 +40,11 @@ func (p *peeker) peerClosed() (closed error, waiting bool) {
 		return nil, false
 	}
 	p.closed, p.waiting = nil, false
-	_ = p.raw.Read(p.fn)
+	_ = p.raw.Control(p.fn)
 	return p.closed, p.waiting
 }
 
-func (p *peeker) look(fd uintptr) bool {
+func (p *peeker) look(fd uintptr) {
 	var b [1]byte
 	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	switch {
@@ -54,5 +56,4 @@ func (p *peeker) look(fd uintptr) bool {
 	default:
 		p.closed = err
 	}
-	return true // never wait
 }
