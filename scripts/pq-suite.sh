@@ -64,40 +64,55 @@ intended_differences() {
 # pqtest.DB, which fails the test on an error of sql.Open, and expect it from
 # Ping: invalid min/max_protocol_version, client_encoding, datestyle, and a
 # weak sslmode with sslrootcert=system.
-* | TestProtocolVersion       | pass | fail | DSN error reported by sql.Open, not by Ping (DriverContext)
-* | TestProtocolVersion/#07   | pass | fail | DSN error reported by sql.Open: min_protocol_version=3.9
-* | TestProtocolVersion/#08   | pass | fail | DSN error reported by sql.Open: max_protocol_version=3.9
-* | TestProtocolVersion/#09   | pass | fail | DSN error reported by sql.Open: min_protocol_version above max
-* | TestProtocolVersion/#10   | pass | fail | DSN error reported by sql.Open: min_protocol_version=latest above max=3.0
+plain | TestProtocolVersion       | pass | fail | DSN error reported by sql.Open, not by Ping (DriverContext)
+plain | TestProtocolVersion/#07   | pass | fail | DSN error reported by sql.Open: min_protocol_version=3.9
+plain | TestProtocolVersion/#08   | pass | fail | DSN error reported by sql.Open: max_protocol_version=3.9
+plain | TestProtocolVersion/#09   | pass | fail | DSN error reported by sql.Open: min_protocol_version above max
+plain | TestProtocolVersion/#10   | pass | fail | DSN error reported by sql.Open: min_protocol_version=latest above max=3.0
 * | TestRuntimeParameters     | pass | fail | DSN error reported by sql.Open, not by Ping (DriverContext)
 * | TestRuntimeParameters/#01 | pass | fail | DSN error reported by sql.Open: client_encoding=SQL_ASCII
 * | TestRuntimeParameters/#02 | pass | fail | DSN error reported by sql.Open: datestyle='ISO, YDM'
 * | TestSSLRootCA/#02         | pass | fail | DSN error reported by sql.Open: sslmode=verify-ca with sslrootcert=system
 * | TestSSLRootCA/#03         | pass | fail | DSN error reported by sql.Open: sslmode=disable with sslrootcert=system
 * | TestSSLRootCA/#04         | pass | fail | DSN error reported by sql.Open: sslmode=allow with sslrootcert=system
+* | TestSSLMode/#23           | pass | fail | DSN error reported by sql.Open: sslmode=disable with sslnegotiation=direct
+* | TestSSLMode/#24           | pass | fail | DSN error reported by sql.Open: sslmode=allow with sslnegotiation=direct
+* | TestSSLMode/#25           | pass | fail | DSN error reported by sql.Open: sslmode=prefer with sslnegotiation=direct
+* | TestSSLMode               | pass | fail | DSN errors at sql.Open and *lakebase.ConnectError (its subtests)
+# A failed connect is a *lakebase.ConnectError naming the step, the target
+# and the user, with the cause kept for errors.Is and errors.As (README
+# "Errors", errors.go). These subtests check the cause's bare type with a
+# type switch (pqtest.InvalidCertificate: x509.UnknownAuthorityError,
+# x509.HostnameError, *tls.CertificateVerificationError); errors.As finds it.
+* | TestSSLMode/#02           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
+* | TestSSLMode/#03           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
+* | TestSSLMode/#07           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
+* | TestSSLMode/#08           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
+* | TestSSLMode/#09           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
+* | TestSSLMode/#11           | pass | fail | connect error is *lakebase.ConnectError wrapping the x509 error (errors.As finds it)
 # lakebase reads the root certificates once, in NewConnector, and fails it
-# when the file holds no certificate (tls.go, newSessionTLS): the test's
+# when the file holds no certificate (internal/pqsession/tls.go, NewTLS): the test's
 # unparsable ~/.postgresql/root.crt is an error of sql.Open.
-* | TestSSLDefaults           | pass | fail | an unparsable root.crt fails sql.Open (tls.go reads it in NewConnector)
-* | TestSSLDefaults/root.crt  | pass | fail | an unparsable root.crt fails sql.Open (tls.go reads it in NewConnector)
+* | TestSSLDefaults           | pass | fail | an unparsable root.crt fails sql.Open (read in NewConnector: internal/pqsession/tls.go)
+* | TestSSLDefaults/root.crt  | pass | fail | an unparsable root.crt fails sql.Open (read in NewConnector: internal/pqsession/tls.go)
 # lakebase names one server: a host list is ErrInvalidDSN at sql.Open
 # (dsn_syntax.go: "lists of hosts are not supported"; DESIGN.md's host key
 # overrides the one looked-up host).
-* | TestConnectMulti*         | pass | fail | host lists are not supported: ErrInvalidDSN at sql.Open (dsn_syntax.go)
-# lakebase runs TLS itself for sslmode require and verify-* (tls.go), with the
+plain | TestConnectMulti*         | pass | fail | host lists are not supported: ErrInvalidDSN at sql.Open (dsn_syntax.go)
+# lakebase runs TLS itself for sslmode require and verify-* (internal/pqsession/tls.go), with the
 # system's roots from crypto/x509 for sslrootcert=system. The test swaps the
 # system roots for its own CA through lib/pq's unexported testSystemRoots,
 # which only lib/pq's TLS reads, so lakebase does not trust the test's
 # server certificate.
-* | TestSSLRootCA             | pass | fail | lakebase's own TLS (tls.go) cannot see lib/pq's unexported testSystemRoots
-* | TestSSLRootCA/#00         | pass | fail | lakebase's own TLS (tls.go) cannot see lib/pq's unexported testSystemRoots
-* | TestSSLRootCA/#01         | pass | fail | lakebase's own TLS (tls.go) cannot see lib/pq's unexported testSystemRoots
+* | TestSSLRootCA             | pass | fail | lakebase's own TLS (internal/pqsession) cannot see lib/pq's unexported testSystemRoots
+* | TestSSLRootCA/#00         | pass | fail | lakebase's own TLS (internal/pqsession) cannot see lib/pq's unexported testSystemRoots
+* | TestSSLRootCA/#01         | pass | fail | lakebase's own TLS (internal/pqsession) cannot see lib/pq's unexported testSystemRoots
 # lib/pq#939: a connection that ends after a request was fully sent is a
 # plain network error through lakebase, never driver.ErrBadConn, so that
-# database/sql does not run the statement again (session.go; issue 12's
+# database/sql does not run the statement again (internal/pqsession/conn.go; issue 12's
 # "a statement whose request was fully sent is never silently re-run").
 # The test's fake server cuts a reply short and expects database/sql's retry.
-* | TestUnexpectedEOF         | pass | fail | no silent re-run of a statement already sent (lib/pq#939, session.go)
+plain | TestUnexpectedEOF         | pass | fail | no silent re-run of a statement already sent (lib/pq#939, internal/pqsession/conn.go)
 EOF
 }
 
@@ -112,6 +127,15 @@ EOF
 # the reason: each asserts something that only holds without TLS.
 tls_exclusions() {
   cat <<'EOF'
+TestConnectMulti                 | its fake servers (pqtest.NewFake) speak no TLS: fails through lib/pq itself
+TestConnectionTargetSessionAttrs | its fake servers speak no TLS: through lib/pq itself two subtests hang
+TestPreProtocolError             | its fake server speaks no TLS: fails through lib/pq itself
+TestProtocolVersion              | its fake servers speak no TLS: fails through lib/pq itself
+TestStartupParameters            | its fake server speaks no TLS: fails through lib/pq itself
+TestUnexpectedEOF                | its fake server speaks no TLS: fails through lib/pq itself
+TestService                      | compares configurations that say sslmode=disable (from PGSSLMODE): fails through lib/pq itself
+TestNetworkError                 | pq.NewConnector with a dialer that fails the Nth network call, counted for plaintext: fails through lib/pq itself
+TestListener.*                   | pq.NewListener (not the driver name) must connect within 100 ms: over TLS it fails through lib/pq itself, and its panic ends the binary
 EOF
 }
 # ---------------------------------------------------------------------------
@@ -289,8 +313,8 @@ done < <(compgen -e)
 race=()
 [ "${PQSUITE_RACE:-}" = 1 ] && race=(-race)
 
-run() { # mode driver sslmode skip [name run-pattern]
-  local mode=$1 driver=$2 sslmode=$3 skipre=$4 name=${5:-$1} runre=${6:-} uses=
+run() { # mode driver sslmode skip [name run-pattern [pqsuite-flag]]
+  local mode=$1 driver=$2 sslmode=$3 skipre=$4 name=${5:-$1} runre=${6:-} flag=${7:--parallel=0} uses=
   if [ -z "$runre" ]; then
     [ "$driver" = lakebase ] && uses="$work/uses-$mode.txt"
     : >"$work/uses-$mode.txt"
@@ -301,7 +325,7 @@ run() { # mode driver sslmode skip [name run-pattern]
   env "${clean_env[@]}" PQSUITE_DRIVER="$driver" PQSUITE_USES="$uses" \
     PGHOST=localhost PGPORT="$port" PGUSER=pqgo PGDATABASE=pqgo PGSSLMODE="$sslmode" \
     LAKEBASE_AUTH=password PQTEST_BINARY_PARAMETERS=no \
-    "$work/pqsuite" run "${race[@]}" -dir "$pq" -out "$work/$name-$driver.json" -log "$work/$name-$driver.jsonl" \
+    "$work/pqsuite" run "${race[@]}" "$flag" -dir "$pq" -out "$work/$name-$driver.json" -log "$work/$name-$driver.jsonl" \
     -timeout "$timeout" -skip "$skipre" -run "$runre" "${packages[@]}" ||
     die "the $mode run through $driver did not complete"
 }
@@ -323,8 +347,8 @@ for mode in $modes; do
     -expect "$work/expect.txt" -mode "$mode" -list "$work/rerun-$mode.txt"
   if [ -s "$work/rerun-$mode.txt" ]; then
     runre=$(cat "$work/rerun-$mode.txt")
-    run "$mode" postgres "$sslmode" "$skipre" "rerun-$mode" "$runre"
-    run "$mode" lakebase "$sslmode" "$skipre" "rerun-$mode" "$runre"
+    run "$mode" postgres "$sslmode" "$skipre" "rerun-$mode" "$runre" -parallel=1
+    run "$mode" lakebase "$sslmode" "$skipre" "rerun-$mode" "$runre" -parallel=1
     rerun=(-a2 "$work/rerun-$mode-postgres.json" -b2 "$work/rerun-$mode-lakebase.json")
   fi
   echo

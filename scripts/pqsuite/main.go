@@ -122,6 +122,7 @@ func runCmd(args []string) error {
 	timeout := fs.Duration("timeout", 3*time.Minute, "go test -timeout of each run of a package")
 	skipRE := fs.String("skip", "", "go test -skip of every run")
 	runRE := fs.String("run", "", "go test -run of every run")
+	parallel := fs.Int("parallel", 0, "go test -parallel (0: go test's default)")
 	rawLog := fs.String("log", "", "append go test -json's raw output here")
 	race := fs.Bool("race", false, "go test -race")
 	maxRuns := fs.Int("max-runs", 8, "give up on a package after this many runs (each hang costs one)")
@@ -141,7 +142,7 @@ func runCmd(args []string) error {
 	res := &runResults{Tests: map[string]*result{}, Package: pass}
 	start := time.Now()
 	for _, pkg := range fs.Args() {
-		if err := runPackage(*dir, *module, pkg, *timeout, *runRE, *skipRE, *race, *maxRuns, raw, res); err != nil {
+		if err := runPackage(*dir, *module, pkg, *timeout, *runRE, *skipRE, *parallel, *race, *maxRuns, raw, res); err != nil {
 			return err
 		}
 	}
@@ -155,7 +156,7 @@ func runCmd(args []string) error {
 
 // runPackage runs one package's tests into res, again without the hung
 // tests and the finished ones after a hang.
-func runPackage(dir, module, pkg string, timeout time.Duration, runRE, skipRE string, race bool, maxRuns int, raw io.Writer, res *runResults) error {
+func runPackage(dir, module, pkg string, timeout time.Duration, runRE, skipRE string, parallel int, race bool, maxRuns int, raw io.Writer, res *runResults) error {
 	prefix := "" // the package's tests are named prefix+Test
 	if rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/"); rel != "" && rel != "." {
 		prefix = strings.TrimPrefix(rel, "./") + ":"
@@ -182,6 +183,9 @@ func runPackage(dir, module, pkg string, timeout time.Duration, runRE, skipRE st
 		}
 		if runRE != "" {
 			targs = append(targs, "-run="+runRE)
+		}
+		if parallel > 0 {
+			targs = append(targs, fmt.Sprintf("-parallel=%d", parallel))
 		}
 		if len(skips) > 0 {
 			targs = append(targs, "-skip="+strings.Join(skips, "|"))
@@ -213,7 +217,15 @@ func runPackage(dir, module, pkg string, timeout time.Duration, runRE, skipRE st
 			continue
 		}
 		if !timedOut && len(running) == 0 {
-			if pkgResult == fail {
+			testFailed := false
+			for _, r := range pres.Tests {
+				if r.Result != pass && r.Result != skip {
+					testFailed = true
+				}
+			}
+			if pkgResult == fail && !testFailed {
+				// No test failed: TestMain did (lib/pq's checks that no
+				// connection is left open), or the build.
 				res.Package = fail
 				res.MainFail = append(res.MainFail, mainOut...)
 			}
@@ -488,8 +500,8 @@ func compareCmd(args []string) (bool, error) {
 			fmt.Printf("  FAIL: through %s these tests hung (a hang is never a pass): %s\n", run.name, strings.Join(run.r.Hangs, ", "))
 			ok = false
 		}
-		if run.r.Package == fail && len(run.r.MainFail) > 0 {
-			fmt.Printf("  FAIL: the %s run failed outside any test (TestMain):\n", run.name)
+		if run.r.Package == fail {
+			fmt.Printf("  FAIL: the %s run failed outside any test (TestMain or the build):\n", run.name)
 			for _, l := range run.r.MainFail {
 				fmt.Printf("      %s\n", l)
 			}
