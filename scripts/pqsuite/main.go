@@ -4,16 +4,20 @@
 //
 //	pqsuite freeport
 //	    prints a free TCP port on 127.0.0.1.
-//	pqsuite run -bin pq.test -out results.json [-timeout 3m] [-skip regexp] [-log raw.jsonl]
-//	    runs a compiled test binary under `go tool test2json`, in the current
-//	    environment. A run that times out (-test.timeout) is not the end: the
-//	    tests it names as running are recorded as hung, and the binary runs
-//	    again without them and without the tests that already finished, until
-//	    every test has a result.
-//	pqsuite compare -a postgres.json -b lakebase.json -expect FILE -mode plain|tls [-uses FILE]
+//	pqsuite run -dir DIR -out results.json [-timeout 3m] [-run re] [-skip re] [-race] [-log raw.jsonl] package...
+//	    runs `go test -json -count=1` in DIR, one package at a time, in the
+//	    current environment. A run that ends on -timeout is not the end: the
+//	    tests that had run for half the timeout are recorded as hung, and the
+//	    package runs again without them and without the tests that already
+//	    finished, until every test has a result. A test that panics (and so
+//	    ends the binary) keeps its failure; the tests it cut off run again.
+//	pqsuite compare -a postgres.json -b lakebase.json -expect FILE -mode plain|tls [-uses FILE] [-a2 F -b2 F] [-list F]
 //	    prints the table of differences and exits 1 on any difference that the
 //	    expect file does not list, on a listed one that did not happen, on a
-//	    hang, and when no test ran.
+//	    hang, on a failure outside any test, and when no test ran. With -list
+//	    it only writes a -run pattern of the tests that differ unexpectedly;
+//	    -a2 and -b2 are those tests run again alone, and a difference that the
+//	    rerun does not show is reported as not reproduced instead.
 //
 // The expect file has one intended difference a line, fields separated by
 // '|': mode (plain, tls or *), test name, result through postgres, result
