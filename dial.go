@@ -17,6 +17,10 @@ type loginParams struct {
 	port     uint16
 	user     string
 	password string
+	// dialed, if set, is called once the login's TCP (and driver-run TLS)
+	// dial has finished, with its error: telemetry's split of dial and
+	// login.
+	dialed func(error)
 }
 
 // openPQ opens one lib/pq connection with the base configuration and p. The
@@ -34,7 +38,7 @@ func openPQ(ctx context.Context, base pq.Config, st *sessionTLS, p loginParams) 
 	if err != nil {
 		return nil, err
 	}
-	d := &handshakeDialer{ctx: ctx, tls: st, host: p.host}
+	d := &handshakeDialer{ctx: ctx, tls: st, host: p.host, dialed: p.dialed}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
@@ -60,6 +64,7 @@ type handshakeDialer struct {
 	tls    *sessionTLS // nil: lib/pq runs TLS, if any
 	host   string      // for TLS's server name
 	dialer net.Dialer
+	dialed func(error) // loginParams.dialed
 
 	mu       sync.Mutex
 	released bool
@@ -69,6 +74,23 @@ type handshakeDialer struct {
 
 // DialContext implements lib/pq's DialerContext.
 func (d *handshakeDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := d.dial(ctx, network, address)
+	if d.dialed != nil && !d.isReleased() {
+		d.dialed(err)
+	}
+	return conn, err
+}
+
+// isReleased reports whether release was called: dials after it are cancel
+// requests.
+func (d *handshakeDialer) isReleased() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.released
+}
+
+// dial is DialContext without the dialed hook.
+func (d *handshakeDialer) dial(ctx context.Context, network, address string) (net.Conn, error) {
 	conn, err := d.dialer.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ func (c *Cache) startLocked(ctx context.Context, reason string) *flight {
 // logs it.
 func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	c.log(slog.LevelDebug, "credcache: fetching credential", slog.String("reason", reason))
+	refresh := reason == reasonRefresh
+	if c.opts.Observer != nil {
+		ctx = c.opts.Observer.FetchStarted(ctx, refresh)
+	}
 	started := time.Now()
 	cred, err := c.fetch(ctx)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -56,6 +60,9 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	c.inflight.Store(false)
 	close(f.done)
 	c.mu.Unlock()
+	if c.opts.Observer != nil {
+		c.opts.Observer.FetchEnded(ctx, refresh, f.cred, f.err, took)
+	}
 
 	switch {
 	case errors.Is(f.err, ErrClosed):
