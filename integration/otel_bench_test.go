@@ -114,4 +114,4 @@ func median(vs []float64) float64 {
 type discardSpans struct{}
 
 func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (discardSpans) Shutdown(context.Context) error                            { return nil }
+func (discardSpans) Shutdown(context.Context) error                             { return nil }
