@@ -286,3 +286,56 @@ func TestTelemetryLoginRetry(t *testing.T) {
 		t.Errorf("the retried connect failed: %v", st)
 	}
 }
+
+// A server that refuses connections: the connect re-resolves the host once
+// (an event on its span), then fails at the dial step, and the dial spans
+// say why.
+func TestTelemetryDialFailure(t *testing.T) {
+	t.Parallel()
+	kit := lakebasetest.New(t, lakebasetest.Options{})
+	sink := newOtelSink(t)
+	_, db := sink.openDB(t, kit.DSNs().M2M, nil)
+	gw := kit.InstanceGateway()
+	if err := gw.SetOutage(true); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gw.SetOutage(false) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err == nil {
+		t.Fatal("ping succeeded during an outage")
+	}
+
+	connects := sink.named("lakebase.connect")
+	if len(connects) == 0 {
+		t.Fatal("no lakebase.connect span")
+	}
+	sp := connects[0]
+	checkFailed(t, sp, "network")
+	if v, _ := attr(sp, "lakebase.step"); v.AsString() != "dial" {
+		t.Errorf("connect span's lakebase.step = %q, want dial", v.AsString())
+	}
+	if ev := sp.Events(); len(ev) != 1 || ev[0].Name != "lakebase.dial.retry" {
+		t.Errorf("connect span's events %+v, want one lakebase.dial.retry", ev)
+	}
+	var dials int
+	for _, child := range sink.children(sp) {
+		switch child.Name() {
+		case "lakebase.dial":
+			checkFailed(t, child, "network")
+			dials++
+		case "lakebase.login":
+			t.Error("a login span without a connection")
+		}
+	}
+	if dials != 2 {
+		t.Errorf("%d dial spans, want 2: the first, and the one after re-resolving", dials)
+	}
+	failed := []attribute.KeyValue{failure, attribute.String("lakebase.step", "dial"), attribute.String("error.type", "network")}
+	if got := sink.count(t, "lakebase.connect.duration", failed...); got != uint64(len(connects)) {
+		t.Errorf("lakebase.connect.duration%v count = %d, want %d", failed, got, len(connects))
+	}
+	if got := sink.sum(t, "lakebase.lookups", attribute.String("lakebase.lookup", "host"), success); got < 2 {
+		t.Errorf("lakebase.lookups{host, success} = %d, want at least 2: the host is looked up again after the dial failure", got)
+	}
+}
