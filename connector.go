@@ -32,6 +32,7 @@ type Connector struct {
 	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
 	life   *lifetime
+	tel    *telemetry // nil when off
 
 	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
@@ -74,7 +75,12 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connector{cfg: c, mode: mode, budget: connectBudget(base), logger: c.Logger, life: newLifetime()}
+	tel, err := newTelemetry(c)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Connector{cfg: c, mode: mode, budget: connectBudget(base), logger: c.Logger, life: newLifetime(), tel: tel}
+	conn.life.tel = tel
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,6 +93,10 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if conn.opener, err = pqsession.NewOpener(base); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
+	}
+	if err := tel.observe(conn.Stats); err != nil {
+		_ = conn.Close()
+		return nil, err
 	}
 	return conn, nil
 }
@@ -104,19 +114,21 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// Close ends the connects in flight too: their lookups, their waits for
 	// a credential or a starting target, and their logins.
 	start := time.Now()
+	ctx, span := c.tel.startConnect(ctx)
 	tied, untie := c.life.tie(ctx)
 	conn, err := c.connect(tied)
 	untie()
+	final := err
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
 			c.logContextEnded(ctx, cerr, err, time.Since(start))
-			return nil, cerr
-		}
-		if c.closed.Load() {
-			return nil, ErrConnectorClosed
+			final = cerr
+		} else if c.closed.Load() {
+			final = ErrConnectorClosed
 		}
 	}
-	return conn, err
+	c.tel.endConnect(ctx, span, start, final, err)
+	return conn, final
 }
 
 // contextEnded returns ctx's error, also in the moment after its deadline
@@ -151,6 +163,7 @@ func (c *Connector) Close() error {
 	}
 	c.creds.close()
 	c.life.end()
+	c.tel.close()
 	return nil
 }
 
@@ -164,7 +177,9 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 	retriedLogin, retriedDial := false, false
 	wait := c.newWait(ctx)
 	for {
-		host, err := c.target.resolve(ctx)
+		sctx, end := c.tel.step(ctx, spanResolve)
+		host, err := c.target.resolve(sctx)
+		end(err)
 		if err != nil {
 			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
 				c.target.forget()
@@ -172,15 +187,23 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 			}
 			return nil, c.stepError("resolve", "", err)
 		}
-		user, err := c.identity(ctx)
+		c.tel.resolved(ctx, host)
+		sctx, end = c.tel.step(ctx, spanIdentity)
+		user, err := c.identity(sctx)
+		end(err)
 		if err != nil {
 			return nil, c.stepError("identity", "", err)
 		}
-		cred, err := c.credential(ctx, wait)
+		c.tel.identified(ctx, user)
+		sctx, end = c.tel.step(ctx, spanMint)
+		cred, err := c.credential(sctx, wait)
+		end(err)
 		if err != nil {
 			return nil, c.stepError("mint", user, err)
 		}
-		conn, err := c.login(ctx, wait, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value})
+		spans := c.tel.startDial(ctx)
+		conn, err := c.login(ctx, wait, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: spans.hook()})
+		spans.end(err)
 		if err == nil {
 			c.creds.confirmed(cred)
 			return conn, nil
@@ -195,6 +218,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		case isAuthFailure(err) && !retriedLogin && c.creds.rejected(cred):
 			retriedLogin = true
 			c.loginRetries.Add(1)
+			c.tel.retrying(ctx, "lakebase.login.retry", err)
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue
@@ -202,6 +226,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 			continue
 		case !isServerError(err) && c.target.looksUp() && !retriedDial:
 			retriedDial = true
+			c.tel.retrying(ctx, "lakebase.dial.retry", err)
 			c.target.forget()
 			continue
 		}
@@ -232,6 +257,7 @@ func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err er
 	if !wait.pause(ctx) {
 		return false
 	}
+	c.tel.retrying(ctx, "lakebase.target.not_ready", err)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
 		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
 	return true

@@ -9,6 +9,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // AuthMode says how the driver obtains the Postgres password.
@@ -116,6 +118,25 @@ type Config struct {
 	// login, in a file only its owner may read. Empty means a "lakebase"
 	// directory in the user's configuration directory.
 	TokenCacheDir string
+	// MeterProvider receives the driver's OpenTelemetry metrics: credentials
+	// minted, mint latency, the current credential's remaining lifetime,
+	// failed refreshes, waits, login retries, lookups and connect latency
+	// (see docs/OBSERVABILITY.md). Nil means none, unless GlobalTelemetry.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per Connect, with a child per step
+	// (resolve, identity, mint, dial, login) and per workspace call. Nil
+	// means none, unless GlobalTelemetry. Spans never carry a secret, nor
+	// the user unless TelemetryUser.
+	TracerProvider trace.TracerProvider
+	// GlobalTelemetry uses OpenTelemetry's global providers
+	// (otel.GetMeterProvider, otel.GetTracerProvider) for whichever of
+	// MeterProvider and TracerProvider is nil. Off by default: the driver
+	// reports nothing unless asked.
+	GlobalTelemetry bool
+	// TelemetryUser puts the Postgres user on connect spans
+	// (lakebase.user). Off by default, since a person's user name is an
+	// e-mail address.
+	TelemetryUser bool
 
 	// now is the wall clock that judges credential expiry; nil means
 	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lib/pq"
+	"go.opentelemetry.io/otel"
 )
 
 // A Provisioned instance, as a service principal (OAuth machine-to-machine).
@@ -167,4 +168,25 @@ func ExampleParseDSN() {
 	// Output:
 	// host=db.example.com user=app password=[redacted] dbname=shop sslmode=verify-full
 	// db.example.com shop
+}
+
+// OpenTelemetry metrics and traces, off by default: give the connector the
+// providers of the service's OpenTelemetry SDK (here the global ones, which
+// GlobalTelemetry: true would pick as well). Each Connect is then a span
+// with a child per step, and the credential cache reports mints, mint
+// latency and the current credential's remaining lifetime. The metrics and
+// what to alert on: docs/OBSERVABILITY.md.
+func Example_openTelemetry() {
+	cfg, err := lakebase.ParseDSN("instance=my-db workspace=https://my-workspace.cloud.databricks.com auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.MeterProvider = otel.GetMeterProvider()
+	cfg.TracerProvider = otel.GetTracerProvider()
+	connector, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
 }

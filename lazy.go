@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // lazyTimeout bounds one load of a lazy value (a lookup or a login): it runs
@@ -30,6 +31,7 @@ const (
 // Connect of a busy pool.
 type lazy[T any] struct {
 	load func(ctx context.Context) (T, error)
+	kind string // what is looked up, for telemetry (lookupHost, say)
 	life *lifetime
 	now  func() time.Time // nil: time.Now
 
@@ -68,7 +70,11 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 		}
 		f = &lazyFlight[T]{done: make(chan struct{})}
 		l.flight = f
-		if !l.life.run(func(lifeCtx context.Context) { l.fill(lifeCtx, f) }) {
+		var parent trace.Span // the span the lookup's own is a child of
+		if l.life.tel != nil {
+			parent = trace.SpanFromContext(ctx)
+		}
+		if !l.life.run(func(lifeCtx context.Context) { l.fill(lifeCtx, f, parent) }) {
 			l.flight = nil
 			l.mu.Unlock()
 			return zero, ErrConnectorClosed
@@ -84,10 +90,12 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 }
 
 // fill runs one load and publishes its result.
-func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T]) {
+func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.Span) {
 	ctx, cancel := context.WithTimeout(lifeCtx, lazyTimeout)
 	defer cancel()
+	ctx, done := l.life.tel.lookup(ctx, parent, l.kind)
 	f.value, f.err = l.load(ctx)
+	done(f.err)
 	l.mu.Lock()
 	switch {
 	case f.err == nil:
@@ -146,6 +154,7 @@ func (l *lazy[T]) clock() time.Time {
 type lifetime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	tel    *telemetry // the connector's, for the lookups run under the lifetime; nil when off
 
 	mu     sync.Mutex
 	closed bool

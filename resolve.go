@@ -34,8 +34,8 @@ func newLookedUp(cfg *Config, client *lazy[*controlplane.Client], life *lifetime
 	if cfg.Host != "" {
 		t.fixed = &hostPort{host: cfg.Host, port: uint16(cfg.Port)}
 	}
-	t.discovered = lazy[mintTarget]{life: life, load: t.discover}
-	t.host = lazy[hostPort]{life: life, load: t.lookUpHost}
+	t.discovered = lazy[mintTarget]{life: life, kind: lookupTarget, load: t.discover}
+	t.host = lazy[hostPort]{life: life, kind: lookupHost, load: t.lookUpHost}
 	return t
 }
 

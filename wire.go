@@ -59,7 +59,8 @@ func (c *Connector) wire() error {
 		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
 
-	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger, Now: cfg.now}
+	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger, Now: cfg.now,
+		Observer: c.tel.credentialObserver()}
 	switch {
 	case c.mode == AuthPassword:
 		c.creds = staticPassword(cfg.Password)

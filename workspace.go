@@ -34,6 +34,7 @@ func (c *Config) controlSettings(mode AuthMode) controlplane.Settings {
 func newWorkspaceClient(life *lifetime, s controlplane.Settings) *lazy[*controlplane.Client] {
 	return &lazy[*controlplane.Client]{
 		life: life,
+		kind: lookupWorkspace,
 		load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
 	}
 }

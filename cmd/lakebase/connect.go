@@ -13,13 +13,17 @@ import (
 
 // openConnector parses dsn and returns the parsed DSN and a Connector for
 // it, which reads the environment for what the DSN leaves open. logger may be
-// nil (silence). The caller closes the Connector.
-func openConnector(dsn string, logger *slog.Logger) (*lakebase.Config, *lakebase.Connector, error) {
+// nil (silence); edits change the Config before the Connector is made. The
+// caller closes the Connector.
+func openConnector(dsn string, logger *slog.Logger, edits ...func(*lakebase.Config)) (*lakebase.Config, *lakebase.Connector, error) {
 	cfg, err := lakebase.ParseDSN(dsn)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg.Logger = logger
+	for _, edit := range edits {
+		edit(cfg)
+	}
 	c, err := lakebase.NewConnector(cfg)
 	if err != nil {
 		return nil, nil, err

@@ -22,6 +22,11 @@ mint (a credential and its expiry), connect (dial, TLS, login) and a query of
 the server's version, current_user and address. On failure it names the step
 that failed and says what to check. It never prints a secret.
 
+With -trace it connects through the driver in one go instead and prints the
+tree of the driver's OpenTelemetry spans for that connect: each step
+(resolve, identity, mint, dial, login) with the workspace calls under it
+and their timings, and which span failed.
+
 ` + dsnHelp,
 }
 
@@ -30,6 +35,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	fs := pingCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log the driver's own events to stderr")
+	traced := fs.Bool("trace", false, "connect in one go and print the tree of the driver's spans, with each step's timing")
 	if code, ok := pingCmd.parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -41,7 +47,13 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	_, conn, err := openConnector(dsn, logger)
+	var tree *spanTree
+	var edits []func(*lakebase.Config)
+	if *traced {
+		tree = &spanTree{}
+		edits = append(edits, func(c *lakebase.Config) { c.TracerProvider = tree })
+	}
+	_, conn, err := openConnector(dsn, logger, edits...)
 	if err != nil {
 		diagnose(stderr, pingCmd.name, stepDSN, err)
 		return exitFailure
@@ -49,7 +61,13 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
-	if step, err := ping(ctx, conn, stdout); err != nil {
+	run := ping
+	if tree != nil {
+		run = func(ctx context.Context, c *lakebase.Connector, w io.Writer) (string, error) {
+			return pingTraced(ctx, c, tree, w)
+		}
+	}
+	if step, err := run(ctx, conn, stdout); err != nil {
 		diagnose(stderr, pingCmd.name, step, err)
 		return exitFailure
 	}
@@ -105,6 +123,29 @@ func ping(ctx context.Context, c *lakebase.Connector, w io.Writer) (step string,
 	}
 	report("query", began, fmt.Sprintf("current_user %s, server address %s", currentUser, addr))
 
+	fmt.Fprintf(w, "server    %s\n", version)
+	fmt.Fprintf(w, "ok in %s\n", round(time.Since(start)))
+	return "", nil
+}
+
+// pingTraced connects once through the driver, prints the tree of the
+// connect's spans to w, then queries as ping does. On failure it returns
+// the step that failed and the error, after the tree.
+func pingTraced(ctx context.Context, c *lakebase.Connector, tree *spanTree, w io.Writer) (step string, err error) {
+	start := time.Now()
+	db := sql.OpenDB(c)
+	defer db.Close()
+	sc, err := db.Conn(ctx)
+	tree.write(w)
+	if err != nil {
+		return "connect", err
+	}
+	defer sc.Close()
+	var version, currentUser, addr string
+	if err := sc.QueryRowContext(ctx, pingQuery).Scan(&version, &currentUser, &addr); err != nil {
+		return stepQuery, err
+	}
+	fmt.Fprintf(w, "current_user %s, server address %s\n", currentUser, addr)
 	fmt.Fprintf(w, "server    %s\n", version)
 	fmt.Fprintf(w, "ok in %s\n", round(time.Since(start)))
 	return "", nil

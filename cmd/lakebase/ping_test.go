@@ -78,3 +78,60 @@ func TestPingFailures(t *testing.T) {
 		})
 	}
 }
+
+// ping -trace prints the driver's spans of one connect as a tree: every
+// step under the connect, the workspace calls under the steps, with
+// timings; a failed connect shows the failed spans and still names the
+// step. Never a secret.
+func TestPingTrace(t *testing.T) {
+	kit := testKit(t)
+	r := runCmd("ping", "-trace", kit.DSNs().M2M)
+	if r.code != exitOK {
+		t.Fatalf("ping -trace failed:\n%v", r)
+	}
+	// Each line: the span's name, indented two spaces a level.
+	want := []string{
+		"lakebase.connect",
+		"  lakebase.resolve",
+		"    lakebase.lookup.host",
+		"      lakebase.lookup.workspace",
+		"  lakebase.identity",
+		"    lakebase.lookup.identity",
+		"  lakebase.mint",
+		"    lakebase.credential.fetch",
+		"  lakebase.dial",
+		"  lakebase.login",
+	}
+	lines := strings.Split(r.stdout, "\n")
+	if len(lines) < len(want) {
+		t.Fatalf("output too short:\n%v", r)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w+" ") || indent(lines[i]) != indent(w) {
+			t.Errorf("line %d = %q, want the span %q", i+1, lines[i], w)
+		}
+		if strings.Contains(lines[i], "running") || strings.Contains(lines[i], "FAILED") {
+			t.Errorf("line %d = %q, want an ended span that worked", i+1, lines[i])
+		}
+	}
+	gw := kit.InstanceGateway()
+	if !strings.Contains(lines[0], "server.address="+gw.Host()) || !strings.Contains(r.stdout, "current_user "+kit.ServicePrincipal.ApplicationID) {
+		t.Errorf("output lacks the server's address or the user:\n%v", r)
+	}
+	assertNoSecret(t, r, kitSecrets(kit)...)
+
+	bad := modifyDSN(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Instance = "no-such-instance" })
+	r = runCmd("ping", "-trace", bad)
+	if r.code != exitFailure || !strings.Contains(r.stderr, `failed at step "resolve"`) {
+		t.Fatalf("want exit 1 naming step resolve; got\n%v", r)
+	}
+	for _, w := range []string{"lakebase.connect", "lakebase.resolve", "lakebase.lookup.host"} {
+		if !strings.Contains(r.stdout, w+" ") || !strings.Contains(r.stdout, "FAILED (error.type=not_found)") {
+			t.Errorf("output lacks the failed span %s:\n%v", w, r)
+		}
+	}
+	assertNoSecret(t, r, kitSecrets(kit)...)
+}
+
+// indent is the number of spaces line starts with.
+func indent(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }

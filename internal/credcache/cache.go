@@ -61,6 +61,10 @@ type Stats struct {
 	Refreshing bool
 }
 
+// reasonRefresh is the reason of a background fetch: the cached credential
+// is inside its refresh window and still handed out.
+const reasonRefresh = "refresh"
+
 // New returns a cache that gets its credentials from fetch.
 func New(fetch Fetcher, opts Options) *Cache {
 	life, end := context.WithCancel(context.Background())
@@ -100,7 +104,7 @@ func (c *Cache) refreshEarly(ctx context.Context, e *entry, now time.Time) {
 	if c.closed || c.flight != nil || c.cur.Load() != e {
 		return
 	}
-	c.startLocked(ctx, "refresh")
+	c.startLocked(ctx, reasonRefresh)
 }
 
 // await serves a caller that found no usable credential: it joins the fetch in

@@ -41,6 +41,10 @@ func (c *Cache) startLocked(ctx context.Context, reason string) *flight {
 // logs it.
 func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	c.log(slog.LevelDebug, "credcache: fetching credential", slog.String("reason", reason))
+	refresh := reason == reasonRefresh
+	if c.opts.Observer != nil {
+		ctx = c.opts.Observer.FetchStarted(ctx, refresh)
+	}
 	started := time.Now()
 	cred, err := c.fetch(ctx)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -54,8 +58,13 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	failures, retryAt := c.failures, time.Unix(0, c.retryAt.Load())
 	c.flight = nil
 	c.inflight.Store(false)
-	close(f.done)
 	c.mu.Unlock()
+	// The observer hears the outcome before the waiters get it, so that a
+	// connect that waited for this fetch returns with the fetch's span ended.
+	if c.opts.Observer != nil {
+		c.opts.Observer.FetchEnded(ctx, refresh, f.cred, f.err, took)
+	}
+	close(f.done)
 
 	switch {
 	case errors.Is(f.err, ErrClosed):

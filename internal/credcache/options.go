@@ -32,6 +32,9 @@ type Options struct {
 	// Logger receives fetches, failures and invalidations (never a
 	// credential's value). Nil means silent.
 	Logger *slog.Logger
+	// Observer, if set, is told of every fetch (see Observer); nil costs
+	// nothing.
+	Observer Observer
 }
 
 // Defaults for the zero Options.

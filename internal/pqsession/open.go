@@ -18,6 +18,10 @@ type Login struct {
 	Port     uint16
 	User     string
 	Password string
+	// Dialed, if set, is called once the TCP dial (and the TLS the driver
+	// runs) has finished, with its error: telemetry's split of the dial
+	// from the login.
+	Dialed func(error)
 }
 
 // Opener opens the sessions of one connector: lib/pq connections with one
@@ -58,7 +62,7 @@ func (o *Opener) Open(ctx context.Context, login Login) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &handshakeDialer{ctx: ctx, opener: o, host: login.Host}
+	d := &handshakeDialer{ctx: ctx, opener: o, host: login.Host, dialed: login.Dialed}
 	pqc.Dialer(d)
 	conn, err := pqc.Connect(ctx)
 	// On failure lib/pq returns a nil *conn inside a non-nil driver.Conn:
@@ -84,6 +88,7 @@ type handshakeDialer struct {
 	opener *Opener
 	host   string // for TLS's server name
 	dialer net.Dialer
+	dialed func(error) // Login.Dialed
 
 	mu       sync.Mutex
 	released bool
@@ -93,6 +98,23 @@ type handshakeDialer struct {
 
 // DialContext implements lib/pq's DialerContext.
 func (d *handshakeDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := d.dial(ctx, network, address)
+	if d.dialed != nil && !d.isReleased() {
+		d.dialed(err)
+	}
+	return conn, err
+}
+
+// isReleased reports whether release was called: dials after it are cancel
+// requests.
+func (d *handshakeDialer) isReleased() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.released
+}
+
+// dial is DialContext without the dialed hook.
+func (d *handshakeDialer) dial(ctx context.Context, network, address string) (net.Conn, error) {
 	conn, err := d.dialer.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err

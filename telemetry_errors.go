@@ -1,0 +1,80 @@
+package lakebase
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+
+	"github.com/lakebase-go/lakebase/internal/credcache"
+	"github.com/lib/pq"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// errorTypeOther is OpenTelemetry's error.type for an error of no known kind.
+const errorTypeOther = "_OTHER"
+
+// errorKinds are the driver's error kinds, as error.type names them, in the
+// order they are tried: a throttled mint that gave up at the deadline is
+// throttled first.
+var errorKinds = []struct {
+	err  error
+	name string
+}{
+	{ErrThrottled, "throttled"},
+	{context.DeadlineExceeded, "deadline_exceeded"},
+	{context.Canceled, "canceled"},
+	{ErrConnectorClosed, "closed"},
+	{credcache.ErrClosed, "closed"},
+	{ErrInvalidDSN, "invalid_config"},
+	{ErrNotFound, "not_found"},
+	{ErrPermissionDenied, "permission_denied"},
+	{ErrUnauthenticated, "unauthenticated"},
+	{ErrStopped, "stopped"},
+	{ErrNotReady, "not_ready"},
+	{credcache.ErrExpired, "expired_credential"},
+	{errEmptyToken, "empty_token"},
+}
+
+// errorType names err's kind for the error.type attribute of spans and
+// metrics: a small, fixed set of values, never the error's text, which may
+// name the user. A login the server refused is its SQLSTATE ("28P01").
+func errorType(err error) string {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	var (
+		pe  *pq.Error
+		ne  net.Error
+		ce  *tls.CertificateVerificationError
+		ue  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		rhe tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return string(pe.Code)
+	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &he), errors.As(err, &rhe):
+		return "tls"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &ne):
+		return "network"
+	}
+	return errorTypeOther
+}
+
+// endSpan ends span, marking it failed with err's error.type, never with
+// err's text.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		et := errorType(err)
+		span.SetAttributes(attrErrorType.String(et))
+		span.SetStatus(codes.Error, et)
+	}
+	span.End()
+}

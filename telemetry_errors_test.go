@@ -1,0 +1,56 @@
+package lakebase
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/credcache"
+	"github.com/lib/pq"
+)
+
+// error.type names a failure's kind by a short fixed name, wherever the
+// failure sits in the chain, and never by its text.
+func TestErrorType(t *testing.T) {
+	step := func(err error) error {
+		return &ConnectError{Step: "mint", Target: "instance \"db\"", User: "person@example.com", Err: err}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused login", step(&pq.Error{Code: "28P01", Message: "password authentication failed for user \"person@example.com\""}), "28P01"},
+		{"no database", &pq.Error{Code: "3D000"}, "3D000"},
+		{"throttled past the deadline", fmt.Errorf("%w (beyond the deadline: %w)", ErrThrottled, context.DeadlineExceeded), "throttled"},
+		{"deadline", context.DeadlineExceeded, "deadline_exceeded"},
+		{"cancelled", step(context.Canceled), "canceled"},
+		{"closed connector", ErrConnectorClosed, "closed"},
+		{"closed cache", step(credcache.ErrClosed), "closed"},
+		{"bad config", invalidKey("instance", "bad"), "invalid_config"},
+		{"not found during a backoff", step(&backoff.Error{Err: fmt.Errorf("x: %w", ErrNotFound), Next: time.Second}), "not_found"},
+		{"permission", step(ErrPermissionDenied), "permission_denied"},
+		{"unauthenticated", ErrUnauthenticated, "unauthenticated"},
+		{"stopped", ErrStopped, "stopped"},
+		{"not ready", ErrNotReady, "not_ready"},
+		{"expired credential", fmt.Errorf("credcache: %w", credcache.ErrExpired), "expired_credential"},
+		{"empty token", step(errEmptyToken), "empty_token"},
+		{"unknown authority", step(x509.UnknownAuthorityError{}), "tls"},
+		{"timeout", &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, "timeout"},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, "network"},
+		{"anything else", errors.New("person@example.com: something"), errorTypeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorType(tt.err); got != tt.want {
+				t.Errorf("errorType(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
