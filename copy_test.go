@@ -95,8 +95,9 @@ func createCopyTable(t *testing.T, db *sql.DB, table string) {
 	}
 }
 
-// copyIn loads rows ids [0, n) into table with pq.CopyIn, within ctx.
-func copyIn(ctx context.Context, db *sql.DB, table string, n int) error {
+// withCopy begins a transaction, starts a COPY into table's id and name,
+// runs load with both, and ends the copy and commits when load succeeds.
+func withCopy(ctx context.Context, db *sql.DB, table string, load func(*sql.Tx, *sql.Stmt) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -109,18 +110,26 @@ func copyIn(ctx context.Context, db *sql.DB, table string, n int) error {
 	// lib/pq's COPY goroutine reads until the copy ends: end it before the
 	// rollback reads too.
 	defer func() { _ = stmt.Close() }()
-	for i := range n {
-		if _, err := stmt.ExecContext(ctx, i, fmt.Sprintf("row %d", i)); err != nil {
-			return err
-		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
+	if err := load(tx, stmt); err != nil {
 		return err
 	}
 	if err := stmt.Close(); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// copyIn loads rows ids [0, n) into table with pq.CopyIn, within ctx.
+func copyIn(ctx context.Context, db *sql.DB, table string, n int) error {
+	return withCopy(ctx, db, table, func(_ *sql.Tx, stmt *sql.Stmt) error {
+		for i := range n {
+			if _, err := stmt.ExecContext(ctx, i, fmt.Sprintf("row %d", i)); err != nil {
+				return err
+			}
+		}
+		_, err := stmt.ExecContext(ctx)
+		return err
+	})
 }
 
 // A bulk load with pq.CopyIn, while the server sends notices, in plain text
@@ -158,40 +167,23 @@ func TestCopyInErrorsAsLibPQ(t *testing.T) {
 		run  func(ctx context.Context, db *sql.DB, table string) error
 	}{
 		{"wrong type", func(ctx context.Context, db *sql.DB, table string) error {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
+			return withCopy(ctx, db, table, func(_ *sql.Tx, stmt *sql.Stmt) error {
+				if _, err := stmt.ExecContext(ctx, "not a number", "x"); err != nil {
+					return err
+				}
+				_, err := stmt.ExecContext(ctx)
 				return err
-			}
-			defer func() { _ = tx.Rollback() }()
-			stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, "id", "name"))
-			if err != nil {
-				return err
-			}
-			if _, err := stmt.ExecContext(ctx, "not a number", "x"); err != nil {
-				return err
-			}
-			_, err = stmt.ExecContext(ctx)
-			return err
+			})
 		}},
 		{"outside a transaction", func(ctx context.Context, db *sql.DB, table string) error {
 			_, err := db.PrepareContext(ctx, pq.CopyIn(table, "id", "name"))
 			return err
 		}},
 		{"query during the copy", func(ctx context.Context, db *sql.DB, table string) error {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
+			return withCopy(ctx, db, table, func(tx *sql.Tx, _ *sql.Stmt) error {
+				_, err := tx.ExecContext(ctx, "SELECT 1")
 				return err
-			}
-			defer func() { _ = tx.Rollback() }()
-			stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, "id", "name"))
-			if err != nil {
-				return err
-			}
-			// lib/pq's COPY goroutine reads until the copy ends: end it
-			// before the rollback reads too.
-			defer func() { _ = stmt.Close() }()
-			_, err = tx.ExecContext(ctx, "SELECT 1")
-			return err
+			})
 		}},
 		{"duplicate key", func(ctx context.Context, db *sql.DB, table string) error {
 			if err := copyIn(ctx, db, table, 10); err != nil {

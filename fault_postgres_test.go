@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,33 +19,18 @@ import (
 // ended by pg_terminate_backend, and a fast restart. Either way the server
 // sends FATAL 57P01 and closes the connection (over TLS with a close_notify
 // first). Each scenario runs through lib/pq's own driver and through
-// lakebase, on a server of their own (a restart would disturb other tests),
-// and the two must end the same way.
+// lakebase, on a server of their own (a restart would disturb other tests).
+// Both must end as the test says; where they differ, on purpose, the test
+// says how (see the README's "What the transport does under lib/pq").
 
-var (
-	restartOnce   sync.Once
-	restartServer *lakebasetest.Postgres
-	restartErr    error
-)
-
-// faultServer returns the server of these tests, started on first use and
-// stopped by TestMain.
-func faultServer(t *testing.T) *lakebasetest.Postgres {
-	t.Helper()
-	restartOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		restartServer, restartErr = lakebasetest.StartPostgres(ctx, lakebasetest.PostgresOptions{})
-		if restartErr == nil {
-			restartErr = restartServer.CreateRole(ctx, "fault_user", nativePassword)
-		}
-		if restartErr == nil {
-			restartErr = restartServer.CreateDatabase(ctx, "fault_db", "fault_user")
-		}
-	})
-	lakebasetest.Require(t, restartErr)
-	return restartServer
-}
+// restartServer is the server of these tests, with a role and a database
+// of their own.
+var restartServer = &lazyServer{setup: func(ctx context.Context, srv *lakebasetest.Postgres) error {
+	if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
+		return err
+	}
+	return srv.CreateDatabase(ctx, "fault_db", "fault_user")
+}}
 
 // pgFault is one scenario's connections: the database under test through
 // one driver, and the superuser's.
@@ -69,7 +53,7 @@ func same(o string) outcomes { return outcomes{postgres: o, lakebase: o} }
 // forEachDriver runs scenario through lib/pq and through lakebase, in plain
 // text and over TLS, and checks each driver's outcome against want.
 func forEachDriver(t *testing.T, want outcomes, scenario func(f *pgFault) string) {
-	srv := faultServer(t)
+	srv := restartServer.get(t)
 	for _, sslmode := range []string{"disable", "require"} {
 		for _, driver := range []string{"postgres", "lakebase"} {
 			t.Run(sslmode+"/"+driver, func(t *testing.T) {
