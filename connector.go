@@ -90,28 +90,15 @@ func NewConnector(cfg *Config) (*Connector, error) {
 // takes a valid credential from the cache and logs in through lib/pq. It
 // honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	if err := ctx.Err(); err != nil {
+	var conn driver.Conn
+	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred credential) (err error) {
+		conn, err = openPQ(ctx, c.base, c.tls, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if c.closed.Load() {
-		return nil, ErrConnectorClosed
-	}
-	// Close ends the connects in flight too: their lookups, their waits for
-	// a credential or a starting target, and their logins.
-	start := time.Now()
-	tied, untie := c.life.tie(ctx)
-	conn, err := c.connect(tied)
-	untie()
-	if err != nil {
-		if cerr := contextEnded(ctx); cerr != nil {
-			c.logContextEnded(ctx, cerr, err, time.Since(start))
-			return nil, cerr
-		}
-		if c.closed.Load() {
-			return nil, ErrConnectorClosed
-		}
-	}
-	return conn, err
+	return conn, nil
 }
 
 // contextEnded returns ctx's error, also in the moment after its deadline
@@ -147,62 +134,6 @@ func (c *Connector) Close() error {
 	c.creds.close()
 	c.life.end()
 	return nil
-}
-
-// connect runs the steps of one connection. It retries once after a login
-// rejected for authentication, when the cache drops the credential (it keeps
-// it when new credentials are refused too: see credcache's Invalidate), once
-// after a dial
-// failure to a looked-up host (which may have moved), and, within the connect
-// budget, while the target is starting or waking.
-func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
-	retriedLogin, retriedDial := false, false
-	wait := c.newWait(ctx)
-	for {
-		host, err := c.target.resolve(ctx)
-		if err != nil {
-			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
-				c.target.forget()
-				continue
-			}
-			return nil, c.stepError("resolve", "", err)
-		}
-		user, err := c.identity(ctx)
-		if err != nil {
-			return nil, c.stepError("identity", "", err)
-		}
-		cred, err := c.credential(ctx, wait)
-		if err != nil {
-			return nil, c.stepError("mint", user, err)
-		}
-		conn, err := openPQ(ctx, c.base, c.tls, loginParams{host: host.host, port: host.port, user: user, password: cred.Value})
-		if err == nil {
-			c.creds.confirmed(cred)
-			return conn, nil
-		}
-		if cerr := contextEnded(ctx); cerr != nil {
-			return nil, c.stepError("dial", user, cerr) // the server had not answered
-		}
-		switch {
-		case isAuthFailure(err) && !retriedLogin && c.creds.rejected(cred):
-			retriedLogin = true
-			c.loginRetries.Add(1)
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
-				slog.String("target", c.target.describe()), slog.String("user", user))
-			continue
-		case isStartingUp(err) && c.pauseNotReady(ctx, wait, err):
-			continue
-		case !isServerError(err) && c.target.looksUp() && !retriedDial:
-			retriedDial = true
-			c.target.forget()
-			continue
-		}
-		step := "dial"
-		if isServerError(err) {
-			step = "login"
-		}
-		return nil, c.stepError(step, user, err)
-	}
 }
 
 // pauseNotReady waits before trying a target that is not ready again, and
@@ -245,26 +176,4 @@ func (c *Connector) stepError(step, user string, err error) error {
 		return err
 	}
 	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
-}
-
-// isServerError reports whether the server answered (lib/pq's *pq.Error), as
-// opposed to a network or TLS failure.
-func isServerError(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe)
-}
-
-// isStartingUp reports whether the server refused the login because it is
-// starting (SQLSTATE 57P03, cannot_connect_now), as a waking endpoint does.
-func isStartingUp(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "57P03"
-}
-
-// isAuthFailure reports whether the server refused the login for its
-// credentials: SQLSTATE 28P01 (invalid_password) or 28000
-// (invalid_authorization_specification).
-func isAuthFailure(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000")
 }

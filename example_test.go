@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lib/pq"
 )
@@ -154,6 +155,42 @@ func ExampleConnector_Rejected() {
 	}
 	connector.Accepted(tok) // a later refusal of tok is a revocation
 	defer conn.Close()
+}
+
+// A PostgreSQL client of one's own (here pgconn) logs in through the
+// connector with Open: the connector gives each attempt its host, user,
+// credential and TLS, and itself retries a refused credential once, waits
+// for a waking target and follows a failover, judging each attempt by the
+// error the client returns.
+func ExampleConnector_Open() {
+	cfg, err := lakebase.ParseDSN("instance=my-db auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	connector, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer connector.Close()
+
+	ctx := context.Background()
+	var conn *pgconn.PgConn
+	err = connector.Open(ctx, func(ctx context.Context, l lakebase.Login) error {
+		pc, err := pgconn.ParseConfig("")
+		if err != nil {
+			return err
+		}
+		pc.Host, pc.Port, pc.User, pc.Database = l.Host, uint16(l.Port), l.User, l.Database
+		pc.Password, pc.RuntimeParams = l.Credential.Value, l.RuntimeParams
+		pc.TLSConfig, pc.Fallbacks = nil, nil // l.Dial runs the driver's TLS
+		pc.DialFunc = l.Dial
+		conn, err = pgconn.ConnectConfig(ctx, pc)
+		return err // a *pgconn.PgError tells Open the server's SQLSTATE
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close(ctx)
 }
 
 // ParseDSN reads both spellings; String never shows a secret.
