@@ -35,8 +35,9 @@ type Options struct {
 
 // Cases are the cases a run can select, in the order they run in a round:
 // connect (1), queries (2), cache (3: cache hit), storm (4), traffic (5 and
-// 6: rotation and the naive strategies).
-var Cases = []string{"connect", "queries", "cache", "storm", "traffic"}
+// 6: rotation and the naive strategies), pgx (7: lakebasepgx against a plain
+// pgxpool).
+var Cases = []string{"connect", "queries", "cache", "storm", "traffic", "pgx"}
 
 // plan is what Options mean for each case.
 type plan struct {

@@ -123,6 +123,22 @@ func tables() []table {
 				traffic("fixed 15-minute cache", "fixed-15min"),
 			},
 		},
+		{
+			run:   "pgx",
+			title: "7. pgx: lakebasepgx against a plain pgxpool holding a valid credential",
+			heads: []string{"new connection, median", "allocs", "ratio to pgx", "acquire + SELECT 1", "ratio to pgxpool"},
+			rows: []row{
+				{"pgx, fixed password, direct", []cell{ms("pgx/connect/pgx-direct/p50-ms"), count("pgx/connect/pgx-direct/allocs"), {}, rate("pgx/select1/pgxpool/ops-s"), {}}},
+				{"lakebasepgx, TokenSource, direct", []cell{
+					ms("pgx/connect/lakebasepgx-direct/p50-ms"), count("pgx/connect/lakebasepgx-direct/allocs"), ratio("pgx/connect/direct/ratio"),
+					rate("pgx/select1/lakebasepgx/ops-s"), ratio("pgx/select1/ratio"),
+				}},
+				{"pgx, minted credential, gateway", []cell{ms("pgx/connect/pgx-gateway/p50-ms"), count("pgx/connect/pgx-gateway/allocs"), {}, {}, {}}},
+				{"lakebasepgx, cached minted credential, gateway", []cell{
+					ms("pgx/connect/lakebasepgx-gateway/p50-ms"), count("pgx/connect/lakebasepgx-gateway/allocs"), ratio("pgx/connect/gateway/ratio"), {}, {},
+				}},
+			},
+		},
 	}
 }
 
