@@ -3,7 +3,6 @@ package lakebase_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lakebase-go/lakebase"
-	"github.com/lib/pq"
 )
 
 // A Provisioned instance, as a service principal (OAuth machine-to-machine).
@@ -107,54 +105,6 @@ func ExampleTokenSourceFunc() {
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
-}
-
-// A tool that opens connections itself, outside database/sql, takes the
-// host, the user and each password from the connector, whose cache it
-// shares, and reports a password the server refused with Rejected, so that
-// the next one is new (a credential can be revoked before it expires), and
-// one it accepted with Accepted.
-func ExampleConnector_Rejected() {
-	cfg, err := lakebase.ParseDSN("instance=my-db auth=oauth-m2m")
-	if err != nil {
-		log.Fatal(err)
-	}
-	connector, err := lakebase.NewConnector(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer connector.Close()
-
-	ctx := context.Background()
-	host, port, err := connector.Host(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	user, err := connector.User(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	tok, err := connector.Credential(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	pqc, err := pq.NewConnectorConfig(pq.Config{
-		Host: host, Port: uint16(port), User: user, Password: tok.Value,
-		Database: connector.DBName(), SSLMode: pq.SSLModeRequire,
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	conn, err := pqc.Connect(ctx)
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && (pqErr.Code == "28P01" || pqErr.Code == "28000") {
-		connector.Rejected(tok) // the next Credential is a new one
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	connector.Accepted(tok) // a later refusal of tok is a revocation
-	defer conn.Close()
 }
 
 // A PostgreSQL client of one's own (here pgconn) logs in through the

@@ -1,7 +1,8 @@
 // Package integration holds the tests that show the lakebase driver working
-// with the tools Go programs use on top of database/sql and beside it: GORM,
-// sqlx, golang-migrate, goose and pgx's pool. It is a module of its own so
-// that the driver's go.mod does not carry their dependencies.
+// with the tools Go programs use on top of database/sql: GORM, sqlx,
+// golang-migrate and goose (pgx pools have the lakebasepgx package of the
+// driver's module, tested there). It is a module of its own so that the
+// driver's go.mod does not carry their dependencies.
 //
 // Each test starts the lakebasetest kit (a throwaway PostgreSQL behind a
 // Lakebase-like gateway, and a fake Databricks workspace) and connects
