@@ -141,6 +141,19 @@ func TestConfigureKeepsPoolSettings(t *testing.T) {
 	if app != "from-dsn" || path != "from_pgx" {
 		t.Errorf("application_name %q, search_path %q; want from-dsn and from_pgx", app, path)
 	}
+	// The session under pgx prints without the credential.
+	tok, err := connector.Credential(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+		if s := fmt.Sprintf("%+v %#v", c.Conn().PgConn().Conn(), c.Conn().Config()); strings.Contains(s, tok.Value) {
+			return errors.New("the connection prints its credential")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
 	if before.Load() != 1 || after.Load() != 1 {
 		t.Errorf("BeforeConnect ran %d times, AfterConnect %d; want 1 and 1", before.Load(), after.Load())
 	}

@@ -20,7 +20,7 @@ import (
 // of pgx's background reader and the writes of a query never share any.
 type replayConn struct {
 	net.Conn
-	login lakebase.Login // the attempt that logged in, for pgx's Config
+	login lakebase.Login // the attempt that logged in, without its credential
 	// replay is what the server answered to the login, still to be read.
 	replay []byte
 	// skip counts the bytes of pgx's StartupMessage still to be dropped;
@@ -47,6 +47,7 @@ func newReplayConn(hc *pgconn.HijackedConn, login lakebase.Login) (*replayConn, 
 	if buf, err = (&pgproto3.ReadyForQuery{TxStatus: hc.TxStatus}).Encode(buf); err != nil {
 		return nil, err
 	}
+	login.Credential = lakebase.Token{} // kept for the host and the cancel requests' TLS only
 	return &replayConn{Conn: hc.Conn, login: login, replay: buf, skip: -1}, nil
 }
 

@@ -20,7 +20,7 @@ type session struct {
 	// it: the settings of the real login (protocol versions, require_auth,
 	// channel binding, notice handlers, run-time parameters).
 	base  *pgconn.Config
-	login atomic.Pointer[lakebase.Login] // set once logged in
+	login atomic.Pointer[lakebase.Login] // set once logged in; without the credential
 }
 
 // dial is the pgconn.DialFunc of one connection.
@@ -35,7 +35,7 @@ func (s *session) dial(ctx context.Context, network, address string) (net.Conn, 
 			return err
 		}
 		conn = c
-		s.login.Store(&l)
+		s.login.Store(&c.login)
 		return nil
 	})
 	return conn, err
@@ -44,7 +44,7 @@ func (s *session) dial(ctx context.Context, network, address string) (net.Conn, 
 // logIn logs in with pgconn as l says and returns the session, ready to
 // replay the login to pgx's own connect. A server's refusal comes back as
 // pgconn's error, whose *pgconn.PgError tells the engine its SQLSTATE.
-func (s *session) logIn(ctx context.Context, l lakebase.Login) (net.Conn, error) {
+func (s *session) logIn(ctx context.Context, l lakebase.Login) (*replayConn, error) {
 	cfg := s.base.Copy()
 	cfg.Host, cfg.Port, cfg.User, cfg.Database = l.Host, uint16(l.Port), l.User, l.Database
 	cfg.Password = l.Credential.Value
