@@ -45,6 +45,7 @@ type plan struct {
 	count        int
 	connects     int
 	sel, scan    queryPlan
+	pgxSel       queryPlan // SELECT 1 of the pgx case, whose target is the tightest
 	hitTime      time.Duration
 	storm        int
 	traffic      trafficPlan
@@ -61,6 +62,7 @@ func (o Options) plan() (plan, error) {
 		connects:    100,
 		sel:         queryPlan{slices: 12, slice: 100 * time.Millisecond},
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
+		pgxSel:      queryPlan{slices: 20, slice: 200 * time.Millisecond},
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -73,6 +75,7 @@ func (o Options) plan() (plan, error) {
 		p.storm = 200
 		p.sel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
+		p.pgxSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}
