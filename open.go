@@ -2,6 +2,7 @@ package lakebase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -29,8 +30,12 @@ type Login struct {
 	// settings. Each Login has its own copy.
 	RuntimeParams map[string]string
 
-	tls *sessionTLS // nil: plain TCP (sslmode=disable)
+	tls    *sessionTLS // nil: plain TCP (sslmode=disable)
+	opened bool        // made by Open: a Login made by hand has no TLS settings
 }
+
+// errNotOpened is returned by the Dial of a Login that Open did not make.
+var errNotOpened = errors.New("lakebase: dial: the Login was not made by Connector.Open, so it has no TLS settings")
 
 // Dial opens a connection to address (Host and Port for the login; the
 // server's address again for a cancel request of the session) and starts
@@ -38,8 +43,11 @@ type Login struct {
 // verify-ca and verify-full (sslrootcert, sslsni and the protocol versions
 // included) the TLS is the very code the driver runs; with disable the
 // connection is plain TCP. The returned connection is ready for the
-// StartupMessage.
+// StartupMessage. A Login made by hand, not by Open, cannot dial.
 func (l Login) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if !l.opened {
+		return nil, errNotOpened
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, address)
 	if err != nil || l.tls == nil {
@@ -88,6 +96,7 @@ func (c *Connector) Open(ctx context.Context, login func(ctx context.Context, l 
 			Credential:    Token{Value: cred.Value, Expiry: cred.Expiry},
 			RuntimeParams: c.runtimeParams(),
 			tls:           c.tls,
+			opened:        true,
 		})
 	})
 }

@@ -218,3 +218,16 @@ func TestLoginRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A Login made by hand, not by Open, has no TLS settings and cannot dial:
+// it would otherwise connect in plain text.
+func TestHandMadeLoginCannotDial(t *testing.T) {
+	t.Parallel()
+	l := lakebase.Login{Host: "127.0.0.1", Port: 1}
+	if conn, err := l.Dial(context.Background(), "tcp", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "Open") {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		t.Fatalf("Dial of a hand-made Login = %v; want an error naming Open", err)
+	}
+}
