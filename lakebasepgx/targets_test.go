@@ -1,7 +1,9 @@
 package lakebasepgx_test
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +142,40 @@ func TestPoolWakingEndpointBudget(t *testing.T) {
 	}
 	if took := time.Since(start); took < 500*time.Millisecond || took > 10*time.Second {
 		t.Errorf("gave up after %v, want about the 1s connect_timeout", took)
+	}
+}
+
+// TLS is the driver's: sslmode require by default, and verify-full checks
+// the server's certificate against sslrootcert (the kit's CA passes, the
+// system's roots do not know it).
+func TestPoolTLSAsTheDriver(t *testing.T) {
+	t.Parallel()
+	kit := shared.Kit(t)
+	sp := newServicePrincipal(t, kit)
+	base := fmt.Sprintf("instance=%s workspace=%s auth=oauth-m2m client_id=%s client_secret=%s",
+		lakebasetest.DefaultInstance, quote(kit.Workspace.URL()), quote(sp.ApplicationID), quote(sp.Secret))
+	tests := []struct {
+		name string
+		tls  string
+		ok   bool
+	}{
+		{"default: require", "", true},
+		{"verify-full with the kit's CA", "sslmode=verify-full sslrootcert=" + quote(kit.CAFile()), true},
+		{"verify-ca with the kit's CA", "sslmode=verify-ca sslrootcert=" + quote(kit.CAFile()), true},
+		{"verify-full with the system's roots", "sslmode=verify-full sslrootcert=system", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pool := newPool(t, base+" "+tt.tls)
+			ctx := testContext(t, 30*time.Second)
+			_, err := currentUser(ctx, pool)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("query: %v", err)
+			case !tt.ok && (err == nil || !strings.Contains(err.Error(), "certificate")):
+				t.Fatalf("query = %v; want a certificate error", err)
+			}
+		})
 	}
 }
