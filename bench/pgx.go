@@ -15,9 +15,10 @@ import (
 	"github.com/lakebase-go/lakebase/lakebasepgx"
 )
 
-// pgxConnect is one way of opening a new pgx connection: plain pgx with a
-// valid credential in hand, or the connection constructor of a lakebasepgx
-// pool (its BeforeConnect, then pgx.ConnectConfig, as pgxpool runs them).
+// pgxConnect is one way of opening a new pgx connection as pgxpool's
+// connection constructor does (connect_timeout, BeforeConnect, then
+// pgx.ConnectConfig): plain pgx with a valid credential in hand, or a
+// lakebasepgx pool's.
 type pgxConnect struct {
 	key     string
 	connect func(ctx context.Context) (*pgx.Conn, error)
@@ -61,8 +62,14 @@ func plainPGX(dsn string) (func(context.Context) (*pgx.Conn, error), error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: pgx configuration: %w", err)
 	}
+	cfg.ConnectTimeout = poolConnectTimeout
 	return func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg) }, nil
 }
+
+// poolConnectTimeout is the connect_timeout pgxpool gives a connection that
+// has none, so that a connect abandoned by its Acquire ends: both sides of
+// the comparison connect with it, as in a pool.
+const poolConnectTimeout = 2 * time.Minute
 
 // lakebasePGX connects as a lakebasepgx pool of c does.
 func lakebasePGX(c *lakebase.Connector) (func(context.Context) (*pgx.Conn, error), error) {
@@ -75,6 +82,7 @@ func lakebasePGX(c *lakebase.Connector) (func(context.Context) (*pgx.Conn, error
 	}
 	return func(ctx context.Context) (*pgx.Conn, error) {
 		cc := poolCfg.ConnConfig.Copy()
+		cc.ConnectTimeout = poolConnectTimeout
 		if err := poolCfg.BeforeConnect(ctx, cc); err != nil {
 			return nil, err
 		}
@@ -201,6 +209,11 @@ func (e *Env) pgxSelect(ctx context.Context, sel queryPlan, r *Results) (err err
 	}
 	for _, p := range pools {
 		r.add("pgx/select1/"+p.key+"/ops-s", float64(ops[p.key])/spent[p.key].Seconds())
+		allocs, err := selectAllocs(ctx, p.pool)
+		if err != nil {
+			return fmt.Errorf("bench: SELECT 1 with %s: %w", p.key, err)
+		}
+		r.add("pgx/select1/"+p.key+"/allocs", allocs)
 	}
 	ratios := make([]float64, sel.slices)
 	for s := range ratios {
@@ -208,6 +221,23 @@ func (e *Env) pgxSelect(ctx context.Context, sel queryPlan, r *Results) (err err
 	}
 	r.add("pgx/select1/ratio", median(ratios))
 	return nil
+}
+
+// selectAllocs counts this process's allocations per acquire + SELECT 1 on
+// pool, one goroutine at a time: unlike the rate, noise cannot move it, so
+// it shows whether the two pools' query paths differ at all.
+func selectAllocs(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
+	const n = 1000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		var one int
+		if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			return 0, err
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return math.Round(float64(after.Mallocs-before.Mallocs) / n), nil
 }
 
 // fillPGX opens all of a pool's connections at once and returns them to it.
