@@ -59,6 +59,14 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	poolCfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &lakebase.Config{Host: "127.0.0.1", User: "u", Password: "p", Params: map[string]string{"pool_max_conns": "4"}}
+	if _, err := lakebasepgx.NewPoolWithConfig(context.Background(), cfg, poolCfg); !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(err.Error(), "pool_max_conns") {
+		t.Errorf("a pool_ key next to a pgxpool.Config = %v; want ErrInvalidDSN naming pool_max_conns", err)
+	}
 	if err := lakebasepgx.Configure(nil, nil); err == nil {
 		t.Error("Configure(nil, nil) succeeded")
 	}

@@ -33,7 +33,7 @@ func NewPool(ctx context.Context, dsn string) (*Pool, error) {
 // NewPoolWithConfig returns a pgx pool for cfg, the driver's Config (which
 // can carry what a DSN cannot: a logger, a TokenSource, an SDK client).
 // poolCfg holds pgx's pool settings; nil means pgxpool's defaults and the
-// pool_ keys of cfg.Params. NewPoolWithConfig configures poolCfg (see
+// pool_ keys of cfg.Params, which are refused next to a poolCfg. NewPoolWithConfig configures poolCfg (see
 // Configure); cfg is copied, as NewConnector copies it.
 func NewPoolWithConfig(ctx context.Context, cfg *lakebase.Config, poolCfg *pgxpool.Config) (*Pool, error) {
 	if cfg == nil {
@@ -45,6 +45,11 @@ func NewPoolWithConfig(ctx context.Context, cfg *lakebase.Config, poolCfg *pgxpo
 		var err error
 		if poolCfg, err = poolConfig(own.Params); err != nil {
 			return nil, err
+		}
+	}
+	for key := range own.Params {
+		if strings.HasPrefix(key, "pool_") { // left when poolCfg was given
+			return nil, fmt.Errorf("lakebasepgx: dsn: %s: a pgxpool setting; with a pgxpool.Config of your own, set it there: %w", key, lakebase.ErrInvalidDSN)
 		}
 	}
 	connector, err := lakebase.NewConnector(&own)
