@@ -27,8 +27,8 @@ const placeholderHost = "lakebase"
 // BeforeConnect hook already set runs first; its changes to the host, the
 // user, the password, the database and TLS are overridden.
 //
-// The caller keeps the connector and closes it after the pool. Configure a
-// pgxpool.Config once: calling it twice chains two logins.
+// The caller keeps the connector and closes it after the pool. Configuring
+// a pgxpool.Config twice is pointless: the later connector logs in.
 func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 	if poolCfg == nil || connector == nil {
 		return errNil
