@@ -28,6 +28,7 @@ var ErrConnectorClosed = errors.New("lakebase: connector is closed")
 type Connector struct {
 	cfg    *Config // the caller's Config with the environment and defaults applied
 	mode   AuthMode
+	base   pq.Config // lib/pq's configuration of every connection
 	opener *pqsession.Opener
 	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
@@ -79,7 +80,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connector{cfg: c, mode: mode, budget: connectBudget(base), logger: c.Logger, life: newLifetime(), tel: tel}
+	conn := &Connector{cfg: c, mode: mode, base: base, budget: connectBudget(base), logger: c.Logger, life: newLifetime(), tel: tel}
 	conn.life.tel = tel
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
@@ -105,30 +106,15 @@ func NewConnector(cfg *Config) (*Connector, error) {
 // takes a valid credential from the cache and logs in through lib/pq. It
 // honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	if err := ctx.Err(); err != nil {
+	var conn driver.Conn
+	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) (err error) {
+		conn, err = c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if c.closed.Load() {
-		return nil, ErrConnectorClosed
-	}
-	// Close ends the connects in flight too: their lookups, their waits for
-	// a credential or a starting target, and their logins.
-	start := time.Now()
-	ctx, span := c.tel.startConnect(ctx)
-	tied, untie := c.life.tie(ctx)
-	conn, err := c.connect(tied)
-	untie()
-	final := err
-	if err != nil {
-		if cerr := contextEnded(ctx); cerr != nil {
-			c.logContextEnded(ctx, cerr, err, time.Since(start))
-			final = cerr
-		} else if c.closed.Load() {
-			final = ErrConnectorClosed
-		}
-	}
-	c.tel.endConnect(ctx, span, start, final, err)
-	return conn, final
+	return conn, nil
 }
 
 // contextEnded returns ctx's error, also in the moment after its deadline
@@ -165,89 +151,6 @@ func (c *Connector) Close() error {
 	c.life.end()
 	c.tel.close()
 	return nil
-}
-
-// connect runs the steps of one connection. It retries once after a login
-// rejected for authentication, when the cache drops the credential (it keeps
-// it when new credentials are refused too: see credcache's Invalidate), once
-// after a dial
-// failure to a looked-up host (which may have moved), and, within the connect
-// budget, while the target is starting or waking.
-func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
-	retriedLogin, retriedDial := false, false
-	wait := c.newWait(ctx)
-	for {
-		sctx, end := c.tel.step(ctx, spanResolve)
-		host, err := c.target.resolve(sctx)
-		end(err)
-		if err != nil {
-			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
-				c.target.forget()
-				continue
-			}
-			return nil, c.stepError("resolve", "", err)
-		}
-		c.tel.resolved(ctx, host)
-		sctx, end = c.tel.step(ctx, spanIdentity)
-		user, err := c.identity(sctx)
-		end(err)
-		if err != nil {
-			return nil, c.stepError("identity", "", err)
-		}
-		c.tel.identified(ctx, user)
-		sctx, end = c.tel.step(ctx, spanMint)
-		cred, err := c.credential(sctx, wait)
-		end(err)
-		if err != nil {
-			return nil, c.stepError("mint", user, err)
-		}
-		spans := c.tel.startDial(ctx)
-		conn, err := c.login(ctx, wait, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: spans.hook()})
-		spans.end(err)
-		if err == nil {
-			c.creds.confirmed(cred)
-			return conn, nil
-		}
-		if cerr := contextEnded(ctx); cerr != nil {
-			return nil, c.stepError("dial", user, cerr) // the server had not answered
-		}
-		if errors.Is(err, context.DeadlineExceeded) { // the connect budget, not ctx, ended
-			return nil, c.stepError("dial", user, fmt.Errorf("no answer within the connect budget of %s (connect_timeout): %w", c.budget, err))
-		}
-		switch {
-		case isAuthFailure(err) && !retriedLogin && c.creds.rejected(cred):
-			retriedLogin = true
-			c.loginRetries.Add(1)
-			c.tel.retrying(ctx, "lakebase.login.retry", err)
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
-				slog.String("target", c.target.describe()), slog.String("user", user))
-			continue
-		case isStartingUp(err) && c.pauseNotReady(ctx, wait, err):
-			continue
-		case !isServerError(err) && c.target.looksUp() && !retriedDial:
-			retriedDial = true
-			c.tel.retrying(ctx, "lakebase.dial.retry", err)
-			c.target.forget()
-			continue
-		}
-		step := "dial"
-		if isServerError(err) {
-			step = "login"
-		}
-		return nil, c.stepError(step, user, err)
-	}
-}
-
-// login dials, runs TLS and logs in within the connect budget: a server that
-// accepts and never answers cannot hang a Connect whose context has no
-// deadline.
-func (c *Connector) login(ctx context.Context, wait *connectWait, login pqsession.Login) (driver.Conn, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, wait.deadline)
-		defer cancel()
-	}
-	return c.opener.Open(ctx, login)
 }
 
 // pauseNotReady waits before trying a target that is not ready again, and
@@ -291,26 +194,4 @@ func (c *Connector) stepError(step, user string, err error) error {
 		return err
 	}
 	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
-}
-
-// isServerError reports whether the server answered (lib/pq's *pq.Error), as
-// opposed to a network or TLS failure.
-func isServerError(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe)
-}
-
-// isStartingUp reports whether the server refused the login because it is
-// starting (SQLSTATE 57P03, cannot_connect_now), as a waking endpoint does.
-func isStartingUp(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "57P03"
-}
-
-// isAuthFailure reports whether the server refused the login for its
-// credentials: SQLSTATE 28P01 (invalid_password) or 28000
-// (invalid_authorization_specification).
-func isAuthFailure(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000")
 }

@@ -3,15 +3,14 @@ package lakebase_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lakebase-go/lakebase"
-	"github.com/lib/pq"
 	"go.opentelemetry.io/otel"
 )
 
@@ -109,12 +108,12 @@ func ExampleTokenSourceFunc() {
 	defer db.Close()
 }
 
-// A tool that opens connections itself, outside database/sql, takes the
-// host, the user and each password from the connector, whose cache it
-// shares, and reports a password the server refused with Rejected, so that
-// the next one is new (a credential can be revoked before it expires), and
-// one it accepted with Accepted.
-func ExampleConnector_Rejected() {
+// A PostgreSQL client of one's own (here pgconn) logs in through the
+// connector with Open: the connector gives each attempt its host, user,
+// credential and TLS, and itself retries a refused credential once, waits
+// for a waking target and follows a failover, judging each attempt by the
+// error the client returns.
+func ExampleConnector_Open() {
 	cfg, err := lakebase.ParseDSN("instance=my-db auth=oauth-m2m")
 	if err != nil {
 		log.Fatal(err)
@@ -126,35 +125,23 @@ func ExampleConnector_Rejected() {
 	defer connector.Close()
 
 	ctx := context.Background()
-	host, port, err := connector.Host(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	user, err := connector.User(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	tok, err := connector.Credential(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	pqc, err := pq.NewConnectorConfig(pq.Config{
-		Host: host, Port: uint16(port), User: user, Password: tok.Value,
-		Database: connector.DBName(), SSLMode: pq.SSLModeRequire,
+	var conn *pgconn.PgConn
+	err = connector.Open(ctx, func(ctx context.Context, l lakebase.Login) error {
+		pc, err := pgconn.ParseConfig("")
+		if err != nil {
+			return err
+		}
+		pc.Host, pc.Port, pc.User, pc.Database = l.Host, uint16(l.Port), l.User, l.Database
+		pc.Password, pc.RuntimeParams = l.Credential.Value, l.RuntimeParams
+		pc.TLSConfig, pc.Fallbacks = nil, nil // l.Dial runs the driver's TLS
+		pc.DialFunc = l.Dial
+		conn, err = pgconn.ConnectConfig(ctx, pc)
+		return err // a *pgconn.PgError tells Open the server's SQLSTATE
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	conn, err := pqc.Connect(ctx)
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && (pqErr.Code == "28P01" || pqErr.Code == "28000") {
-		connector.Rejected(tok) // the next Credential is a new one
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	connector.Accepted(tok) // a later refusal of tok is a revocation
-	defer conn.Close()
+	defer conn.Close(ctx)
 }
 
 // ParseDSN reads both spellings; String never shows a secret.

@@ -140,3 +140,26 @@ func report(b *testing.B, res *Results, prefix string) {
 		}
 	}
 }
+
+func BenchmarkPGXConnect(b *testing.B) {
+	env := testEnv(b)
+	ctx := context.Background()
+	vs, err := env.pgxConnects(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range vs {
+		b.Run(v.key, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				conn, err := v.connect(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := conn.Close(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/lib/pq"
 )
 
-// copyRows is how many rows each load of case 7 copies.
+// copyRows is how many rows each load of case 8 copies.
 const copyRows = 100_000
 
 // roundCopy loads copyRows rows with pq.CopyIn, over TLS, loads times through

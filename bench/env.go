@@ -103,22 +103,28 @@ func (e *Env) prepare(ctx context.Context) error {
 	return e.createScanTable(ctx)
 }
 
-// directConnector returns a new lakebase connector straight to the server as
-// the native role, whose TokenSource returns the role's password.
+// directConnector returns a new lakebase connector of directConfig.
 func (e *Env) directConnector() (*lakebase.Connector, error) {
+	cfg := e.directConfig()
+	c, err := lakebase.NewConnector(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bench: lakebase connector: %w", err)
+	}
+	return c, nil
+}
+
+// directConfig logs in straight to the server as the native role, with a
+// TokenSource that returns the role's password.
+func (e *Env) directConfig() lakebase.Config {
 	password := e.direct.password
-	c, err := lakebase.NewConnector(&lakebase.Config{
+	return lakebase.Config{
 		Host: e.direct.host, Port: e.direct.port, User: e.direct.user,
 		DBName: lakebasetest.DefaultDatabase, SSLMode: "verify-full",
 		Params: map[string]string{"sslrootcert": e.direct.ca},
 		TokenSource: lakebase.TokenSourceFunc(func(context.Context) (lakebase.Token, error) {
 			return lakebase.Token{Value: password, Expiry: time.Now().Add(time.Hour)}, nil
 		}),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bench: lakebase connector: %w", err)
 	}
-	return c, nil
 }
 
 // m2mConnector returns a new, cold connector of the kit's oauth-m2m DSN,
@@ -140,23 +146,33 @@ func (e *Env) m2mConnector(window, margin time.Duration) (*lakebase.Connector, e
 // gatewayPQ returns a lib/pq connector that logs in to the gateway with the
 // credential c holds now, as a user who fetched one credential would.
 func (e *Env) gatewayPQ(ctx context.Context, c *lakebase.Connector) (*pq.Connector, error) {
-	tok, err := c.Credential(ctx)
+	dsn, err := e.gatewayDSN(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("bench: credential: %w", err)
+		return nil, err
 	}
-	user, err := c.User(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("bench: user: %w", err)
-	}
-	host, port, err := c.Host(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("bench: host: %w", err)
-	}
-	pc, err := pq.NewConnector(keyValueDSN(host, port, user, tok.Value, e.Kit.CAFile()))
+	pc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("bench: lib/pq connector: %w", err)
 	}
 	return pc, nil
+}
+
+// gatewayDSN is a key/value DSN, for lib/pq and pgx, of the gateway's host
+// with the user and the credential c holds now.
+func (e *Env) gatewayDSN(ctx context.Context, c *lakebase.Connector) (string, error) {
+	tok, err := c.Credential(ctx)
+	if err != nil {
+		return "", fmt.Errorf("bench: credential: %w", err)
+	}
+	user, err := c.User(ctx)
+	if err != nil {
+		return "", fmt.Errorf("bench: user: %w", err)
+	}
+	host, port, err := c.Host(ctx)
+	if err != nil {
+		return "", fmt.Errorf("bench: host: %w", err)
+	}
+	return keyValueDSN(host, port, user, tok.Value, e.Kit.CAFile()), nil
 }
 
 // scanRows is the size of the table the scan reads.

@@ -34,9 +34,10 @@ type Options struct {
 }
 
 // Cases are the cases a run can select, in the order they run in a round:
-// connect (1), queries (2), copy (7: COPY FROM STDIN), cache (3: cache hit),
-// storm (4), traffic (5 and 6: rotation and the naive strategies).
-var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic"}
+// connect (1), queries (2), copy (8: COPY FROM STDIN), cache (3: cache hit),
+// storm (4), traffic (5 and 6: rotation and the naive strategies), pgx (7:
+// lakebasepgx against a plain pgxpool).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx"}
 
 // plan is what Options mean for each case.
 type plan struct {
@@ -45,6 +46,7 @@ type plan struct {
 	connects     int
 	sel, scan    queryPlan
 	copyLoads    int
+	pgxSel       queryPlan // SELECT 1 of the pgx case, whose target is the tightest
 	hitTime      time.Duration
 	storm        int
 	traffic      trafficPlan
@@ -62,6 +64,7 @@ func (o Options) plan() (plan, error) {
 		sel:         queryPlan{slices: 12, slice: 100 * time.Millisecond},
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
 		copyLoads:   6,
+		pgxSel:      queryPlan{slices: 20, slice: 200 * time.Millisecond},
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -75,6 +78,7 @@ func (o Options) plan() (plan, error) {
 		p.sel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
 		p.copyLoads = 1
+		p.pgxSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}

@@ -141,7 +141,7 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 			for _, j := range rand.Perm(len(pools)) {
 				p := pools[j]
 				runtime.GC()
-				n, took, err := hammer(ctx, p.db, q.plan.slice, q.op)
+				n, took, err := hammer(ctx, q.plan.slice, func(ctx context.Context) error { return q.op(ctx, p.db) })
 				if err != nil {
 					return fmt.Errorf("bench: %s with %s: %w", q.name, p.key, err)
 				}
@@ -165,9 +165,9 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 	return nil
 }
 
-// hammer runs op on db from poolSize goroutines until d has passed, and
-// returns how many ops completed and how long that took.
-func hammer(ctx context.Context, db *sql.DB, d time.Duration, op func(context.Context, *sql.DB) error) (int64, time.Duration, error) {
+// hammer runs op from poolSize goroutines until d has passed, and returns
+// how many ops completed and how long that took.
+func hammer(ctx context.Context, d time.Duration, op func(context.Context) error) (int64, time.Duration, error) {
 	var (
 		n    atomic.Int64
 		wg   sync.WaitGroup
@@ -179,7 +179,7 @@ func hammer(ctx context.Context, db *sql.DB, d time.Duration, op func(context.Co
 	for range poolSize {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				if err := op(ctx, db); err != nil {
+				if err := op(ctx); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()

@@ -78,7 +78,7 @@ func tables() []table {
 		},
 		{
 			run:   "copy",
-			title: "7. COPY FROM STDIN: 100,000 rows in one transaction, TLS",
+			title: "8. COPY FROM STDIN: 100,000 rows in one transaction, TLS",
 			heads: []string{"rows per second", "ratio to lib/pq"},
 			rows: []row{
 				{"lib/pq", []cell{rate("copy/pq/rows-s"), {}}},
@@ -130,6 +130,25 @@ func tables() []table {
 				traffic("lakebase", "lakebase"),
 				traffic("mint per connection", "mint-per-connection"),
 				traffic("fixed 15-minute cache", "fixed-15min"),
+			},
+		},
+		{
+			run:   "pgx",
+			title: "7. pgx: lakebasepgx against a plain pgxpool holding a valid credential",
+			heads: []string{"new connection, median", "allocs", "ratio to pgx", "acquire + SELECT 1", "allocs", "ratio to pgxpool"},
+			rows: []row{
+				{"pgx, fixed password, direct", []cell{
+					ms("pgx/connect/pgx-direct/p50-ms"), count("pgx/connect/pgx-direct/allocs"), {},
+					rate("pgx/select1/pgxpool/ops-s"), count("pgx/select1/pgxpool/allocs"), {},
+				}},
+				{"lakebasepgx, TokenSource, direct", []cell{
+					ms("pgx/connect/lakebasepgx-direct/p50-ms"), count("pgx/connect/lakebasepgx-direct/allocs"), ratio("pgx/connect/direct/ratio"),
+					rate("pgx/select1/lakebasepgx/ops-s"), count("pgx/select1/lakebasepgx/allocs"), ratio("pgx/select1/ratio"),
+				}},
+				{"pgx, minted credential, gateway", []cell{ms("pgx/connect/pgx-gateway/p50-ms"), count("pgx/connect/pgx-gateway/allocs"), {}, {}, {}, {}}},
+				{"lakebasepgx, cached minted credential, gateway", []cell{
+					ms("pgx/connect/lakebasepgx-gateway/p50-ms"), count("pgx/connect/lakebasepgx-gateway/allocs"), ratio("pgx/connect/gateway/ratio"), {}, {}, {},
+				}},
 			},
 		},
 	}

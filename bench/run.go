@@ -40,6 +40,7 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 		"cache":   func() error { return env.roundCacheHit(ctx, p.hitTime, res) },
 		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
 		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
+		"pgx":     func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
 	}
 	for round := 1; round <= p.count; round++ {
 		for _, name := range p.cases {

@@ -43,6 +43,9 @@ var Targets = []Target{
 	{Case: "storm", What: "storm: p99 connect, ms, under 2 × (mint + plain storm's p99)", Key: "storm/lakebase-cold/p99-ms", LimitKey: "storm/limit-ms", Below: true},
 	{Case: "traffic", What: "rotation: slowest connect inside / outside the refresh window", Key: "rotation/inside-over-outside", Limit: 1.5},
 	{Case: "traffic", What: "rotation: mints per credential lifetime", Key: "rotation/mints-per-lifetime", Limit: 1.1, Always: true},
+	{Case: "pgx", What: "pgx new connection, direct: median ratio lakebasepgx/pgx", Key: "pgx/connect/direct/ratio", Limit: 1.03},
+	{Case: "pgx", What: "pgx new connection, gateway: median ratio lakebasepgx/pgx", Key: "pgx/connect/gateway/ratio", Limit: 1.03},
+	{Case: "pgx", What: "pgx acquire + SELECT 1, pool of 8: ratio lakebasepgx/pgxpool", Key: "pgx/select1/ratio", Limit: 0.99, AtLeast: true},
 }
 
 // Verdict is one target's outcome.

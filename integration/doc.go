@@ -1,10 +1,11 @@
 // Package integration holds the tests that show the lakebase driver working
-// with the tools Go programs use on top of database/sql and beside it: GORM,
-// sqlx, golang-migrate, goose and pgx's pool, and the driver's OpenTelemetry
-// metrics and spans as the OpenTelemetry SDK receives them (with its manual
-// reader and span recorder). It is a module of its own so that the driver's
-// go.mod does not carry their dependencies: the driver imports the
-// OpenTelemetry API only, and its users never link the SDK because of it.
+// with the tools Go programs use on top of database/sql: GORM, sqlx,
+// golang-migrate and goose (pgx pools have the lakebasepgx package of the
+// driver's module, tested there), and the driver's OpenTelemetry metrics and
+// spans as the OpenTelemetry SDK receives them (with its manual reader and
+// span recorder). It is a module of its own so that the driver's go.mod does
+// not carry their dependencies: the driver imports the OpenTelemetry API
+// only, and its users never link the SDK because of it.
 //
 // Each test starts the lakebasetest kit (a throwaway PostgreSQL behind a
 // Lakebase-like gateway, and a fake Databricks workspace) and connects

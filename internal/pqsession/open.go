@@ -32,6 +32,7 @@ type Login struct {
 type Opener struct {
 	base  pq.Config
 	tls   *sessionTLS // nil: lib/pq runs TLS, if any
+	plain bool        // sslmode=disable
 	ended atomic.Uint64
 }
 
@@ -44,11 +45,34 @@ func NewOpener(base pq.Config) (*Opener, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Opener{base: base, tls: st}
+	o := &Opener{base: base, tls: st, plain: base.SSLMode == pq.SSLModeDisable}
 	if st != nil {
 		o.base.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
 	}
 	return o, nil
+}
+
+// CanDial reports whether Dial gives a connection as Open's sessions get
+// one: over the TLS the driver runs, or in plain text with sslmode=disable.
+// It is false where lib/pq runs TLS itself (sslmode allow or prefer, client
+// certificates, direct negotiation).
+func (o *Opener) CanDial() bool { return o.tls != nil || o.plain }
+
+// Dial opens a connection to address for a PostgreSQL client other than
+// lib/pq (pgx, say), ready for its StartupMessage: TCP, then TLS as Open's
+// sessions get it, for server name host. Use it only where CanDial.
+func (o *Opener) Dial(ctx context.Context, network, address, host string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil || o.tls == nil {
+		return conn, err
+	}
+	tc, err := o.tls.start(ctx, conn, host)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // Open opens one lib/pq connection for login. The result is lib/pq's own

@@ -1,0 +1,147 @@
+package lakebase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// loginFunc makes one login attempt: at host, as user, with cred, calling
+// dialed (when the client can tell) once the server is reached. Its error
+// says what went wrong the way a PostgreSQL client says it: a refusal by the
+// server carries the SQLSTATE (see sqlState); anything else is taken for a
+// failure to reach the server.
+type loginFunc func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) error
+
+// open frames the steps of one new connection, for Connect's logins through
+// lib/pq and for Open's through the caller's client: it honours ctx and
+// Close, and when ctx ends it returns ctx.Err() itself and logs the step it
+// ended at.
+func (c *Connector) open(ctx context.Context, login loginFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return ErrConnectorClosed
+	}
+	// Close ends the connects in flight too: their lookups, their waits for
+	// a credential or a starting target, and their logins.
+	start := time.Now()
+	ctx, span := c.tel.startConnect(ctx)
+	tied, untie := c.life.tie(ctx)
+	err := c.attempts(tied, login)
+	untie()
+	final := err
+	if err != nil {
+		if cerr := contextEnded(ctx); cerr != nil {
+			c.logContextEnded(ctx, cerr, err, time.Since(start))
+			final = cerr
+		} else if c.closed.Load() {
+			final = ErrConnectorClosed
+		}
+	}
+	c.tel.endConnect(ctx, span, start, final, err)
+	return final
+}
+
+// attempts runs the steps of one connection. It retries once after a login
+// rejected for authentication, when the cache drops the credential (it keeps
+// it when new credentials are refused too: see credcache's Invalidate), once
+// after a dial failure to a looked-up host (which may have moved), and,
+// within the connect budget, while the target is starting or waking.
+func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
+	retriedLogin, retriedDial := false, false
+	wait := c.newWait(ctx)
+	for {
+		sctx, end := c.tel.step(ctx, spanResolve)
+		host, err := c.target.resolve(sctx)
+		end(err)
+		if err != nil {
+			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
+				c.target.forget()
+				continue
+			}
+			return c.stepError("resolve", "", err)
+		}
+		c.tel.resolved(ctx, host)
+		sctx, end = c.tel.step(ctx, spanIdentity)
+		user, err := c.identity(sctx)
+		end(err)
+		if err != nil {
+			return c.stepError("identity", "", err)
+		}
+		c.tel.identified(ctx, user)
+		sctx, end = c.tel.step(ctx, spanMint)
+		cred, err := c.credential(sctx, wait)
+		end(err)
+		if err != nil {
+			return c.stepError("mint", user, err)
+		}
+		spans := c.tel.startDial(ctx)
+		err = c.login(ctx, wait, login, host, user, cred, spans.hook())
+		spans.end(err)
+		if err == nil {
+			c.creds.confirmed(cred)
+			return nil
+		}
+		if cerr := contextEnded(ctx); cerr != nil {
+			return c.stepError("dial", user, cerr) // the server had not answered
+		}
+		if errors.Is(err, context.DeadlineExceeded) { // the connect budget, not ctx, ended
+			return c.stepError("dial", user, fmt.Errorf("no answer within the connect budget of %s (connect_timeout): %w", c.budget, err))
+		}
+		state := sqlState(err)
+		switch {
+		case isAuthFailure(state) && !retriedLogin && c.creds.rejected(cred):
+			retriedLogin = true
+			c.loginRetries.Add(1)
+			c.tel.retrying(ctx, "lakebase.login.retry", err)
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
+				slog.String("target", c.target.describe()), slog.String("user", user))
+			continue
+		case state == "57P03" && c.pauseNotReady(ctx, wait, err):
+			// cannot_connect_now: the server is starting, as a waking
+			// endpoint's does.
+			continue
+		case state == "" && c.target.looksUp() && !retriedDial:
+			retriedDial = true
+			c.tel.retrying(ctx, "lakebase.dial.retry", err)
+			c.target.forget()
+			continue
+		}
+		step := "dial"
+		if state != "" {
+			step = "login"
+		}
+		return c.stepError(step, user, err)
+	}
+}
+
+// login makes one attempt within the connect budget: a server that accepts
+// and never answers cannot hang a connect whose context has no deadline.
+func (c *Connector) login(ctx context.Context, wait *connectWait, login loginFunc, host hostPort, user string, cred credential, dialed func(error)) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, wait.deadline)
+		defer cancel()
+	}
+	return login(ctx, host, user, cred, dialed)
+}
+
+// sqlState returns the SQLSTATE of the server's answer in err, or "" when
+// the server did not answer (a network or TLS failure). lib/pq's *pq.Error
+// and pgconn's *PgError both tell it.
+func sqlState(err error) string {
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		return se.SQLState()
+	}
+	return ""
+}
+
+// isAuthFailure reports whether the server refused the login for its
+// credentials: SQLSTATE 28P01 (invalid_password) or 28000
+// (invalid_authorization_specification).
+func isAuthFailure(state string) bool { return state == "28P01" || state == "28000" }
