@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -89,7 +90,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		if cerr := contextEnded(ctx); cerr != nil {
 			return c.stepError("dial", user, cerr) // the server had not answered
 		}
-		if errors.Is(err, context.DeadlineExceeded) { // the connect budget, not ctx, ended
+		if budgetEnded(err, wait) {
 			return c.stepError("dial", user, fmt.Errorf("no answer within the connect budget of %s (connect_timeout): %w", c.budget, err))
 		}
 		state := sqlState(err)
@@ -128,6 +129,15 @@ func (c *Connector) login(ctx context.Context, wait *connectWait, login loginFun
 		defer cancel()
 	}
 	return login(ctx, host, user, cred, dialed)
+}
+
+// budgetEnded reports whether err says that the connect budget, not ctx,
+// ran out during the login: the deadline login set (context's), or lib/pq's
+// own connect_timeout deadline on the socket (an i/o timeout once the budget
+// has passed).
+func budgetEnded(err error, wait *connectWait) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		(errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(wait.deadline))
 }
 
 // sqlState returns the SQLSTATE of the server's answer in err, or "" when
