@@ -76,7 +76,8 @@ var (
 	ErrPermissionDenied = controlplane.ErrPermissionDenied
 	// ErrUnauthenticated: the workspace refused the login, or there is none.
 	ErrUnauthenticated = controlplane.ErrUnauthenticated
-	// ErrStopped: the instance is stopped or being deleted; waiting cannot help.
+	// ErrStopped: the instance is stopped or being deleted, or the endpoint
+	// is disabled (a connection cannot enable it); waiting cannot help.
 	ErrStopped = controlplane.ErrStopped
 	// ErrNotReady: the target is starting, updating, failing over or waking.
 	// Connect waits for it within its budget and returns this when the

@@ -218,11 +218,13 @@ func wsEndpointJSON(ep Endpoint) postgres.Endpoint {
 		EndpointId: id,
 		Parent:     "projects/" + project + "/branches/" + branch,
 		Uid:        wsStableID(ep.Path),
-		Spec:       &postgres.EndpointSpec{EndpointType: postgres.EndpointTypeEndpointTypeReadWrite},
+		Spec:       &postgres.EndpointSpec{EndpointType: postgres.EndpointTypeEndpointTypeReadWrite, Disabled: ep.Disabled},
 		Status: &postgres.EndpointStatus{
 			EndpointId:   id,
 			EndpointType: postgres.EndpointTypeEndpointTypeReadWrite,
 			CurrentState: postgres.EndpointStatusState(ep.State),
+			PendingState: postgres.EndpointStatusState(ep.PendingState),
+			Disabled:     ep.Disabled,
 			Hosts: &postgres.EndpointHosts{
 				Host:                ep.Hosts.Host,
 				ReadOnlyHost:        ep.Hosts.ReadOnlyHost,

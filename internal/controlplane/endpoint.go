@@ -13,7 +13,9 @@ import (
 // Endpoint is what the driver needs to know about an Autoscaling endpoint.
 type Endpoint struct {
 	Path               string // projects/P/branches/B/endpoints/E
-	State              string // ACTIVE, IDLE, INIT, DEGRADED
+	State              string // current_state: ACTIVE, IDLE, INIT, DEGRADED
+	PendingState       string // pending_state: the state it is moving to; empty or State when settled
+	Disabled           bool   // connections are refused until someone enables it again
 	Host               string // read-write host
 	ReadOnlyHost       string
 	PooledHost         string // read-write pooled (PgBouncer) host, native passwords only
@@ -31,7 +33,8 @@ const (
 // An endpoint that is idle (scaled to zero) or still being created gives
 // ErrNotReady together with the endpoint: an idle endpoint wakes when a
 // connection arrives, so the caller may dial its host and retry within its
-// budget. Errors are *Error with step resolve.
+// budget. A disabled endpoint gives ErrStopped: a connection cannot enable
+// it. Errors are *Error with step resolve.
 func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
 	target := endpointTarget(path)
 	if err := CheckEndpointPath(path); err != nil {
@@ -55,8 +58,13 @@ func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
 // endpointOf keeps what the driver needs of the SDK's endpoint.
 func endpointOf(pe *postgres.Endpoint) Endpoint {
 	ep := Endpoint{Path: pe.Name}
+	// A disabled spec not yet in the status is a suspension under way: the
+	// endpoint is as good as disabled already.
+	ep.Disabled = pe.Spec != nil && pe.Spec.Disabled
 	if st := pe.Status; st != nil {
 		ep.State = string(st.CurrentState)
+		ep.PendingState = string(st.PendingState)
+		ep.Disabled = ep.Disabled || st.Disabled
 		if h := st.Hosts; h != nil {
 			ep.Host = h.Host
 			ep.ReadOnlyHost = h.ReadOnlyHost
@@ -68,17 +76,46 @@ func endpointOf(pe *postgres.Endpoint) Endpoint {
 }
 
 // check classifies the endpoint's state: nil when it can take connections.
+// A disabled endpoint is ErrStopped whatever its compute's state. An
+// endpoint without a current_state is judged by the state it is moving to.
 func (e Endpoint) check() error {
 	target := endpointTarget(e.Path)
+	state := e.State
+	if state == "" {
+		state = e.PendingState
+	}
 	switch {
-	case e.State == string(postgres.EndpointStatusStateIdle),
-		e.State == string(postgres.EndpointStatusStateInit):
-		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.State}
+	case e.Disabled:
+		return &Error{Step: StepResolve, Target: target, Kind: ErrStopped, State: e.describeState(),
+			Err: errors.New("the endpoint is disabled, and a connection cannot enable it: enable it in the workspace")}
+	case state == string(postgres.EndpointStatusStateIdle),
+		state == string(postgres.EndpointStatusStateInit):
+		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.describeState()}
 	case e.Host == "":
-		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.State,
+		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.describeState(),
 			Err: errors.New("the workspace gave no host for it yet")}
 	}
 	return nil
+}
+
+// Wakes reports whether a connection to the endpoint's host may wake it:
+// its compute is idle (scaled to zero) or on its way there, and it is not
+// disabled.
+func (e Endpoint) Wakes() bool {
+	idle := string(postgres.EndpointStatusStateIdle)
+	return !e.Disabled && (e.State == idle || e.State == "" && e.PendingState == idle)
+}
+
+// describeState is the current state, followed by the pending one when the
+// endpoint is moving: "IDLE, pending ACTIVE".
+func (e Endpoint) describeState() string {
+	switch {
+	case e.PendingState == "" || e.PendingState == e.State:
+		return e.State
+	case e.State == "":
+		return "pending " + e.PendingState
+	}
+	return e.State + ", pending " + e.PendingState
 }
 
 // MintForEndpoint mints a Postgres credential of the calling identity for

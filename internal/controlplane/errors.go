@@ -21,7 +21,8 @@ var (
 	ErrPermissionDenied = errors.New("lakebase: permission denied")
 	// ErrUnauthenticated: the workspace did not accept the login, or there is no login.
 	ErrUnauthenticated = errors.New("lakebase: not authenticated")
-	// ErrStopped: the instance is stopped or being deleted. Waiting does not help.
+	// ErrStopped: the instance is stopped or being deleted, or the endpoint
+	// is disabled. Waiting does not help.
 	ErrStopped = errors.New("lakebase: stopped")
 	// ErrNotReady: the target is starting, updating, failing over or waking;
 	// retry within the connect budget.
