@@ -52,6 +52,7 @@ type Workspace struct {
 	credLifetime  time.Duration
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
+	expiryFormat  func(time.Time) string // nil: as the service writes it
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or

@@ -44,7 +44,16 @@ func (w *Workspace) servePostgresCredential(rw http.ResponseWriter, r *http.Requ
 	if !ok {
 		return
 	}
-	wsWriteJSON(rw, postgres.DatabaseCredential{Token: c.token, ExpireTime: sdktime.New(c.expiry)})
+	expiry, own := w.writtenExpiry(c.expiry)
+	if own {
+		wsWriteJSON(rw, postgres.DatabaseCredential{Token: c.token, ExpireTime: sdktime.New(c.expiry)})
+		return
+	}
+	// The SDK's type writes only its own form of a timestamp.
+	wsWriteJSON(rw, struct {
+		Token      string `json:"token"`
+		ExpireTime string `json:"expire_time,omitempty"`
+	}{c.token, expiry})
 }
 
 // requestedTTL checks the lifetime a credential request asks for (0: none),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/common/types/duration"
@@ -121,7 +122,8 @@ func (e Endpoint) describeState() string {
 // MintForEndpoint mints a Postgres credential of the calling identity for
 // the Autoscaling endpoint path, living ttl (between MinEndpointTTL and
 // MaxEndpointTTL; zero leaves it to the workspace). The expiry is the
-// workspace's expire_time (zero if it gave none). Errors are *Error with
+// workspace's expire_time, or, when it gives none or one that does not
+// parse, the time of the request plus ttl (or DefaultCredentialLifetime). Errors are *Error with
 // step mint; a 429 answer fails at once, as in MintForInstance.
 func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
 	target := endpointTarget(path)
@@ -140,17 +142,39 @@ func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Dura
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
-	cred, err := c.w.Postgres.GenerateDatabaseCredential(reportThrottling(ctx), req)
+	started := time.Now()
+	cred, err := c.generateEndpointCredential(reportThrottling(ctx), req)
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
 	if cred.Token == "" {
 		return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: errors.New("the workspace returned no token")}
 	}
-	if cred.ExpireTime != nil {
-		// The SDK parses expire_time as a protobuf Timestamp: RFC 3339 with
-		// or without fractional seconds, years 1 to 9999, as ParseExpiry.
-		expiry = cred.ExpireTime.AsTime().UTC()
+	lifetime := DefaultCredentialLifetime
+	if ttl != 0 {
+		lifetime = ttl
 	}
-	return cred.Token, expiry, nil
+	return cred.Token, c.expiryOr(ctx, target, cred.ExpireTime, started, lifetime), nil
+}
+
+// endpointCredential is the answer of POST /api/2.0/postgres/credentials.
+// The SDK's own type decodes expire_time as a protobuf Timestamp, which
+// fails the whole call on an RFC 3339 form it does not take (a space
+// separator, a lower-case "z", more than nine fractional digits); read as a
+// string, ParseExpiry takes them all, and a bad one costs only the expiry.
+type endpointCredential struct {
+	Token      string `json:"token"`
+	ExpireTime string `json:"expire_time"`
+}
+
+// generateEndpointCredential sends the SDK's request as the SDK does,
+// keeping expire_time as text.
+func (c *Client) generateEndpointCredential(ctx context.Context, req postgres.GenerateDatabaseCredentialRequest) (endpointCredential, error) {
+	headers := map[string]string{"Accept": "application/json", "Content-Type": "application/json"}
+	if id := c.api.Config.WorkspaceID; id != "" {
+		headers["X-Databricks-Workspace-Id"] = id
+	}
+	var cred endpointCredential
+	err := c.api.Do(ctx, http.MethodPost, "/api/2.0/postgres/credentials", headers, map[string]any{}, req, &cred)
+	return cred, err
 }
