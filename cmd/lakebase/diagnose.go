@@ -66,8 +66,10 @@ func hint(step string, err error) string {
 		return "the identity may not use this instance or endpoint: check its permission on it in the workspace"
 	case errors.Is(err, lakebase.ErrNotFound):
 		return "the workspace knows no such target: check the instance or endpoint name and the workspace URL (workspace=, DATABRICKS_HOST)"
+	case errors.Is(err, lakebase.ErrUnreachable):
+		return "the workspace cannot be reached: check its URL (workspace=, DATABRICKS_HOST, the profile's host), a proxy or VPN, and its TLS certificate's issuer"
 	case errors.Is(err, lakebase.ErrStopped):
-		return "the instance is stopped or being deleted: start it in the workspace"
+		return "the instance is stopped or being deleted, or the endpoint is disabled: start or enable it in the workspace"
 	case errors.Is(err, lakebase.ErrNotReady):
 		return "the target is still starting or waking: retry, or allow more time with --timeout"
 	}

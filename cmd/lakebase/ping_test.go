@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -67,6 +68,8 @@ func TestPingFailures(t *testing.T) {
 			"login", "credential refused (28P01)"},
 		{"unknown database", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.DBName = "no_such_db" }),
 			"login", "no such database (3D000)"},
+		{"workspace port refuses connections", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.Workspace = "http://" + refusingAddr(t) }),
+			"resolve", "the workspace cannot be reached: check its URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,4 +80,15 @@ func TestPingFailures(t *testing.T) {
 			assertNoSecret(t, r, append(kitSecrets(kit), wrongSecret, denied.Secret)...)
 		})
 	}
+}
+
+// refusingAddr is a loopback address whose port refuses connections.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -55,7 +55,7 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := checkLoaded(s.Auth, cfg); err != nil {
 		return nil, err
 	}
-	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify)
+	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify, s.Failures)
 	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger)
 	var login *u2mLogin
 	if s.Auth == AuthU2M {

@@ -61,6 +61,10 @@ type Settings struct {
 	// Logger receives the SDK's warnings and this package's debug lines.
 	// Nil means silence.
 	Logger *slog.Logger
+
+	// Failures, when set, keeps the last failed request that the SDK
+	// retried, for errors that would otherwise say only that time ran out.
+	Failures *Failures
 }
 
 // String describes the settings without their secrets.
