@@ -89,8 +89,11 @@ func (w *Workspace) serveEndpoint(rw http.ResponseWriter, r *http.Request, _ str
 }
 
 // serveEndpoints lists the endpoints of a branch, a page at a time.
-func (w *Workspace) serveEndpoints(rw http.ResponseWriter, r *http.Request, _ string) {
+func (w *Workspace) serveEndpoints(rw http.ResponseWriter, r *http.Request, identity string) {
 	project, branch := r.PathValue("project"), r.PathValue("branch")
+	if w.listingDenied(rw, project, identity) {
+		return
+	}
 	var all []postgres.Endpoint
 	for _, ep := range w.sortedEndpoints() {
 		if p, b, _, _ := parseEndpointPath(ep.Path); p == project && b == branch {
@@ -119,8 +122,11 @@ func (w *Workspace) serveBranch(rw http.ResponseWriter, r *http.Request, _ strin
 }
 
 // serveBranches lists the branches of a project, a page at a time.
-func (w *Workspace) serveBranches(rw http.ResponseWriter, r *http.Request, _ string) {
+func (w *Workspace) serveBranches(rw http.ResponseWriter, r *http.Request, identity string) {
 	project := r.PathValue("project")
+	if w.listingDenied(rw, project, identity) {
+		return
+	}
 	names := w.branchesOf(project)
 	if len(names) == 0 {
 		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Project 'projects/%s' does not exist.", project))
