@@ -34,6 +34,9 @@ type Connector struct {
 	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
 	identity func(ctx context.Context) (string, error)
+	// identityName is the workspace identity's user name, whatever role
+	// logs in; nil when no workspace is involved.
+	identityName *lazy[string]
 	creds    credentialSource
 
 	failures     controlplane.Failures // the workspace requests that failed, the last one
@@ -201,6 +204,7 @@ func (c *Connector) connect(ctx context.Context) (driver.Conn, error) {
 		step := "dial"
 		if isServerError(err) {
 			step = "login"
+			err = c.explainUser(ctx, user, err)
 		}
 		return nil, c.stepError(step, user, err)
 	}

@@ -121,6 +121,9 @@ type Config struct {
 	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the
 	// clock as a laptop waking from sleep does.
 	now func() time.Time
+
+	// userFromEnv: User came from PGUSER, not from the DSN or the caller.
+	userFromEnv bool
 }
 
 // ParseDSN parses a DSN in either spelling: a URL (lakebase://, postgres:// or

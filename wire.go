@@ -46,6 +46,7 @@ func (c *Connector) wire() error {
 		settings.Failures = &c.failures
 		c.client = newWorkspaceClient(c.life, settings)
 		c.target = newLookedUp(cfg, c.client, c.life)
+		c.identityName = workspaceUser(c.client, c.life)
 	}
 
 	switch {

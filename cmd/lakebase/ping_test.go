@@ -92,3 +92,16 @@ func refusingAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Under OAuth, a role from PGUSER that is not the identity's is named as the
+// cause of a refused login.
+func TestPingPGUSERIsNotTheIdentity(t *testing.T) {
+	kit := testKit(t)
+	t.Setenv("PGUSER", "reporting_app")
+	r := runCmd("ping", kit.DSNs().M2M)
+	if r.code != exitFailure || !strings.Contains(r.stderr, `failed at step "login"`) ||
+		!strings.Contains(r.stderr, `the role "reporting_app" comes from PGUSER`) || !strings.Contains(r.stderr, kit.ServicePrincipal.ApplicationID) {
+		t.Errorf("want exit 1 at step login saying the role came from PGUSER; got\n%v", r)
+	}
+	assertNoSecret(t, r, kitSecrets(kit)...)
+}
