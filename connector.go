@@ -34,11 +34,9 @@ type Connector struct {
 	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
 	identity func(ctx context.Context) (string, error)
-	// identityName is the workspace identity's user name, whatever role
-	// logs in; nil when no workspace is involved.
-	identityName *lazy[string]
 	creds    credentialSource
 
+	identityName *lazy[string]         // the workspace identity's user name, whatever role logs in; nil without a workspace
 	failures     controlplane.Failures // the workspace requests that failed, the last one
 	loginRetries atomic.Uint64
 	closed       atomic.Bool
