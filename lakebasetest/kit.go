@@ -120,6 +120,22 @@ func (k *Kit) AddUser(ctx context.Context, u User) error {
 	return k.addIdentityRole(ctx, u.Email)
 }
 
+// AddGroup creates the Postgres role of a Databricks group, as Lakebase
+// does for an OAuth role made for a group, and makes members (users' e-mails
+// or service principals' application ids) members of the group: each may
+// log in as the group's role with a credential minted for themselves.
+// Calling it again adds members.
+func (k *Kit) AddGroup(ctx context.Context, name string, members ...string) error {
+	if name == "" {
+		return errors.New("lakebasetest: add group: empty name")
+	}
+	if err := k.addIdentityRole(ctx, name); err != nil {
+		return err
+	}
+	k.store.addMembers(name, members...)
+	return nil
+}
+
 // AddNativeRole creates a native Postgres role that logs in with password,
 // where an instance or endpoint allows native login.
 func (k *Kit) AddNativeRole(ctx context.Context, name, password string) error {

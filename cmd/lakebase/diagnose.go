@@ -98,7 +98,7 @@ var stepHints = map[string]string{
 func loginHint(pe *pq.Error) string {
 	switch pe.Code {
 	case "28P01":
-		return "credential refused (28P01): with OAuth, the role must be the identity's own (a user= that differs is refused) and the credential minted for this instance or endpoint; with a native role, check the password"
+		return "credential refused (28P01): with OAuth, the role must be the identity's own or that of a group the identity belongs to, and the credential valid for this instance or endpoint; with a native role, check the password"
 	case "28000":
 		return "role refused (28000): check that a Postgres role exists for this identity and may log in"
 	case "3D000":
