@@ -9,6 +9,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 )
 
 // AuthMode says how the driver obtains the Postgres password.
@@ -32,8 +33,18 @@ const (
 	AuthPassword AuthMode = "password"
 )
 
+// Besides the modes above, an AuthMode may be any other login method of the
+// Databricks SDK, by the SDK's name: azure-cli, azure-client-secret,
+// azure-msi, azure-devops-oidc, github-oidc, github-oidc-azure, env-oidc,
+// file-oidc, google-credentials, google-id, databricks-cli or
+// metadata-service. The driver passes it to the SDK as the auth type, which
+// reads its settings (ARM_CLIENT_ID, GOOGLE_CREDENTIALS, ...) from the
+// environment or the profile, and mints credentials of that identity.
+
 // isOAuth reports whether the mode mints OAuth credentials.
-func (m AuthMode) isOAuth() bool { return m == AuthOAuthM2M || m == AuthOAuthU2M }
+func (m AuthMode) isOAuth() bool {
+	return m == AuthOAuthM2M || m == AuthOAuthU2M || controlplane.IsSDKAuthType(controlplane.AuthMode(m))
+}
 
 // Defaults that apply when neither the DSN nor the environment names a value.
 const (

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,13 +40,32 @@ func (w *Workspace) SetOAuthTokenLifetime(d time.Duration) {
 	w.mu.Unlock()
 }
 
+// SetCloud sets the cloud that the workspace's host metadata names: "AWS"
+// (the default), "Azure" or "GCP", as an *.azuredatabricks.net or
+// *.gcp.databricks.com workspace answers. The SDK takes the cloud from
+// there, whatever the host name, for clients made from now on.
+func (w *Workspace) SetCloud(cloud string) error {
+	switch cloud {
+	case "AWS", "Azure", "GCP":
+	default:
+		return fmt.Errorf("lakebasetest: set cloud: want AWS, Azure or GCP, got %q", cloud)
+	}
+	w.mu.Lock()
+	w.cloud = cloud
+	w.mu.Unlock()
+	return nil
+}
+
 // serveHostMetadata answers /.well-known/databricks-config, from which the
 // SDK learns the host type and where OIDC discovery lives.
 func (w *Workspace) serveHostMetadata(rw http.ResponseWriter, _ *http.Request) {
+	w.mu.Lock()
+	cloud := w.cloud
+	w.mu.Unlock()
 	wsWriteJSON(rw, map[string]any{
 		"oidc_endpoint": w.url + "/oidc",
 		"workspace_id":  "7000000000000001",
-		"cloud":         "AWS",
+		"cloud":         cloud,
 		"host_type":     "WORKSPACE_HOST",
 		"token_federation_default_oidc_audiences": []string{w.url + "/oidc/v1/token"},
 	})
