@@ -124,19 +124,54 @@ func (w *Workspace) grantClientCredentials(rw http.ResponseWriter, r *http.Reque
 	w.writeToken(rw, r, sp.ApplicationID, "")
 }
 
-// grantRefreshToken logs a user in with a refresh token. The token is not
-// rotated: the same refresh token keeps working.
+// The OAuth app of the Databricks CLI, which the SDK's user login uses: a
+// public client whose only registered redirect is the SDK's callback.
+const (
+	cliClientID    = "databricks-cli"
+	cliRedirectURI = "http://localhost:8020"
+)
+
+// grantRefreshToken logs a user in with a refresh token of the CLI's app,
+// and rotates it: the answer carries a new refresh token, and the one used
+// stops working, so a client must keep the new one. The refresh token a
+// test registers with AddUser stands for a login made elsewhere (the CLI's)
+// and is not used up.
 func (w *Workspace) grantRefreshToken(rw http.ResponseWriter, r *http.Request) {
+	id, _, ok := r.BasicAuth()
+	if !ok {
+		id = r.PostForm.Get("client_id")
+	}
+	if id != cliClientID {
+		wsWriteOAuthError(rw, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return
+	}
 	rt := r.PostForm.Get("refresh_token")
 	w.mu.Lock()
 	email, ok := w.refreshTokens[rt]
+	next := rt
+	if ok && !w.registeredRefreshToken(rt) {
+		next = wsRandomToken()
+		delete(w.refreshTokens, rt)
+		w.refreshTokens[next] = email
+	}
 	w.mu.Unlock()
 	if rt == "" || !ok {
 		// The SDK's u2m package recognises this exact description.
 		wsWriteOAuthError(rw, http.StatusBadRequest, "invalid_grant", "Refresh token is invalid")
 		return
 	}
-	w.writeToken(rw, r, email, rt)
+	w.writeToken(rw, r, email, next)
+}
+
+// registeredRefreshToken reports whether rt is a user's RefreshToken of
+// AddUser; w.mu must be held.
+func (w *Workspace) registeredRefreshToken(rt string) bool {
+	for _, u := range w.users {
+		if u.RefreshToken == rt {
+			return true
+		}
+	}
+	return false
 }
 
 // grantAuthorizationCode exchanges a code from the authorize route, checking
