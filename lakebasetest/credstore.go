@@ -39,6 +39,7 @@ type credentialStore struct {
 	mu      sync.Mutex
 	byToken map[string]issuedCredential
 	members map[string]map[string]bool // group role -> the identities in the group
+	strict  bool                       // a credential logs in only to the target it was minted for; guarded by mu
 }
 
 func newCredentialStore(now func() time.Time) *credentialStore {
@@ -81,6 +82,7 @@ func (s *credentialStore) check(token, role, target string) error {
 	s.mu.Lock()
 	c, ok := s.byToken[token]
 	member := ok && s.members[role][c.identity]
+	strict := s.strict
 	s.mu.Unlock()
 	switch {
 	case !ok:
@@ -89,10 +91,19 @@ func (s *credentialStore) check(token, role, target string) error {
 		return errCredentialExpired
 	case c.identity != role && !member:
 		return errCredentialIdentity
-	case c.target != target:
+	case strict && c.target != target:
 		return errCredentialTarget
 	}
 	return nil
+}
+
+// bindToTargets makes credentials log in only to the instance or endpoint
+// they were minted for; by default they are workspace-scoped, as Lakebase's
+// guide for external apps describes them.
+func (s *credentialStore) bindToTargets() {
+	s.mu.Lock()
+	s.strict = true
+	s.mu.Unlock()
 }
 
 // revokeAll forgets every credential, as if the workspace revoked them early.

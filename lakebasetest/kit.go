@@ -31,6 +31,11 @@ type Options struct {
 	CredentialLifetime time.Duration
 	// MintLatency delays every credential mint, as a cloud round trip does.
 	MintLatency time.Duration
+	// StrictCredentialBinding makes the gateways accept a credential only
+	// for the instance or endpoint it was minted for. By default a
+	// credential is workspace-scoped, as Lakebase's guide for external apps
+	// describes it: good for any target its identity may use.
+	StrictCredentialBinding bool
 }
 
 // Kit is a Lakebase on one machine: a PostgreSQL server, a fake workspace,
@@ -69,6 +74,9 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		return nil, err
 	}
 	store := newCredentialStore(nil)
+	if opts.StrictCredentialBinding {
+		store.bindToTargets()
+	}
 	k := &Kit{
 		Postgres:         pg,
 		Workspace:        newWorkspace(store),
