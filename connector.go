@@ -238,7 +238,7 @@ func (c *Connector) logContextEnded(ctx context.Context, ended, err error, waite
 			attrs = append(attrs, slog.String("user", ce.User))
 		}
 	}
-	if last := c.failures.Since(time.Now().Add(-waited)); last != "" {
+	if last := c.failures.Since(time.Now().Add(-waited - failureMemory)); last != "" {
 		attrs = append(attrs, slog.String("workspace_failure", last))
 	}
 	c.logger.LogAttrs(context.WithoutCancel(ctx), level, "lakebase: connect ended by its context", attrs...)
