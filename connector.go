@@ -40,6 +40,8 @@ type Connector struct {
 	identity func(ctx context.Context) (string, error)
 	creds    credentialSource
 
+	identityName *lazy[string]         // the workspace identity's user name, whatever role logs in; nil without a workspace
+	failures     controlplane.Failures // the workspace requests that failed, the last one
 	loginRetries atomic.Uint64
 	closed       atomic.Bool
 }
@@ -183,6 +185,9 @@ func (c *Connector) logContextEnded(ctx context.Context, ended, err error, waite
 		if ce.User != "" {
 			attrs = append(attrs, slog.String("user", ce.User))
 		}
+	}
+	if last := c.failures.Since(time.Now().Add(-waited - failureMemory)); last != "" {
+		attrs = append(attrs, slog.String("workspace_failure", last))
 	}
 	c.logger.LogAttrs(context.WithoutCancel(ctx), level, "lakebase: connect ended by its context", attrs...)
 }

@@ -2,6 +2,7 @@ package lakebase
 
 import (
 	"context"
+	"time"
 )
 
 // Credential returns a credential that is valid for a new connection, from
@@ -10,7 +11,8 @@ import (
 // for another tool). A client that logs in within this process uses Open,
 // which also retries a refused credential and waits for a waking target. In
 // native password mode it is the password, without expiry. Errors are
-// *ConnectError like Connect's.
+// *ConnectError like Connect's; when ctx ends, ctx.Err() itself, or a
+// *ConnectError wrapping it that says what the workspace last failed with.
 func (c *Connector) Credential(ctx context.Context) (Token, error) {
 	if c.closed.Load() {
 		return Token{}, ErrConnectorClosed
@@ -19,10 +21,11 @@ func (c *Connector) Credential(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
+	start := time.Now()
 	cred, err := c.creds.credential(ctx)
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
-			return Token{}, cerr
+			return Token{}, c.endedError(cerr, "mint", user, start)
 		}
 		return Token{}, c.stepError("mint", user, err)
 	}
@@ -32,10 +35,11 @@ func (c *Connector) Credential(ctx context.Context) (Token, error) {
 // Host returns the host and port that new connections dial: the looked-up
 // host of the instance or endpoint, or the Config's host.
 func (c *Connector) Host(ctx context.Context) (host string, port int, err error) {
+	start := time.Now()
 	hp, err := c.target.resolve(ctx)
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
-			return "", 0, cerr
+			return "", 0, c.endedError(cerr, "resolve", "", start)
 		}
 		return "", 0, c.stepError("resolve", "", err)
 	}
@@ -45,10 +49,11 @@ func (c *Connector) Host(ctx context.Context) (host string, port int, err error)
 // User returns the Postgres role that new connections log in as: the
 // Config's user, or the identity's user name.
 func (c *Connector) User(ctx context.Context) (string, error) {
+	start := time.Now()
 	user, err := c.identity(ctx)
 	if err != nil {
 		if cerr := contextEnded(ctx); cerr != nil {
-			return "", cerr
+			return "", c.endedError(cerr, "identity", "", start)
 		}
 		return "", c.stepError("identity", "", err)
 	}

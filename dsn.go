@@ -9,6 +9,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -34,8 +35,18 @@ const (
 	AuthPassword AuthMode = "password"
 )
 
+// Besides the modes above, an AuthMode may be any other login method of the
+// Databricks SDK, by the SDK's name: azure-cli, azure-client-secret,
+// azure-msi, azure-devops-oidc, github-oidc, github-oidc-azure, env-oidc,
+// file-oidc, google-credentials, google-id, databricks-cli or
+// metadata-service. The driver passes it to the SDK as the auth type, which
+// reads its settings (ARM_CLIENT_ID, GOOGLE_CREDENTIALS, ...) from the
+// environment or the profile, and mints credentials of that identity.
+
 // isOAuth reports whether the mode mints OAuth credentials.
-func (m AuthMode) isOAuth() bool { return m == AuthOAuthM2M || m == AuthOAuthU2M }
+func (m AuthMode) isOAuth() bool {
+	return m == AuthOAuthM2M || m == AuthOAuthU2M || controlplane.IsSDKAuthType(controlplane.AuthMode(m))
+}
 
 // Defaults that apply when neither the DSN nor the environment names a value.
 const (
@@ -142,6 +153,9 @@ type Config struct {
 	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the
 	// clock as a laptop waking from sleep does.
 	now func() time.Time
+
+	// userFromEnv: User came from PGUSER, not from the DSN or the caller.
+	userFromEnv bool
 }
 
 // ParseDSN parses a DSN in either spelling: a URL (lakebase://, postgres:// or

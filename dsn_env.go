@@ -39,7 +39,10 @@ func (c *Config) applyEnvironment(getenv func(string) string) error {
 			}
 		}
 	}
-	fill(&c.User, "PGUSER")
+	if c.User == "" {
+		c.User = getenv("PGUSER")
+		c.userFromEnv = c.User != ""
+	}
 	if c.Auth == AuthAutomatic || c.Auth == AuthPassword {
 		fill(&c.Password, "PGPASSWORD")
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 )
 
 // dsnKey is one key of the lakebase DSN: how to read it from a Config and how
@@ -206,11 +208,15 @@ func isDSNKey(key string) bool {
 }
 
 func parseAuthMode(v string) (AuthMode, error) {
-	switch m := AuthMode(strings.ToLower(v)); m {
+	m := AuthMode(strings.ToLower(v))
+	switch m {
 	case AuthAutomatic, AuthOAuthM2M, AuthOAuthU2M, AuthPAT, AuthPassword:
 		return m, nil
 	}
-	return "", invalidKey("auth", "want oauth-m2m, oauth-u2m, pat or password")
+	if controlplane.IsSDKAuthType(controlplane.AuthMode(m)) {
+		return m, nil
+	}
+	return "", invalidKey("auth", "want oauth-m2m, oauth-u2m, pat, password, or a Databricks SDK auth type (%s)", sdkAuthTypeList())
 }
 
 func parseBool(v string) (value, ok bool) {
@@ -318,4 +324,13 @@ func validParamName(name string) bool {
 // validTTL reports whether Lakebase accepts d as a credential lifetime.
 func validTTL(d time.Duration) bool {
 	return d >= 300*time.Second && d <= 3600*time.Second && d%time.Second == 0
+}
+
+// sdkAuthTypeList names the SDK's auth types for an error message.
+func sdkAuthTypeList() string {
+	names := make([]string, len(controlplane.SDKAuthTypes))
+	for i, m := range controlplane.SDKAuthTypes {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }

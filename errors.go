@@ -57,10 +57,12 @@ func (e *ConnectError) Error() string {
 	if e.User != "" {
 		msg += fmt.Sprintf(" as %q", e.User)
 	}
-	// The causes from the workspace steps name the step and target too.
+	// The causes from the workspace steps name the step and target too;
+	// the text carries one "lakebase:" prefix, this one.
 	cause := e.Err.Error()
 	cause = strings.TrimPrefix(cause, "credcache: fetch failed: ")
-	cause = strings.TrimPrefix(cause, "lakebase: "+e.Step+": ")
+	cause = strings.TrimPrefix(cause, "lakebase: ")
+	cause = strings.TrimPrefix(cause, e.Step+": ")
 	cause = strings.TrimPrefix(cause, e.Target+": ")
 	return msg + ": " + cause
 }
@@ -76,12 +78,18 @@ var (
 	ErrPermissionDenied = controlplane.ErrPermissionDenied
 	// ErrUnauthenticated: the workspace refused the login, or there is none.
 	ErrUnauthenticated = controlplane.ErrUnauthenticated
-	// ErrStopped: the instance is stopped or being deleted; waiting cannot help.
+	// ErrStopped: the instance is stopped or being deleted, or the endpoint
+	// is disabled (a connection cannot enable it); waiting cannot help.
 	ErrStopped = controlplane.ErrStopped
 	// ErrNotReady: the target is starting, updating, failing over or waking.
 	// Connect waits for it within its budget and returns this when the
 	// budget runs out first.
 	ErrNotReady = controlplane.ErrNotReady
+	// ErrUnreachable: the workspace cannot be reached in a way that
+	// retrying cannot cure (its port refuses connections, its host does not
+	// exist, TLS with it fails); Connect fails at once instead of retrying
+	// until its budget runs out.
+	ErrUnreachable = controlplane.ErrUnreachable
 	// ErrThrottled: the workspace refused to mint with 429 Too Many
 	// Requests. Connect waits as long as its Retry-After asks when the
 	// context's deadline allows, and otherwise returns this at once, together

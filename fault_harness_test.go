@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,9 +173,15 @@ func (e *faultEnv) sweep() {
 	e.mu.Lock()
 	secrets = append(secrets, e.secrets...)
 	text := e.logs.String() + "\n" + strings.Join(e.errs, "\n")
+	errs := slices.Clone(e.errs)
 	e.mu.Unlock()
 	for _, leak := range findLeaks(text, secrets) {
 		e.t.Errorf("redaction sweep: a secret appears in the logs or errors:\n%s", leak)
+	}
+	for _, msg := range errs {
+		if n := strings.Count(msg, "lakebase:"); n > 1 {
+			e.t.Errorf("error %q carries %d lakebase: prefixes, want one", msg, n)
+		}
 	}
 }
 

@@ -80,6 +80,10 @@ func (t *lookedUp) discover(ctx context.Context) (mintTarget, error) {
 	}
 	found, err := client.FindByHost(ctx, net.JoinHostPort(t.fixed.host, strconv.Itoa(int(t.fixed.port))))
 	switch {
+	case errors.Is(err, ErrStopped):
+		// A stopped instance or a disabled endpoint takes no connection;
+		// minting for it would only hide why.
+		return mintTarget{}, err
 	case found.Instance != nil:
 		return mintTarget{instance: found.Instance.Name}, nil
 	case found.Endpoint != nil:
@@ -112,7 +116,7 @@ func (t *lookedUp) lookUpHost(ctx context.Context) (hostPort, error) {
 	case t.named.endpoint != "":
 		ep, err := client.Endpoint(ctx, t.named.endpoint)
 		// An idle endpoint wakes when a connection arrives: dial it.
-		if err != nil && !(errors.Is(err, ErrNotReady) && ep.State == "IDLE") {
+		if err != nil && !(errors.Is(err, ErrNotReady) && ep.Wakes()) {
 			return hostPort{}, err
 		}
 		host = endpointHost(ep, t.cfg.ReadOnly, t.cfg.Pooled)

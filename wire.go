@@ -42,8 +42,11 @@ func (c *Connector) wire() error {
 		if cfg.Instance == "" && cfg.Endpoint == "" && cfg.Host == "" {
 			return invalidKey("instance", "no target: name an instance, an endpoint or a host (or set LAKEBASE_INSTANCE, LAKEBASE_ENDPOINT or PGHOST)")
 		}
-		c.client = newWorkspaceClient(c.life, cfg.controlSettings(c.mode))
+		settings := cfg.controlSettings(c.mode)
+		settings.Failures = &c.failures
+		c.client = newWorkspaceClient(c.life, settings)
 		c.target = newLookedUp(cfg, c.client, c.life)
+		c.identityName = workspaceUser(c.client, c.life)
 	}
 
 	switch {

@@ -38,13 +38,15 @@ type credentialStore struct {
 
 	mu      sync.Mutex
 	byToken map[string]issuedCredential
+	members map[string]map[string]bool // group role -> the identities in the group
+	strict  bool                       // a credential logs in only to the target it was minted for; guarded by mu
 }
 
 func newCredentialStore(now func() time.Time) *credentialStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &credentialStore{now: now, byToken: make(map[string]issuedCredential)}
+	return &credentialStore{now: now, byToken: make(map[string]issuedCredential), members: make(map[string]map[string]bool)}
 }
 
 // issue mints a credential for identity and target that lives for ttl.
@@ -61,22 +63,47 @@ func (s *credentialStore) issue(identity, target string, ttl time.Duration) issu
 	return c
 }
 
-// check reports why token may not log in as identity to target, or nil.
-func (s *credentialStore) check(token, identity, target string) error {
+// addMembers makes identities members of group, whose role they may then
+// log in as with their own credentials.
+func (s *credentialStore) addMembers(group string, identities ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.members[group] == nil {
+		s.members[group] = make(map[string]bool)
+	}
+	for _, id := range identities {
+		s.members[group][id] = true
+	}
+}
+
+// check reports why token may not log in as role to target, or nil. The
+// role is the credential's identity, or a group the identity is in.
+func (s *credentialStore) check(token, role, target string) error {
 	s.mu.Lock()
 	c, ok := s.byToken[token]
+	member := ok && s.members[role][c.identity]
+	strict := s.strict
 	s.mu.Unlock()
 	switch {
 	case !ok:
 		return errCredentialUnknown
 	case !s.now().Before(c.expiry):
 		return errCredentialExpired
-	case c.identity != identity:
+	case c.identity != role && !member:
 		return errCredentialIdentity
-	case c.target != target:
+	case strict && c.target != target:
 		return errCredentialTarget
 	}
 	return nil
+}
+
+// bindToTargets makes credentials log in only to the instance or endpoint
+// they were minted for; by default they are workspace-scoped, as Lakebase's
+// guide for external apps describes them.
+func (s *credentialStore) bindToTargets() {
+	s.mu.Lock()
+	s.strict = true
+	s.mu.Unlock()
 }
 
 // revokeAll forgets every credential, as if the workspace revoked them early.

@@ -14,8 +14,10 @@
 //     and mint latency, faults on any route and counters;
 //   - a gateway in front of the server for every host of every instance and
 //     endpoint, as Lakebase has: it asks for the password in clear text over
-//     TLS, accepts only an unexpired credential minted for that identity and
-//     that instance or endpoint (or a native role's password where allowed),
+//     TLS, accepts only an unexpired credential minted for that identity (or
+//     for a member of the group whose role it is), workspace-scoped or
+//     (Options.StrictCredentialBinding) bound to that instance or endpoint
+//     (or a native role's password where allowed),
 //     answers like PostgreSQL (FATAL, SQLSTATE 28P01) otherwise, and relays
 //     the session. It can simulate a waking endpoint, a restart and an outage.
 //

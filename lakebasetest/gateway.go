@@ -33,8 +33,10 @@ type gatewayOptions struct {
 // Gateway is the front door of one Lakebase instance or endpoint host, as
 // Lakebase has: it listens on 127.0.0.1, speaks the PostgreSQL protocol with
 // optional TLS, asks for the password in clear text and accepts an unexpired
-// credential minted for that user and this instance or endpoint (several may
-// be valid at once) or, where native login is enabled, a native role's
+// credential minted for that user, or for a member of the group whose role
+// that user is (see Kit.AddGroup), in this workspace (or, with
+// Options.StrictCredentialBinding, for this instance or endpoint; several
+// may be valid at once) or, where native login is enabled, a native role's
 // password. It answers any other password as PostgreSQL does (FATAL, SQLSTATE
 // 28P01), and relays accepted sessions to the server. As credentials are
 // checked only at login, open sessions outlive them.

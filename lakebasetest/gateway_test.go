@@ -38,6 +38,7 @@ type gatewayWorld struct {
 func newGatewayWorld(t *testing.T) *gatewayWorld {
 	t.Helper()
 	w := &gatewayWorld{t: t, pg: NewPostgres(t), store: newCredentialStore(nil)}
+	w.store.bindToTargets()
 	ctx := context.Background()
 	for _, role := range []string{alice, bob, robot} {
 		if err := w.pg.CreateRole(ctx, role, ""); err != nil {

@@ -31,6 +31,11 @@ type Options struct {
 	CredentialLifetime time.Duration
 	// MintLatency delays every credential mint, as a cloud round trip does.
 	MintLatency time.Duration
+	// StrictCredentialBinding makes the gateways accept a credential only
+	// for the instance or endpoint it was minted for. By default a
+	// credential is workspace-scoped, as Lakebase's guide for external apps
+	// describes it: good for any target its identity may use.
+	StrictCredentialBinding bool
 }
 
 // Kit is a Lakebase on one machine: a PostgreSQL server, a fake workspace,
@@ -69,6 +74,9 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		return nil, err
 	}
 	store := newCredentialStore(nil)
+	if opts.StrictCredentialBinding {
+		store.bindToTargets()
+	}
 	k := &Kit{
 		Postgres:         pg,
 		Workspace:        newWorkspace(store),
@@ -118,6 +126,22 @@ func (k *Kit) AddUser(ctx context.Context, u User) error {
 		return err
 	}
 	return k.addIdentityRole(ctx, u.Email)
+}
+
+// AddGroup creates the Postgres role of a Databricks group, as Lakebase
+// does for an OAuth role made for a group, and makes members (users' e-mails
+// or service principals' application ids) members of the group: each may
+// log in as the group's role with a credential minted for themselves.
+// Calling it again adds members.
+func (k *Kit) AddGroup(ctx context.Context, name string, members ...string) error {
+	if name == "" {
+		return errors.New("lakebasetest: add group: empty name")
+	}
+	if err := k.addIdentityRole(ctx, name); err != nil {
+		return err
+	}
+	k.store.addMembers(name, members...)
+	return nil
 }
 
 // AddNativeRole creates a native Postgres role that logs in with password,

@@ -52,6 +52,8 @@ type Workspace struct {
 	credLifetime  time.Duration
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
+	expiryFormat  func(time.Time) string // nil: as the service writes it
+	cloud         string                 // host metadata's cloud: AWS, Azure or GCP
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or
@@ -78,6 +80,7 @@ func newWorkspace(store *credentialStore) *Workspace {
 		mints:         make(map[wsGrant]int),
 		credLifetime:  defaultCredentialLifetime,
 		tokenLifetime: defaultOAuthTokenLifetime,
+		cloud:         "AWS",
 	}
 	w.srv = httptest.NewServer(w.routes())
 	w.url = w.srv.URL

@@ -24,14 +24,22 @@ type wsAuthCode struct {
 
 // serveAuthorize is the OAuth authorization endpoint of the PKCE flow. The
 // user signed in to the browser (SetBrowserUser) consents at once: the route
-// redirects to the caller's loopback redirect_uri with code and state. Any
-// client id is accepted; PKCE with S256 is required.
+// redirects to the caller's redirect_uri with code and state. Only the
+// Databricks CLI's OAuth app is known, as the SDK's user login uses it:
+// client id databricks-cli, and the redirect the SDK builds,
+// http://localhost:PORT with no path (8020 unless the SDK is given another
+// port); PKCE with S256 is required.
 func (w *Workspace) serveAuthorize(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	redirect, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil || !wsLoopback(redirect) {
-		// Never redirect to an unchecked address (RFC 6749 4.1.2.1).
-		wsWriteError(rw, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "redirect_uri must be an http URL on the loopback interface")
+	switch {
+	case q.Get("client_id") != cliClientID:
+		// An unknown client has no trusted redirect (RFC 6749 4.1.2.1).
+		wsWriteError(rw, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "unknown client_id: the only OAuth app is databricks-cli")
+		return
+	case err != nil || !cliRedirect(redirect):
+		// Never redirect to an unregistered address (RFC 6749 4.1.2.1).
+		wsWriteError(rw, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "redirect_uri is not registered for databricks-cli (want "+cliRedirectURI+")")
 		return
 	}
 	reply := func(params url.Values) {
@@ -45,9 +53,6 @@ func (w *Workspace) serveAuthorize(rw http.ResponseWriter, r *http.Request) {
 	switch {
 	case q.Get("response_type") != "code":
 		refuse("unsupported_response_type", "response_type must be code")
-		return
-	case q.Get("client_id") == "":
-		refuse("invalid_request", "client_id is required")
 		return
 	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
 		refuse("invalid_request", "PKCE with code_challenge_method S256 is required")
@@ -72,19 +77,6 @@ func (w *Workspace) serveAuthorize(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(url.Values{"code": {code}})
-}
-
-// wsLoopback reports whether u is an http URL on the loopback interface, as
-// a native application's redirect URI is (RFC 8252 7.3).
-func wsLoopback(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
 }
 
 // OpenBrowser plays the browser of the user named by SetBrowserUser. It
@@ -156,4 +148,11 @@ func (w *Workspace) visit(rawURL string) error {
 		return fmt.Errorf("lakebasetest: browser: the page answered %s", resp.Status)
 	}
 	return nil
+}
+
+// cliRedirect reports whether u is a redirect of the CLI's app: the SDK's
+// callback, http://localhost:PORT, without path, query or user.
+func cliRedirect(u *url.URL) bool {
+	return u.Scheme == "http" && u.Hostname() == "localhost" && u.Port() != "" &&
+		u.Path == "" && u.RawQuery == "" && u.User == nil && u.Fragment == ""
 }

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/database"
 )
@@ -30,10 +29,8 @@ func (w *Workspace) serveDatabaseCredential(rw http.ResponseWriter, r *http.Requ
 	if !ok {
 		return
 	}
-	wsWriteJSON(rw, database.DatabaseCredential{
-		Token:          c.token,
-		ExpirationTime: c.expiry.UTC().Format(time.RFC3339Nano),
-	})
+	expiry, _ := w.writtenExpiry(c.expiry)
+	wsWriteJSON(rw, database.DatabaseCredential{Token: c.token, ExpirationTime: expiry})
 }
 
 // serveInstance answers an instance lookup.

@@ -40,8 +40,13 @@ func TestWorkspaceDatabaseCredential(t *testing.T) {
 			if err := store.check(cred.Token, wsSPID, instanceTarget(wsInstance)); err != nil {
 				t.Errorf("store.check: %v", err)
 			}
+			// Workspace-scoped by default; bound to its instance on request.
+			if err := store.check(cred.Token, wsSPID, endpointTarget(wsEndpoint)); err != nil {
+				t.Errorf("the workspace-scoped credential does not work for an endpoint: %v", err)
+			}
+			store.bindToTargets()
 			if err := store.check(cred.Token, wsSPID, endpointTarget(wsEndpoint)); err == nil {
-				t.Error("the credential works for an endpoint too")
+				t.Error("the credential bound to its instance works for an endpoint too")
 			}
 			if w.Mints() != 1 || w.MintsFor(wsSPID) != 1 || w.MintsForInstance(wsInstance) != 1 || w.MintsFor(wsUserEmail) != 0 {
 				t.Errorf("mints = %d, for sp %d, for instance %d, for user %d; want 1, 1, 1, 0",

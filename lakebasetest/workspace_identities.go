@@ -3,6 +3,7 @@ package lakebasetest
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // User is a person of the workspace. Their Postgres role is Email.
@@ -109,4 +110,29 @@ func (w *Workspace) DenyEndpoint(path, identity string) {
 	w.mu.Lock()
 	w.denied[wsGrant{identity, endpointTarget(path)}] = true
 	w.mu.Unlock()
+}
+
+// DenyProjectListing makes identity's requests to list the branches of
+// project, and the endpoints of its branches, fail with 403
+// PERMISSION_DENIED, as for a project the identity may not see into. The
+// project itself is still listed.
+func (w *Workspace) DenyProjectListing(project, identity string) {
+	w.mu.Lock()
+	w.denied[wsGrant{identity, projectListing(project)}] = true
+	w.mu.Unlock()
+}
+
+// projectListing is the grant key of listing inside project.
+func projectListing(project string) string { return "listing of projects/" + project }
+
+// listingDenied answers 403 and reports true when identity may not list
+// inside project.
+func (w *Workspace) listingDenied(rw http.ResponseWriter, project, identity string) bool {
+	w.mu.Lock()
+	denied := w.denied[wsGrant{identity, projectListing(project)}]
+	w.mu.Unlock()
+	if denied {
+		wsWriteError(rw, http.StatusForbidden, "PERMISSION_DENIED", fmt.Sprintf("User does not have permission to list inside project 'projects/%s'.", project))
+	}
+	return denied
 }

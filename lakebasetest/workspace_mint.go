@@ -26,6 +26,28 @@ func (w *Workspace) SetMintLatency(d time.Duration) {
 	w.mu.Unlock()
 }
 
+// SetExpiryFormat makes both credential routes write a credential's expiry
+// (expiration_time, expire_time) as format returns it, so that tests can
+// meet the other forms of RFC 3339, or an unreadable expiry; an empty
+// string leaves the field out. nil restores the service's own form.
+func (w *Workspace) SetExpiryFormat(format func(expiry time.Time) string) {
+	w.mu.Lock()
+	w.expiryFormat = format
+	w.mu.Unlock()
+}
+
+// writtenExpiry is a credential's expiry as the routes write it, and
+// whether the service's own form is wanted (written by the SDK's types).
+func (w *Workspace) writtenExpiry(expiry time.Time) (string, bool) {
+	w.mu.Lock()
+	format := w.expiryFormat
+	w.mu.Unlock()
+	if format == nil {
+		return expiry.UTC().Format(time.RFC3339Nano), true
+	}
+	return format(expiry), false
+}
+
 // Mints is how many database credentials the workspace has minted.
 func (w *Workspace) Mints() int {
 	return w.countMints(func(wsGrant) bool { return true })

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,13 +40,32 @@ func (w *Workspace) SetOAuthTokenLifetime(d time.Duration) {
 	w.mu.Unlock()
 }
 
+// SetCloud sets the cloud that the workspace's host metadata names: "AWS"
+// (the default), "Azure" or "GCP", as an *.azuredatabricks.net or
+// *.gcp.databricks.com workspace answers. The SDK takes the cloud from
+// there, whatever the host name, for clients made from now on.
+func (w *Workspace) SetCloud(cloud string) error {
+	switch cloud {
+	case "AWS", "Azure", "GCP":
+	default:
+		return fmt.Errorf("lakebasetest: set cloud: want AWS, Azure or GCP, got %q", cloud)
+	}
+	w.mu.Lock()
+	w.cloud = cloud
+	w.mu.Unlock()
+	return nil
+}
+
 // serveHostMetadata answers /.well-known/databricks-config, from which the
 // SDK learns the host type and where OIDC discovery lives.
 func (w *Workspace) serveHostMetadata(rw http.ResponseWriter, _ *http.Request) {
+	w.mu.Lock()
+	cloud := w.cloud
+	w.mu.Unlock()
 	wsWriteJSON(rw, map[string]any{
 		"oidc_endpoint": w.url + "/oidc",
 		"workspace_id":  "7000000000000001",
-		"cloud":         "AWS",
+		"cloud":         cloud,
 		"host_type":     "WORKSPACE_HOST",
 		"token_federation_default_oidc_audiences": []string{w.url + "/oidc/v1/token"},
 	})
@@ -104,19 +124,54 @@ func (w *Workspace) grantClientCredentials(rw http.ResponseWriter, r *http.Reque
 	w.writeToken(rw, r, sp.ApplicationID, "")
 }
 
-// grantRefreshToken logs a user in with a refresh token. The token is not
-// rotated: the same refresh token keeps working.
+// The OAuth app of the Databricks CLI, which the SDK's user login uses: a
+// public client whose only registered redirect is the SDK's callback.
+const (
+	cliClientID    = "databricks-cli"
+	cliRedirectURI = "http://localhost:8020"
+)
+
+// grantRefreshToken logs a user in with a refresh token of the CLI's app,
+// and rotates it: the answer carries a new refresh token, and the one used
+// stops working, so a client must keep the new one. The refresh token a
+// test registers with AddUser stands for a login made elsewhere (the CLI's)
+// and is not used up.
 func (w *Workspace) grantRefreshToken(rw http.ResponseWriter, r *http.Request) {
+	id, _, ok := r.BasicAuth()
+	if !ok {
+		id = r.PostForm.Get("client_id")
+	}
+	if id != cliClientID {
+		wsWriteOAuthError(rw, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return
+	}
 	rt := r.PostForm.Get("refresh_token")
 	w.mu.Lock()
 	email, ok := w.refreshTokens[rt]
+	next := rt
+	if ok && !w.registeredRefreshToken(rt) {
+		next = wsRandomToken()
+		delete(w.refreshTokens, rt)
+		w.refreshTokens[next] = email
+	}
 	w.mu.Unlock()
 	if rt == "" || !ok {
 		// The SDK's u2m package recognises this exact description.
 		wsWriteOAuthError(rw, http.StatusBadRequest, "invalid_grant", "Refresh token is invalid")
 		return
 	}
-	w.writeToken(rw, r, email, rt)
+	w.writeToken(rw, r, email, next)
+}
+
+// registeredRefreshToken reports whether rt is a user's RefreshToken of
+// AddUser; w.mu must be held.
+func (w *Workspace) registeredRefreshToken(rt string) bool {
+	for _, u := range w.users {
+		if u.RefreshToken == rt {
+			return true
+		}
+	}
+	return false
 }
 
 // grantAuthorizationCode exchanges a code from the authorize route, checking

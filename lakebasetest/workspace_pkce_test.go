@@ -111,7 +111,7 @@ func TestWorkspaceAuthorizationCodeChecks(t *testing.T) {
 
 func TestWorkspaceAuthorizeRefusals(t *testing.T) {
 	good := url.Values{
-		"client_id": {"databricks-cli"}, "response_type": {"code"}, "redirect_uri": {"http://127.0.0.1:8020/cb"},
+		"client_id": {"databricks-cli"}, "response_type": {"code"}, "redirect_uri": {"http://localhost:8020"},
 		"state": {"st"}, "code_challenge": {"abc"}, "code_challenge_method": {"S256"},
 	}
 	with := func(key, value string) url.Values {
@@ -135,6 +135,10 @@ func TestWorkspaceAuthorizeRefusals(t *testing.T) {
 		{"implicit flow", with("response_type", "token"), true, "unsupported_response_type", 0},
 		{"remote redirect", with("redirect_uri", "http://example.com/cb"), true, "", http.StatusBadRequest},
 		{"https redirect", with("redirect_uri", "https://localhost/cb"), true, "", http.StatusBadRequest},
+		{"loopback address", with("redirect_uri", "http://127.0.0.1:8020"), true, "", http.StatusBadRequest},
+		{"unregistered path", with("redirect_uri", "http://localhost:8020/cb"), true, "", http.StatusBadRequest},
+		{"other client", with("client_id", "my-app"), true, "", http.StatusBadRequest},
+		{"no client", with("client_id", ""), true, "", http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,16 @@ func (w *Workspace) servePostgresCredential(rw http.ResponseWriter, r *http.Requ
 	if !ok {
 		return
 	}
-	wsWriteJSON(rw, postgres.DatabaseCredential{Token: c.token, ExpireTime: sdktime.New(c.expiry)})
+	expiry, own := w.writtenExpiry(c.expiry)
+	if own {
+		wsWriteJSON(rw, postgres.DatabaseCredential{Token: c.token, ExpireTime: sdktime.New(c.expiry)})
+		return
+	}
+	// The SDK's type writes only its own form of a timestamp.
+	wsWriteJSON(rw, struct {
+		Token      string `json:"token"`
+		ExpireTime string `json:"expire_time,omitempty"`
+	}{c.token, expiry})
 }
 
 // requestedTTL checks the lifetime a credential request asks for (0: none),
@@ -80,8 +89,11 @@ func (w *Workspace) serveEndpoint(rw http.ResponseWriter, r *http.Request, _ str
 }
 
 // serveEndpoints lists the endpoints of a branch, a page at a time.
-func (w *Workspace) serveEndpoints(rw http.ResponseWriter, r *http.Request, _ string) {
+func (w *Workspace) serveEndpoints(rw http.ResponseWriter, r *http.Request, identity string) {
 	project, branch := r.PathValue("project"), r.PathValue("branch")
+	if w.listingDenied(rw, project, identity) {
+		return
+	}
 	var all []postgres.Endpoint
 	for _, ep := range w.sortedEndpoints() {
 		if p, b, _, _ := parseEndpointPath(ep.Path); p == project && b == branch {
@@ -110,8 +122,11 @@ func (w *Workspace) serveBranch(rw http.ResponseWriter, r *http.Request, _ strin
 }
 
 // serveBranches lists the branches of a project, a page at a time.
-func (w *Workspace) serveBranches(rw http.ResponseWriter, r *http.Request, _ string) {
+func (w *Workspace) serveBranches(rw http.ResponseWriter, r *http.Request, identity string) {
 	project := r.PathValue("project")
+	if w.listingDenied(rw, project, identity) {
+		return
+	}
 	names := w.branchesOf(project)
 	if len(names) == 0 {
 		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Project 'projects/%s' does not exist.", project))
@@ -218,11 +233,13 @@ func wsEndpointJSON(ep Endpoint) postgres.Endpoint {
 		EndpointId: id,
 		Parent:     "projects/" + project + "/branches/" + branch,
 		Uid:        wsStableID(ep.Path),
-		Spec:       &postgres.EndpointSpec{EndpointType: postgres.EndpointTypeEndpointTypeReadWrite},
+		Spec:       &postgres.EndpointSpec{EndpointType: postgres.EndpointTypeEndpointTypeReadWrite, Disabled: ep.Disabled},
 		Status: &postgres.EndpointStatus{
 			EndpointId:   id,
 			EndpointType: postgres.EndpointTypeEndpointTypeReadWrite,
 			CurrentState: postgres.EndpointStatusState(ep.State),
+			PendingState: postgres.EndpointStatusState(ep.PendingState),
+			Disabled:     ep.Disabled,
 			Hosts: &postgres.EndpointHosts{
 				Host:                ep.Hosts.Host,
 				ReadOnlyHost:        ep.Hosts.ReadOnlyHost,

@@ -48,6 +48,12 @@ type Endpoint struct {
 	// State is status.current_state: ACTIVE (the default when empty),
 	// IDLE, INIT or DEGRADED.
 	State string
+	// PendingState is status.pending_state, the state the compute is moving
+	// to (IDLE while it suspends, ACTIVE while it wakes); empty when settled.
+	PendingState string
+	// Disabled is spec.disabled and status.disabled: connections are
+	// restricted, and no connection can enable the endpoint again.
+	Disabled bool
 	// Hosts are status.hosts.
 	Hosts EndpointHosts
 }
@@ -109,6 +115,9 @@ func (w *Workspace) AddEndpoint(ep Endpoint) error {
 	if !slices.Contains(endpointStates, ep.State) {
 		return fmt.Errorf("lakebasetest: add endpoint %s: unknown state %q", ep.Path, ep.State)
 	}
+	if ep.PendingState != "" && !slices.Contains(endpointStates, ep.PendingState) {
+		return fmt.Errorf("lakebasetest: add endpoint %s: unknown pending state %q", ep.Path, ep.PendingState)
+	}
 	w.mu.Lock()
 	w.endpoints[ep.Path] = ep
 	w.mu.Unlock()
@@ -122,6 +131,22 @@ func (w *Workspace) SetEndpointState(path, state string) error {
 		return fmt.Errorf("lakebasetest: set endpoint %s state: unknown state %q", path, state)
 	}
 	return w.updateEndpoint(path, func(ep *Endpoint) { ep.State = state })
+}
+
+// SetEndpointPendingState sets the state that the compute of the endpoint at
+// path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
+// shows it; an empty state says it has settled.
+func (w *Workspace) SetEndpointPendingState(path, state string) error {
+	if state != "" && !slices.Contains(endpointStates, state) {
+		return fmt.Errorf("lakebasetest: set endpoint %s pending state: unknown state %q", path, state)
+	}
+	return w.updateEndpoint(path, func(ep *Endpoint) { ep.PendingState = state })
+}
+
+// SetEndpointDisabled disables (or enables again) the endpoint at path, as
+// its owner does in the workspace.
+func (w *Workspace) SetEndpointDisabled(path string, disabled bool) error {
+	return w.updateEndpoint(path, func(ep *Endpoint) { ep.Disabled = disabled })
 }
 
 // SetEndpointHosts changes the hosts of the endpoint at path.

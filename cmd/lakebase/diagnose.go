@@ -66,8 +66,10 @@ func hint(step string, err error) string {
 		return "the identity may not use this instance or endpoint: check its permission on it in the workspace"
 	case errors.Is(err, lakebase.ErrNotFound):
 		return "the workspace knows no such target: check the instance or endpoint name and the workspace URL (workspace=, DATABRICKS_HOST)"
+	case errors.Is(err, lakebase.ErrUnreachable):
+		return "the workspace cannot be reached: check its URL (workspace=, DATABRICKS_HOST, the profile's host), a proxy or VPN, and its TLS certificate's issuer"
 	case errors.Is(err, lakebase.ErrStopped):
-		return "the instance is stopped or being deleted: start it in the workspace"
+		return "the instance is stopped or being deleted, or the endpoint is disabled: start or enable it in the workspace"
 	case errors.Is(err, lakebase.ErrNotReady):
 		return "the target is still starting or waking: retry, or allow more time with --timeout"
 	}
@@ -96,7 +98,7 @@ var stepHints = map[string]string{
 func loginHint(pe *pq.Error) string {
 	switch pe.Code {
 	case "28P01":
-		return "credential refused (28P01): with OAuth, the role must be the identity's own (a user= that differs is refused) and the credential minted for this instance or endpoint; with a native role, check the password"
+		return "credential refused (28P01): with OAuth, the role must be the identity's own or that of a group the identity belongs to, and the credential valid for this instance or endpoint; with a native role, check the password"
 	case "28000":
 		return "role refused (28000): check that a Postgres role exists for this identity and may log in"
 	case "3D000":

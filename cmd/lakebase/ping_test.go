@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -67,6 +68,8 @@ func TestPingFailures(t *testing.T) {
 			"login", "credential refused (28P01)"},
 		{"unknown database", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.DBName = "no_such_db" }),
 			"login", "no such database (3D000)"},
+		{"workspace port refuses connections", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.Workspace = "http://" + refusingAddr(t) }),
+			"resolve", "the workspace cannot be reached: check its URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,3 +138,27 @@ func TestPingTrace(t *testing.T) {
 
 // indent is the number of spaces line starts with.
 func indent(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
+
+// refusingAddr is a loopback address whose port refuses connections.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Under OAuth, a role from PGUSER that is not the identity's is named as the
+// cause of a refused login.
+func TestPingPGUSERIsNotTheIdentity(t *testing.T) {
+	kit := testKit(t)
+	t.Setenv("PGUSER", "reporting_app")
+	r := runCmd("ping", kit.DSNs().M2M)
+	if r.code != exitFailure || !strings.Contains(r.stderr, `failed at step "login"`) ||
+		!strings.Contains(r.stderr, `the role "reporting_app" comes from PGUSER`) || !strings.Contains(r.stderr, kit.ServicePrincipal.ApplicationID) {
+		t.Errorf("want exit 1 at step login saying the role came from PGUSER; got\n%v", r)
+	}
+	assertNoSecret(t, r, kitSecrets(kit)...)
+}

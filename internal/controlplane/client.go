@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/client"
 	"github.com/databricks/databricks-sdk-go/config"
 	"github.com/databricks/databricks-sdk-go/config/experimental/auth"
 )
@@ -16,6 +17,7 @@ import (
 // which is why its caller should keep one lookup of a kind in flight.
 type Client struct {
 	w        *databricks.WorkspaceClient
+	api      *client.DatabricksClient // for calls whose answer the SDK's types decode too strictly
 	mode     AuthMode
 	clientID string       // the service principal's id, for AuthM2M
 	log      *slog.Logger // may be nil
@@ -43,7 +45,7 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 		if c.clientID == "" && s.Client.Config != nil {
 			c.clientID = s.Client.Config.ClientID
 		}
-		return c, nil
+		return c, c.newAPI()
 	}
 	ctx = withSDKLogger(ctx, s.Logger)
 	cfg := newSDKConfig(s)
@@ -53,7 +55,7 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := checkLoaded(s.Auth, cfg); err != nil {
 		return nil, err
 	}
-	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify)
+	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify, s.Failures)
 	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger)
 	var login *u2mLogin
 	if s.Auth == AuthU2M {
@@ -75,7 +77,18 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	}
 	c.w = w
 	c.clientID = cfg.ClientID
-	return c, nil
+	return c, c.newAPI()
+}
+
+// newAPI makes the plain API client that shares the workspace client's
+// configuration (its login, transport and retries).
+func (c *Client) newAPI() error {
+	api, err := client.New(c.w.Config)
+	if err != nil {
+		return &Error{Step: StepResolve, Kind: ErrConfig, Err: err}
+	}
+	c.api = api
+	return nil
 }
 
 // newWorkspaceClient makes the SDK's client for cfg. The SDK logs in while

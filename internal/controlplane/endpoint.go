@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/common/types/duration"
@@ -13,7 +14,9 @@ import (
 // Endpoint is what the driver needs to know about an Autoscaling endpoint.
 type Endpoint struct {
 	Path               string // projects/P/branches/B/endpoints/E
-	State              string // ACTIVE, IDLE, INIT, DEGRADED
+	State              string // current_state: ACTIVE, IDLE, INIT, DEGRADED
+	PendingState       string // pending_state: the state it is moving to; empty or State when settled
+	Disabled           bool   // connections are refused until someone enables it again
 	Host               string // read-write host
 	ReadOnlyHost       string
 	PooledHost         string // read-write pooled (PgBouncer) host, native passwords only
@@ -31,7 +34,8 @@ const (
 // An endpoint that is idle (scaled to zero) or still being created gives
 // ErrNotReady together with the endpoint: an idle endpoint wakes when a
 // connection arrives, so the caller may dial its host and retry within its
-// budget. Errors are *Error with step resolve.
+// budget. A disabled endpoint gives ErrStopped: a connection cannot enable
+// it. Errors are *Error with step resolve.
 func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
 	target := endpointTarget(path)
 	if err := CheckEndpointPath(path); err != nil {
@@ -55,8 +59,13 @@ func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
 // endpointOf keeps what the driver needs of the SDK's endpoint.
 func endpointOf(pe *postgres.Endpoint) Endpoint {
 	ep := Endpoint{Path: pe.Name}
+	// A disabled spec not yet in the status is a suspension under way: the
+	// endpoint is as good as disabled already.
+	ep.Disabled = pe.Spec != nil && pe.Spec.Disabled
 	if st := pe.Status; st != nil {
 		ep.State = string(st.CurrentState)
+		ep.PendingState = string(st.PendingState)
+		ep.Disabled = ep.Disabled || st.Disabled
 		if h := st.Hosts; h != nil {
 			ep.Host = h.Host
 			ep.ReadOnlyHost = h.ReadOnlyHost
@@ -68,23 +77,53 @@ func endpointOf(pe *postgres.Endpoint) Endpoint {
 }
 
 // check classifies the endpoint's state: nil when it can take connections.
+// A disabled endpoint is ErrStopped whatever its compute's state. An
+// endpoint without a current_state is judged by the state it is moving to.
 func (e Endpoint) check() error {
 	target := endpointTarget(e.Path)
+	state := e.State
+	if state == "" {
+		state = e.PendingState
+	}
 	switch {
-	case e.State == string(postgres.EndpointStatusStateIdle),
-		e.State == string(postgres.EndpointStatusStateInit):
-		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.State}
+	case e.Disabled:
+		return &Error{Step: StepResolve, Target: target, Kind: ErrStopped, State: e.describeState(),
+			Err: errors.New("the endpoint is disabled, and a connection cannot enable it: enable it in the workspace")}
+	case state == string(postgres.EndpointStatusStateIdle),
+		state == string(postgres.EndpointStatusStateInit):
+		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.describeState()}
 	case e.Host == "":
-		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.State,
+		return &Error{Step: StepResolve, Target: target, Kind: ErrNotReady, State: e.describeState(),
 			Err: errors.New("the workspace gave no host for it yet")}
 	}
 	return nil
 }
 
+// Wakes reports whether a connection to the endpoint's host may wake it:
+// its compute is idle (scaled to zero) or on its way there, and it is not
+// disabled.
+func (e Endpoint) Wakes() bool {
+	idle := string(postgres.EndpointStatusStateIdle)
+	return !e.Disabled && (e.State == idle || e.State == "" && e.PendingState == idle)
+}
+
+// describeState is the current state, followed by the pending one when the
+// endpoint is moving: "IDLE, pending ACTIVE".
+func (e Endpoint) describeState() string {
+	switch {
+	case e.PendingState == "" || e.PendingState == e.State:
+		return e.State
+	case e.State == "":
+		return "pending " + e.PendingState
+	}
+	return e.State + ", pending " + e.PendingState
+}
+
 // MintForEndpoint mints a Postgres credential of the calling identity for
 // the Autoscaling endpoint path, living ttl (between MinEndpointTTL and
 // MaxEndpointTTL; zero leaves it to the workspace). The expiry is the
-// workspace's expire_time (zero if it gave none). Errors are *Error with
+// workspace's expire_time, or, when it gives none or one that does not
+// parse, the time of the request plus ttl (or DefaultCredentialLifetime). Errors are *Error with
 // step mint; a 429 answer fails at once, as in MintForInstance.
 func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
 	target := endpointTarget(path)
@@ -103,17 +142,39 @@ func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Dura
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
-	cred, err := c.w.Postgres.GenerateDatabaseCredential(reportThrottling(ctx), req)
+	started := time.Now()
+	cred, err := c.generateEndpointCredential(reportThrottling(ctx), req)
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
 	if cred.Token == "" {
 		return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: errors.New("the workspace returned no token")}
 	}
-	if cred.ExpireTime != nil {
-		// The SDK parses expire_time as a protobuf Timestamp: RFC 3339 with
-		// or without fractional seconds, years 1 to 9999, as ParseExpiry.
-		expiry = cred.ExpireTime.AsTime().UTC()
+	lifetime := DefaultCredentialLifetime
+	if ttl != 0 {
+		lifetime = ttl
 	}
-	return cred.Token, expiry, nil
+	return cred.Token, c.expiryOr(ctx, target, cred.ExpireTime, started, lifetime), nil
+}
+
+// endpointCredential is the answer of POST /api/2.0/postgres/credentials.
+// The SDK's own type decodes expire_time as a protobuf Timestamp, which
+// fails the whole call on an RFC 3339 form it does not take (a space
+// separator, a lower-case "z", more than nine fractional digits); read as a
+// string, ParseExpiry takes them all, and a bad one costs only the expiry.
+type endpointCredential struct {
+	Token      string `json:"token"`
+	ExpireTime string `json:"expire_time"`
+}
+
+// generateEndpointCredential sends the SDK's request as the SDK does,
+// keeping expire_time as text.
+func (c *Client) generateEndpointCredential(ctx context.Context, req postgres.GenerateDatabaseCredentialRequest) (endpointCredential, error) {
+	headers := map[string]string{"Accept": "application/json", "Content-Type": "application/json"}
+	if id := c.api.Config.WorkspaceID; id != "" {
+		headers["X-Databricks-Workspace-Id"] = id
+	}
+	var cred endpointCredential
+	err := c.api.Do(ctx, http.MethodPost, "/api/2.0/postgres/credentials", headers, map[string]any{}, req, &cred)
+	return cred, err
 }

@@ -21,11 +21,16 @@ var (
 	ErrPermissionDenied = errors.New("lakebase: permission denied")
 	// ErrUnauthenticated: the workspace did not accept the login, or there is no login.
 	ErrUnauthenticated = errors.New("lakebase: not authenticated")
-	// ErrStopped: the instance is stopped or being deleted. Waiting does not help.
+	// ErrStopped: the instance is stopped or being deleted, or the endpoint
+	// is disabled. Waiting does not help.
 	ErrStopped = errors.New("lakebase: stopped")
 	// ErrNotReady: the target is starting, updating, failing over or waking;
 	// retry within the connect budget.
 	ErrNotReady = errors.New("lakebase: not ready")
+	// ErrUnreachable: the workspace cannot be reached, in a way that
+	// retrying cannot cure: its port refuses connections, its host does not
+	// exist, or TLS with it fails (see UnreachableError).
+	ErrUnreachable = errors.New("lakebase: workspace unreachable")
 	// ErrThrottled: the workspace refused the call with 429 Too Many
 	// Requests; the cause (a *ThrottledError for a mint) says how long to
 	// wait.
@@ -102,6 +107,8 @@ func classify(err error) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil
+	case errors.Is(err, ErrUnreachable):
+		return ErrUnreachable
 	case errors.Is(err, apierr.ErrNotFound):
 		return ErrNotFound
 	case errors.Is(err, apierr.ErrPermissionDenied):

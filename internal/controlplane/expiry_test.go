@@ -16,7 +16,15 @@ func TestParseExpiry(t *testing.T) {
 		{in: "2025-06-01T12:00:00.123456789Z", want: time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.UTC)},
 		{in: "2025-06-01T14:00:00+02:00", want: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)},
 		{in: "2025-06-01T07:30:00.25-04:30", want: time.Date(2025, 6, 1, 12, 0, 0, 250_000_000, time.UTC)},
+		{in: "2025-06-01t12:00:00z", want: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)},
+		{in: "2025-06-01 12:00:00Z", want: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)},
+		{in: "2025-06-01 14:00:00.5+02:00", want: time.Date(2025, 6, 1, 12, 0, 0, 500_000_000, time.UTC)},
+		{in: "2025-06-01T12:00:00.123456789012Z", want: time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.UTC)},
+		{in: "2025-06-01T12:00:00-00:00", want: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)},
+		{in: "2016-12-31T23:59:60Z", want: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)}, // a leap second
 		{in: "", wantErr: true},
+		{in: "2025-06-01x12:00:00Z", wantErr: true},
+		{in: "2025-06-01T12:00:61Z", wantErr: true},
 		{in: "2025-06-01", wantErr: true},
 		{in: "2025-06-01 12:00:00", wantErr: true},
 		{in: "2025-06-01T12:00:00", wantErr: true},
@@ -50,6 +58,7 @@ func FuzzParseExpiry(f *testing.F) {
 		"2025-06-01T12:00:00.123456789Z",
 		"2025-06-01T14:00:00+02:00",
 		"2025-06-01 12:00:00",
+		"2025-06-01t12:00:60z",
 		"",
 	} {
 		f.Add(s)

@@ -3,6 +3,8 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 
@@ -21,15 +23,19 @@ type Target struct {
 
 // FindByHost finds the instance or endpoint one of whose hosts is host, as
 // a Databricks App's PGHOST names it: it lists the Provisioned instances,
-// then the Autoscaling projects, their branches and their endpoints. Host
-// names compare case-insensitively; ports compare only when both sides carry
-// one, so "h" matches "h:5432" and "h:5432" does not match "h:5433".
+// then the Autoscaling projects, their branches and their endpoints, and
+// takes the first match. Host names compare case-insensitively; ports
+// compare only when both sides carry one, so "h" matches "h:5432" and
+// "h:5432" does not match "h:5433".
 //
-// It returns the target with the error of its state, as Instance and
-// Endpoint do. When nothing matches it gives ErrNotFound, or the error of a
-// listing that failed. Errors are *Error with step resolve.
+// A listing that is refused or fails does not end the search: the project
+// or branch is skipped (logged at debug), since an identity may see some
+// projects and not others. It returns the target with the error of its
+// state, as Instance and Endpoint do. When nothing matches it gives
+// ErrNotFound, or, when listings failed, the kind of the first failure; the
+// error says what was searched and which variable names the target
+// instead. Errors are *Error with step resolve.
 func (c *Client) FindByHost(ctx context.Context, host string) (Target, error) {
-	want := host
 	target := hostTarget(host)
 	if h, _ := splitHost(host); h == "" {
 		return Target{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: errors.New("no host to look for")}
@@ -38,68 +44,125 @@ func (c *Client) FindByHost(ctx context.Context, host string) (Target, error) {
 	if err != nil {
 		return Target{}, fail(StepResolve, target, err)
 	}
-	t, instErr := c.findInstance(ctx, want)
-	if t.Instance != nil {
+	s := &search{c: c, want: host, target: target}
+	if t := s.instances(ctx); t.Instance != nil {
 		return t, t.Instance.check()
 	}
-	t, epErr := c.findEndpoint(ctx, want)
-	if t.Endpoint != nil {
+	if t := s.endpoints(ctx); t.Endpoint != nil {
 		return t, t.Endpoint.check()
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return Target{}, fail(StepResolve, target, ctxErr)
 	}
-	// A workspace without one of the two products may refuse to list it;
-	// report a failed listing only when it might have hidden the host.
-	if err := errors.Join(instErr, epErr); err != nil {
-		return Target{}, fail(StepResolve, target, err)
-	}
-	return Target{}, &Error{Step: StepResolve, Target: target, Kind: ErrNotFound,
-		Err: errors.New("no instance or endpoint of the workspace has this host")}
+	return Target{}, s.notFound()
 }
 
-// findInstance lists the Provisioned instances for one with host want.
-func (c *Client) findInstance(ctx context.Context, want string) (Target, error) {
-	all, err := c.w.Database.ListDatabaseInstancesAll(ctx, database.ListDatabaseInstancesRequest{})
+// search is one FindByHost: what it looks for and what it has seen.
+type search struct {
+	c      *Client
+	want   string
+	target string
+
+	instancesSeen, projectsSeen, branchesSeen, endpointsSeen int
+	failed                                                   []error // listings that failed, each naming what it listed
+}
+
+// skip records a failed listing of what and logs it at debug.
+func (s *search) skip(ctx context.Context, what string, err error) {
+	s.failed = append(s.failed, fmt.Errorf("listing %s: %w", what, err))
+	s.c.debug(ctx, "lakebase: resolve: a listing failed; skipping it", slog.String("host", s.want),
+		slog.String("listing", what), slog.String("error", err.Error()))
+}
+
+// instances lists the Provisioned instances for one with the host.
+func (s *search) instances(ctx context.Context) Target {
+	all, err := s.c.w.Database.ListDatabaseInstancesAll(ctx, database.ListDatabaseInstancesRequest{})
+	if err != nil {
+		s.skip(ctx, "the instances", err)
+	}
 	for _, di := range all {
+		s.instancesSeen++
 		inst := instanceOf(&di)
 		switch {
-		case sameHost(want, inst.ReadWriteDNS):
-			return Target{Instance: &inst}, nil
-		case sameHost(want, inst.ReadOnlyDNS):
-			return Target{Instance: &inst, ReadOnly: true}, nil
+		case sameHost(s.want, inst.ReadWriteDNS):
+			return Target{Instance: &inst}
+		case sameHost(s.want, inst.ReadOnlyDNS):
+			return Target{Instance: &inst, ReadOnly: true}
 		}
 	}
-	return Target{}, err
+	return Target{}
 }
 
-// findEndpoint walks the Autoscaling projects, branches and endpoints for one
-// with host want.
-func (c *Client) findEndpoint(ctx context.Context, want string) (Target, error) {
-	projects, err := c.w.Postgres.ListProjectsAll(ctx, postgres.ListProjectsRequest{})
+// endpoints walks the Autoscaling projects, branches and endpoints for one
+// with the host, skipping those whose listing fails.
+func (s *search) endpoints(ctx context.Context) Target {
+	projects, err := s.c.w.Postgres.ListProjectsAll(ctx, postgres.ListProjectsRequest{})
 	if err != nil {
-		return Target{}, err
+		s.skip(ctx, "the projects", err)
 	}
 	for _, p := range projects {
-		branches, err := c.w.Postgres.ListBranchesAll(ctx, postgres.ListBranchesRequest{Parent: p.Name})
+		if ctx.Err() != nil {
+			return Target{}
+		}
+		s.projectsSeen++
+		branches, err := s.c.w.Postgres.ListBranchesAll(ctx, postgres.ListBranchesRequest{Parent: p.Name})
 		if err != nil {
-			return Target{}, err
+			s.skip(ctx, "the branches of "+p.Name, err)
+			continue
 		}
 		for _, b := range branches {
-			eps, err := c.w.Postgres.ListEndpointsAll(ctx, postgres.ListEndpointsRequest{Parent: b.Name})
+			s.branchesSeen++
+			eps, err := s.c.w.Postgres.ListEndpointsAll(ctx, postgres.ListEndpointsRequest{Parent: b.Name})
 			if err != nil {
-				return Target{}, err
+				s.skip(ctx, "the endpoints of "+b.Name, err)
+				continue
 			}
 			for _, pe := range eps {
-				ep := endpointOf(&pe)
-				if t, ok := endpointHas(ep, want); ok {
-					return t, nil
+				s.endpointsSeen++
+				if t, ok := endpointHas(endpointOf(&pe), s.want); ok {
+					return t
 				}
 			}
 		}
 	}
-	return Target{}, nil
+	return Target{}
 }
+
+// notFound is the error of a search that found nothing: what was searched,
+// what could not be, and how to name the target instead.
+func (s *search) notFound() *Error {
+	msg := fmt.Sprintf("no instance or endpoint of the workspace has this host (searched %d instances, and %d endpoints in %d branches of %d projects)",
+		s.instancesSeen, s.endpointsSeen, s.branchesSeen, s.projectsSeen)
+	hint := "; name the target with LAKEBASE_INSTANCE or LAKEBASE_ENDPOINT (instance= or endpoint= in the DSN)"
+	if len(s.failed) == 0 {
+		return &Error{Step: StepResolve, Target: s.target, Kind: ErrNotFound, Err: errors.New(msg + hint)}
+	}
+	var kind error // the first failure that has a kind: a 501 for a product the workspace lacks has none
+	for _, err := range s.failed {
+		if kind = classify(err); kind != nil {
+			break
+		}
+	}
+	return &Error{Step: StepResolve, Target: s.target, Kind: kind,
+		Err: &searchError{msg: msg, failed: s.failed, hint: hint}}
+}
+
+// searchError is a search that found nothing and could not list
+// everything; it unwraps to each failed listing's error.
+type searchError struct {
+	msg, hint string
+	failed    []error
+}
+
+func (e *searchError) Error() string {
+	parts := make([]string, len(e.failed))
+	for i, err := range e.failed {
+		parts[i] = err.Error()
+	}
+	return fmt.Sprintf("%s; failed: %s%s", e.msg, strings.Join(parts, "; "), e.hint)
+}
+
+func (e *searchError) Unwrap() []error { return e.failed }
 
 // endpointHas reports whether one of ep's hosts is want, and which.
 func endpointHas(ep Endpoint, want string) (Target, bool) {

@@ -73,7 +73,8 @@ func (i Instance) check() error {
 
 // MintForInstance mints a Postgres credential of the calling identity for
 // the Provisioned instance name. The expiry is the workspace's
-// expiration_time (zero if it gave none). Errors are *Error with step mint;
+// expiration_time, or, when it gives none or one that does not parse, the
+// time of the request plus DefaultCredentialLifetime. Errors are *Error with step mint;
 // a 429 answer is not retried: it fails at once with kind ErrThrottled and
 // a *ThrottledError cause.
 func (c *Client) MintForInstance(ctx context.Context, name string) (token string, expiry time.Time, err error) {
@@ -85,6 +86,7 @@ func (c *Client) MintForInstance(ctx context.Context, name string) (token string
 	if err != nil {
 		return "", time.Time{}, fail(StepMint, target, err)
 	}
+	started := time.Now()
 	cred, err := c.w.Database.GenerateDatabaseCredential(reportThrottling(ctx), database.GenerateDatabaseCredentialRequest{
 		InstanceNames: []string{name},
 		RequestId:     uuid.NewString(),
@@ -95,10 +97,5 @@ func (c *Client) MintForInstance(ctx context.Context, name string) (token string
 	if cred.Token == "" {
 		return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: errors.New("the workspace returned no token")}
 	}
-	if cred.ExpirationTime != "" {
-		if expiry, err = ParseExpiry(cred.ExpirationTime); err != nil {
-			return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: err}
-		}
-	}
-	return cred.Token, expiry, nil
+	return cred.Token, c.expiryOr(ctx, target, cred.ExpirationTime, started, DefaultCredentialLifetime), nil
 }

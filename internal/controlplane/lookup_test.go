@@ -1,7 +1,9 @@
 package controlplane
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -200,5 +202,51 @@ func TestFindByHostListingFails(t *testing.T) {
 	_, err = c.FindByHost(testContext(t), "nowhere.example")
 	if !errors.Is(err, ErrPermissionDenied) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("FindByHost with both listings failing: %v, want ErrPermissionDenied", err)
+	}
+}
+
+// A project whose listing is refused, or a branch whose endpoints fail to
+// list, is skipped, not the end of the search; when nothing matches, the
+// error says what was searched, what failed and which variable to set.
+func TestFindByHostSkipsRefusedListings(t *testing.T) {
+	w := startWorkspace(t)
+	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/aaa-hidden/branches/main/endpoints/ep",
+		Hosts: lakebasetest.EndpointHosts{Host: "hidden.database.example"}}))
+	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/zzz-app/branches/main/endpoints/ep",
+		Hosts: lakebasetest.EndpointHosts{Host: "app.database.example"}}))
+	w.DenyProjectListing("aaa-hidden", spID)
+	var logs bytes.Buffer
+	s := m2m(w)
+	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newClient(t, s)
+
+	got, err := c.FindByHost(testContext(t), "app.database.example")
+	if err != nil || got.Endpoint == nil || got.Endpoint.Path != "projects/zzz-app/branches/main/endpoints/ep" {
+		t.Fatalf("FindByHost past a refused project: %+v, %v; want the endpoint of zzz-app", got, err)
+	}
+	if !strings.Contains(logs.String(), "level=DEBUG") || !strings.Contains(logs.String(), "the branches of projects/aaa-hidden") {
+		t.Errorf("the skipped project was not logged at debug:\n%s", logs.String())
+	}
+
+	_, err = c.FindByHost(testContext(t), "hidden.database.example")
+	t.Logf("not found: %v", err)
+	if !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("FindByHost of a host in the refused project: %v, want ErrPermissionDenied", err)
+	}
+	for _, want := range []string{"LAKEBASE_INSTANCE or LAKEBASE_ENDPOINT", "listing the branches of projects/aaa-hidden", "branches of 3 projects"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v does not say %q", err, want)
+		}
+	}
+
+	_, err = c.FindByHost(testContext(t), "nowhere.example")
+	if !errors.Is(err, ErrPermissionDenied) || !strings.Contains(err.Error(), "LAKEBASE_ENDPOINT") {
+		t.Errorf("FindByHost of an unknown host: %v, want the refused listing and the variable to set", err)
+	}
+	w.DenyProjectListing("aaa-hidden", "nobody")
+	c2 := newClient(t, pat(w))
+	_, err = c2.FindByHost(testContext(t), "nowhere.example")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "LAKEBASE_INSTANCE or LAKEBASE_ENDPOINT") {
+		t.Errorf("FindByHost with every listing allowed: %v, want ErrNotFound naming the variables", err)
 	}
 }

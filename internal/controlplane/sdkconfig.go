@@ -36,6 +36,10 @@ func newSDKConfig(s Settings) *config.Config {
 		cfg.AuthType, cfg.Credentials = "oauth-m2m", nil
 	case AuthPAT:
 		cfg.AuthType, cfg.Credentials = "pat", nil
+	default:
+		if IsSDKAuthType(s.Auth) {
+			cfg.AuthType, cfg.Credentials = string(s.Auth), nil
+		}
 	}
 	// The SDK retries a failing request for five minutes by default, also
 	// where no context of the caller ends it (logging in, refreshing a

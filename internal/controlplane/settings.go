@@ -3,6 +3,7 @@ package controlplane
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/config"
@@ -61,6 +62,10 @@ type Settings struct {
 	// Logger receives the SDK's warnings and this package's debug lines.
 	// Nil means silence.
 	Logger *slog.Logger
+
+	// Failures, when set, keeps the last failed request that the SDK
+	// retried, for errors that would otherwise say only that time ran out.
+	Failures *Failures
 }
 
 // String describes the settings without their secrets.
@@ -92,12 +97,27 @@ func hidden(secret string) string {
 	return "[redacted]"
 }
 
+// SDKAuthTypes are the Databricks SDK's other login methods, which the
+// driver names by the SDK's own names and leaves to the SDK: it sets the
+// configuration's auth type and nothing else, so that their settings come
+// from the environment or the configuration file as the SDK reads them.
+var SDKAuthTypes = []AuthMode{
+	"azure-cli", "azure-client-secret", "azure-msi", "azure-devops-oidc",
+	"github-oidc", "github-oidc-azure", "env-oidc", "file-oidc",
+	"google-credentials", "google-id", "databricks-cli", "metadata-service",
+}
+
+// IsSDKAuthType reports whether m is one of SDKAuthTypes.
+func IsSDKAuthType(m AuthMode) bool { return slices.Contains(SDKAuthTypes, m) }
+
 // validate checks what can be checked before any configuration is loaded.
 func (s Settings) validate() error {
 	switch s.Auth {
 	case AuthAuto, AuthM2M, AuthU2M, AuthPAT, AuthPassword:
 	default:
-		return configError(fmt.Sprintf("auth=%q is not one of oauth-m2m, oauth-u2m, pat, password", string(s.Auth)))
+		if !IsSDKAuthType(s.Auth) {
+			return configError(fmt.Sprintf("auth=%q is not one of oauth-m2m, oauth-u2m, pat, password, or a Databricks SDK auth type", string(s.Auth)))
+		}
 	}
 	if s.ClientSecret != "" && s.ClientID == "" {
 		return configError("client_secret is set without client_id")

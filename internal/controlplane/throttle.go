@@ -46,16 +46,22 @@ func reportThrottling(ctx context.Context) context.Context {
 // throttleTransport is the HTTP transport of the driver's SDK clients: it
 // passes every request to base, and turns a 429 answer to a marked request
 // into a *ThrottledError. The SDK does not retry transport errors whose text
-// is not one of its transient network failures.
+// is not one of its transient network failures. It also notes failed
+// requests in failures (see checkAnswer).
 type throttleTransport struct {
-	base http.RoundTripper
-	now  func() time.Time // for a Retry-After given as a date
+	base     http.RoundTripper
+	now      func() time.Time // for a Retry-After given as a date
+	failures *Failures        // may be nil
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A failure that retrying cannot
+// cure becomes an *UnreachableError, which the SDK does not retry.
 func (t throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests || r.Context().Value(reportThrottleKey{}) == nil {
+	if err = checkAnswer(r, resp, err, t.failures); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || r.Context().Value(reportThrottleKey{}) == nil {
 		return resp, err
 	}
 	wait := parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
@@ -91,14 +97,14 @@ const maxRetryAfter = time.Hour
 // withThrottleTransport returns the transport for an SDK configuration whose
 // transport was own (nil: the SDK's default, which is not exported, so an
 // equivalent one is used).
-func withThrottleTransport(own http.RoundTripper, insecure bool) http.RoundTripper {
+func withThrottleTransport(own http.RoundTripper, insecure bool, failures *Failures) http.RoundTripper {
 	if own == nil {
 		own = defaultTransport
 		if insecure {
 			own = insecureTransport
 		}
 	}
-	return throttleTransport{base: own, now: time.Now}
+	return throttleTransport{base: own, now: time.Now, failures: failures}
 }
 
 // The transports used when the user's SDK configuration names none, shared
