@@ -101,10 +101,11 @@ func TestRefusedIdentity(t *testing.T) {
 		}
 	}
 	// A refused credential that never logged in is dropped once, then once
-	// per backoff of 1 s, 2 s, 4 s...: a loaded machine that takes longer
-	// over the ten Acquires sees more backoffs end.
+	// per backoff, which doubles from 1 s with up to half taken off (so it
+	// ends after 0.5 s at the soonest, then 1 s more, 2 s more...): a loaded
+	// machine that takes longer over the ten Acquires sees more backoffs end.
 	elapsed, most := time.Since(start), 2
-	for wait, ended := time.Second, time.Second; ended <= elapsed; wait, ended = 2*wait, ended+2*wait {
+	for wait, ended := time.Second/2, time.Second/2; ended <= elapsed; wait, ended = 2*wait, ended+2*wait {
 		most++
 	}
 	if n := kit.Workspace.MintsFor(sp.ApplicationID); n > most {
