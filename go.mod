@@ -7,6 +7,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/lib/pq v1.12.3
+	github.com/ulikunitz/xz v0.5.17
 	go.uber.org/goleak v1.3.0
 )
 
