@@ -6,7 +6,8 @@
 //
 //   - a PostgreSQL server: a throwaway cluster (initdb into a temporary
 //     directory, a free port, SCRAM, TLS with the kit's certificates), or an
-//     existing server named by LAKEBASE_TEST_POSTGRES_URL;
+//     existing server (PostgresOptions.URL; NewPostgres reads
+//     LAKEBASE_TEST_POSTGRES_URL);
 //   - a fake Databricks workspace (an httptest server on 127.0.0.1) that the
 //     real databricks-sdk-go accepts unchanged: OAuth logins (client
 //     credentials, refresh token, PKCE), SCIM Me, instance and endpoint
@@ -21,8 +22,38 @@
 //     answers like PostgreSQL (FATAL, SQLSTATE 28P01) otherwise, and relays
 //     the session. It can simulate a waking endpoint, a restart and an outage.
 //
+// # PostgreSQL
+//
+// The kit runs the installed server binaries (initdb and postgres on PATH,
+// else the newest /usr/lib/postgresql/*/bin). Without them, the first start
+// downloads PostgreSQL (DefaultPostgresVersion) once: zonky's
+// io.zonky.test.postgres:embedded-postgres-binaries-OS-ARCH artifact from
+// Maven Central, a jar of about 10 MB holding a .txz, checked against the
+// checksum published beside it and unpacked into
+// os.UserCacheDir()/lakebasetest/postgres (/var/cache/lakebasetest/postgres
+// for root, whose server runs as the postgres user, or as nobody where
+// there is none). Processes that start at once take turns: one downloads.
+// DownloadOptions, or these environment variables, change that:
+//
+//   - LAKEBASE_TEST_POSTGRES_MIRROR: a Maven repository laid out as Maven
+//     Central, for a network that cannot reach it (HTTPS_PROXY is honoured);
+//   - LAKEBASE_TEST_POSTGRES_ARCHIVE: the path of a copy downloaded
+//     beforehand, the .jar or the .txz inside it, so that nothing is
+//     downloaded;
+//   - LAKEBASE_TEST_POSTGRES_CACHE: where unpacked binaries are kept;
+//   - LAKEBASE_TEST_POSTGRES_VERSION: another version of the artifact;
+//   - LAKEBASE_TEST_POSTGRES_DOWNLOAD: auto (download only without installed
+//     binaries), never, or always (ignore installed binaries).
+//
+// When no PostgreSQL can be had, Start and StartPostgres return an error
+// that wraps ErrPostgresNotFound and says, in one line, what is missing and
+// how to get it.
+//
+// # In tests
+//
 // In a test, New starts a kit and closes it at the end of the test; without
-// PostgreSQL installed it skips, except under CI=true, where it fails:
+// PostgreSQL (none installed, no download) it skips, the first skipped test
+// of the process giving the reason, except under CI=true, where it fails:
 //
 //	func TestOrders(t *testing.T) {
 //		kit := lakebasetest.New(t, lakebasetest.Options{CredentialLifetime: 5 * time.Second})

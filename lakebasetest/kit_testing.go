@@ -7,8 +7,8 @@ import (
 )
 
 // New starts a kit for a test and closes it when the test ends. Without
-// PostgreSQL installed it skips the test, unless the environment variable CI
-// is true, where it fails the test instead.
+// PostgreSQL (none installed, no download) it skips the test, unless the
+// environment variable CI is true, where it fails the test instead.
 func New(t testing.TB, opts Options) *Kit {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -33,8 +33,14 @@ type PostgresOptions struct {
 	URL string
 
 	// BinDir is the directory holding initdb and postgres. Empty: the one
-	// PATH names, else the newest /usr/lib/postgresql/*/bin.
+	// PATH names, else the newest /usr/lib/postgresql/*/bin, else binaries
+	// that Download says how to get.
 	BinDir string
+
+	// Download says how to get PostgreSQL when BinDir is empty and none is
+	// installed; its zero value takes the environment's settings, and by
+	// default downloads PostgreSQL from Maven Central once.
+	Download DownloadOptions
 
 	// MaxConnections is the throwaway server's max_connections; 0 means 300.
 	MaxConnections int
@@ -78,21 +84,29 @@ type Postgres struct {
 // existing server opts.URL names, and makes sure DefaultDatabase exists.
 // Call Stop when done. ctx bounds the start only.
 //
+// Without PostgreSQL's server binaries installed, the first start downloads
+// them (opts.Download); when it cannot, the error wraps ErrPostgresNotFound.
+//
 // The first cluster made with given binaries runs initdb, which takes
 // seconds; it is then kept as a template under the user's cache directory
 // (os.UserCacheDir()/lakebasetest), and later clusters are copies of it.
-// Run as root, the server runs as the postgres user.
+// Run as root, the server runs as the postgres user, or as nobody on a
+// machine without one.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	dir, err := os.MkdirTemp("", "lakebasetest-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("lakebasetest: temporary directory: %w", err)
 	}
 	p := &Postgres{dir: dir, caFile: filepath.Join(dir, "ca.pem"), passwords: make(map[string]string)}
-	if err := os.WriteFile(p.caFile, caPEM, 0o644); err != nil {
+	// One err for every step: an error of any step must reach the check
+	// below (a shadowed err once let a kit go on without a server).
+	err = os.WriteFile(p.caFile, caPEM, 0o644)
+	switch {
+	case err != nil:
 		err = fmt.Errorf("lakebasetest: CA file: %w", err)
-	} else if opts.URL != "" {
+	case opts.URL != "":
 		err = p.useExisting(ctx, opts.URL)
-	} else {
+	default:
 		err = p.startCluster(ctx, opts)
 	}
 	if err != nil {

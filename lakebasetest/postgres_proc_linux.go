@@ -8,9 +8,10 @@ import (
 	"syscall"
 )
 
-// serverUser is who runs initdb and postgres: nil for the current user, or
-// the postgres account when the current user is root, which PostgreSQL
-// refuses to run as.
+// serverUser is who runs initdb and postgres: nil for the current user, or,
+// when the current user is root, which PostgreSQL refuses to run as, the
+// postgres account (Debian's package makes it), else nobody (a machine with
+// Go alone, such as a CI container).
 type serverUser struct {
 	uid, gid uint32
 }
@@ -21,15 +22,18 @@ func lookupServerUser() (*serverUser, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("lakebasetest: running as root needs a postgres user to run the server as: %w", err)
+		u, err = user.Lookup("nobody")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lakebasetest: running as root needs a postgres or nobody user to run the server as: %w", err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("lakebasetest: postgres user id %q: %w", u.Uid, err)
+		return nil, fmt.Errorf("lakebasetest: %s user id %q: %w", u.Username, u.Uid, err)
 	}
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("lakebasetest: postgres group id %q: %w", u.Gid, err)
+		return nil, fmt.Errorf("lakebasetest: %s group id %q: %w", u.Username, u.Gid, err)
 	}
 	return &serverUser{uid: uint32(uid), gid: uint32(gid)}, nil
 }

@@ -142,7 +142,7 @@ func TestPostgresStopRemovesEverything(t *testing.T) {
 
 func TestFindBinDirMissing(t *testing.T) {
 	t.Parallel()
-	_, err := findBinDir(t.TempDir())
+	_, err := serverBinaries(context.Background(), PostgresOptions{BinDir: t.TempDir()})
 	if !errors.Is(err, ErrPostgresNotFound) {
 		t.Fatalf("error = %v, want ErrPostgresNotFound", err)
 	}
@@ -164,6 +164,10 @@ func TestWithDatabase(t *testing.T) {
 }
 
 func TestPostgresTemplateCache(t *testing.T) {
+	// Downloaded binaries, if the kit needs them, stay where they are.
+	if d, err := (DownloadOptions{}).withDefaults(); err == nil {
+		t.Setenv(PostgresCacheEnv, d.CacheDir)
+	}
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache) // os.UserCacheDir on Linux
 	t.Setenv("HOME", cache)           // elsewhere

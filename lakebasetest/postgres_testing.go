@@ -9,8 +9,8 @@ import (
 
 // NewPostgres starts a throwaway PostgreSQL server for a test (or uses the
 // server LAKEBASE_TEST_POSTGRES_URL names) and stops it when the test ends.
-// Without PostgreSQL installed it skips the test, unless the environment
-// variable CI is true, where it fails the test instead.
+// Without PostgreSQL (none installed, no download) it skips the test, unless
+// the environment variable CI is true, where it fails the test instead.
 func NewPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -44,18 +44,29 @@ func (s *Shared) Close() error {
 	return s.kit.Close()
 }
 
-// Require ends tb if err, from Start or StartPostgres, is not nil: without
-// PostgreSQL installed it skips the test, unless the environment variable CI
-// is true, where it fails the test instead; any other error fails it.
+// Require ends tb if err, from Start or StartPostgres, is not nil. When the
+// kit has no PostgreSQL (ErrPostgresNotFound: none installed and none could
+// be downloaded) it skips the test, unless the environment variable CI is
+// true, where it fails the test instead; any other error fails it. The first
+// test it skips in a process gives the reason, in one line that says how to
+// get PostgreSQL; later ones skip without repeating it.
 func Require(tb testing.TB, err error) {
 	tb.Helper()
 	if errors.Is(err, ErrPostgresNotFound) {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			tb.Fatalf("%v; install PostgreSQL (apt-get install postgresql) or set %s", err, PostgresURLEnv)
+			tb.Fatal(err)
 		}
-		tb.Skipf("%v; install PostgreSQL (apt-get install postgresql) or set %s to run this test", err, PostgresURLEnv)
+		first := false
+		skipReason.Do(func() { first = true })
+		if first {
+			tb.Skip(err)
+		}
+		tb.SkipNow()
 	}
 	if err != nil {
 		tb.Fatal(err)
 	}
 }
+
+// skipReason lets Require give its reason once per process.
+var skipReason sync.Once

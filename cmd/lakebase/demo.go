@@ -20,8 +20,11 @@ package) and runs a workload through the driver as a service principal with
 OAuth M2M. Credentials live a few seconds instead of an hour, and the pool
 keeps few connections for a short time, so new connections keep arriving
 while credentials rotate. It shows progress, then a summary, and exits 1 if
-any query failed. No Databricks account is needed; PostgreSQL's server
-binaries are (apt-get install postgresql, brew install postgresql).`,
+any query failed. No Databricks account is needed. PostgreSQL's installed
+server binaries are used if there are any; otherwise the first run downloads
+PostgreSQL (about 10 MB, kept in the user's cache directory; the
+LAKEBASE_TEST_POSTGRES_* variables set a mirror or a downloaded copy). It
+exits 2 when it has no PostgreSQL to run.`,
 }
 
 // demoOptions are the demo's flags.
@@ -69,12 +72,18 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 // ends (an interrupt), prints the summary and stops the kit.
 func demo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (code int) {
 	fmt.Fprintln(stdout, "Starting a Lakebase on this machine: PostgreSQL, a fake Databricks workspace, TLS gateways...")
-	kit, err := lakebasetest.Start(ctx, lakebasetest.Options{CredentialLifetime: o.lifetime})
+	kit, err := lakebasetest.Start(ctx, lakebasetest.Options{
+		CredentialLifetime: o.lifetime,
+		// Only the first run downloads, when no PostgreSQL is installed.
+		Postgres: lakebasetest.PostgresOptions{Download: lakebasetest.DownloadOptions{Progress: stdout}},
+	})
+	if errors.Is(err, lakebasetest.ErrPostgresNotFound) {
+		// Nothing to run the demo with: the message says how to get it.
+		fmt.Fprintf(stderr, "lakebase demo: %v\n", err)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lakebase demo: start the test kit: %v\n", err)
-		if errors.Is(err, lakebasetest.ErrPostgresNotFound) {
-			fmt.Fprintln(stderr, "  hint:   install PostgreSQL's server binaries (apt-get install postgresql, brew install postgresql)")
-		}
 		return exitFailure
 	}
 	defer func() {

@@ -1,21 +1,30 @@
 package main
 
 import (
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
-// skipWithoutDemoServer skips the test when the demo r could not start for
-// want of PostgreSQL, except under CI.
+// skipWithoutDemoServer ends the test as lakebasetest.Require does when the
+// demo r had no PostgreSQL to run (exit 2, with the kit's reason): it skips,
+// except under CI=true, where it fails.
 func skipWithoutDemoServer(t *testing.T, r result) {
 	t.Helper()
-	if r.code != exitOK && strings.Contains(r.stderr, "install PostgreSQL's server binaries") && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+	if r.code == exitUsage && strings.Contains(r.stderr, "lakebasetest: no PostgreSQL") {
+		lakebasetest.Require(t, noDemoServer(strings.TrimSpace(r.stderr)))
 	}
 }
+
+// noDemoServer is the demo's report that it had no PostgreSQL.
+type noDemoServer string
+
+func (e noDemoServer) Error() string { return string(e) }
+
+func (e noDemoServer) Is(target error) bool { return target == lakebasetest.ErrPostgresNotFound }
 
 // summaryCount returns the number after label in a demo's summary, or -1.
 func summaryCount(out, label string) int {
@@ -55,4 +64,27 @@ func TestDemo(t *testing.T) {
 		t.Errorf("no plain progress line:\n%v", r)
 	}
 	t.Logf("\n%s", r.stdout)
+}
+
+// Without PostgreSQL (none installed, and the download fails) the demo exits
+// 2 with one line that says what is missing and how to get it, and panics
+// nowhere.
+func TestDemoWithoutPostgres(t *testing.T) {
+	t.Setenv(lakebasetest.PostgresDownloadEnv, "always") // hide installed binaries
+	t.Setenv(lakebasetest.PostgresMirrorEnv, "http://127.0.0.1:1/maven2")
+	t.Setenv(lakebasetest.PostgresArchiveEnv, "")
+	t.Setenv(lakebasetest.PostgresCacheEnv, t.TempDir())
+	r := runCmd("demo", "--duration", "1s")
+	if r.code != exitUsage {
+		t.Fatalf("exit %d, want %d:\n%v", r.code, exitUsage, r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "lakebase demo: lakebasetest: no PostgreSQL: ") {
+		t.Fatalf("stderr is not one line with the kit's reason:\n%v", r)
+	}
+	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", lakebasetest.PostgresMirrorEnv, lakebasetest.PostgresArchiveEnv} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("the message lacks %q:\n%v", want, r)
+		}
+	}
 }

@@ -11,7 +11,8 @@
 // when that is unset too, the driver's own environment (DATABRICKS_*,
 // LAKEBASE_*, PG*), as an empty DSN does.
 //
-// Exit codes: 0 success, 1 failure, 2 usage error; psql passes on psql's.
+// Exit codes: 0 success, 1 failure, 2 usage error (and, for the demo, no
+// PostgreSQL to run); psql passes on psql's.
 package main
 
 import (
