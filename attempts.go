@@ -91,6 +91,9 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			return c.stepError("dial", user, cerr) // the server had not answered
 		}
 		if budgetEnded(err, wait) {
+			if !errors.Is(err, context.DeadlineExceeded) { // lib/pq's own deadline: say it alike
+				err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+			}
 			return c.stepError("dial", user, fmt.Errorf("no answer within the connect budget of %s (connect_timeout): %w", c.budget, err))
 		}
 		state := sqlState(err)
