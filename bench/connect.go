@@ -67,15 +67,8 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 		}
 		r.add("connect/"+v.key+"/allocs", allocs)
 	}
-	// The ratio is the median of the ratios of connects made one after the
-	// other, which a machine whose load comes and goes moves least.
 	for _, path := range []string{"direct", "gateway"} {
-		lb, pq := lat["lakebase-"+path], lat["pq-"+path]
-		ratios := make([]float64, n)
-		for i := range n {
-			ratios[i] = float64(lb[i]) / float64(pq[i])
-		}
-		r.add("connect/"+path+"/ratio", median(ratios))
+		r.add("connect/"+path+"/ratio", pairedRatio(lat["lakebase-"+path], lat["pq-"+path]))
 		r.add("connect/"+path+"/extra-allocs", last(r, "connect/lakebase-"+path+"/allocs")-last(r, "connect/pq-"+path+"/allocs"))
 	}
 	return nil

@@ -125,12 +125,7 @@ func (e *Env) roundPGX(ctx context.Context, n int, sel queryPlan, r *Results) er
 		r.add("pgx/connect/"+v.key+"/allocs", allocs)
 	}
 	for _, path := range []string{"direct", "gateway"} {
-		lb, plain := lat["lakebasepgx-"+path], lat["pgx-"+path]
-		ratios := make([]float64, n)
-		for i := range n {
-			ratios[i] = float64(lb[i]) / float64(plain[i])
-		}
-		r.add("pgx/connect/"+path+"/ratio", median(ratios))
+		r.add("pgx/connect/"+path+"/ratio", pairedRatio(lat["lakebasepgx-"+path], lat["pgx-"+path]))
 	}
 	return e.pgxSelect(ctx, sel, r)
 }

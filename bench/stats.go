@@ -52,3 +52,13 @@ func millis(ds []time.Duration) []float64 {
 	}
 	return out
 }
+
+// pairedRatio is the median of a[i]/b[i]: the ratio of measurements made one
+// after the other, which a machine whose load comes and goes moves least.
+func pairedRatio(a, b []time.Duration) float64 {
+	ratios := make([]float64, min(len(a), len(b)))
+	for i := range ratios {
+		ratios[i] = float64(a[i]) / float64(b[i])
+	}
+	return median(ratios)
+}
