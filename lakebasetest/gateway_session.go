@@ -182,6 +182,9 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 		return nil, false
 	}
 
+	// Counted before the client hears of it, so that a test reading the
+	// counters after its login returned sees this login.
+	s.g.accepted.Add(1)
 	s.backend.Send(&pgproto3.AuthenticationOk{})
 	for _, name := range slices.Sorted(maps.Keys(hc.ParameterStatuses)) {
 		s.backend.Send(&pgproto3.ParameterStatus{Name: name, Value: hc.ParameterStatuses[name]})
@@ -193,7 +196,6 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 		s.g.untrack(hc.Conn)
 		return nil, false
 	}
-	s.g.accepted.Add(1)
 	return hc.Conn, true
 }
 
