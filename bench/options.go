@@ -63,7 +63,7 @@ func (o Options) plan() (plan, error) {
 		connects:    100,
 		sel:         queryPlan{slices: 12, slice: 100 * time.Millisecond},
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
-		copyLoads:   6,
+		copyLoads:   20,
 		pgxSel:      queryPlan{slices: 20, slice: 200 * time.Millisecond},
 		hitTime:     time.Second,
 		storm:       1000,
