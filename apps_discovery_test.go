@@ -59,9 +59,6 @@ func TestDatabricksAppDiscoverySkipsRefusedProjects(t *testing.T) {
 		if !strings.Contains(logs.String(), "a listing failed; skipping it") {
 			t.Errorf("the skipped project was not logged:\n%s", logs)
 		}
-		var s secrets
-		s.addKit(kit)
-		s.add(sp.Secret)
-		s.check(t, logs, err)
+		kitSecrets(kit, sp.Secret).check(t, logs, err)
 	})
 }

@@ -56,10 +56,7 @@ func TestDisabledEndpointFailsAtOnce(t *testing.T) {
 			if n := kit.Workspace.MintsForEndpoint(path); n != 0 {
 				t.Errorf("%d credentials minted for a disabled endpoint, want 0", n)
 			}
-			var s secrets
-			s.addKit(kit)
-			s.add(sp.Secret)
-			s.check(t, logs, err)
+			kitSecrets(kit, sp.Secret).check(t, logs, err)
 		})
 	}
 }

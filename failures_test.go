@@ -35,10 +35,7 @@ func TestFailureWrongClientSecret(t *testing.T) {
 	if n := kit.Workspace.MintsFor(sp.ApplicationID); n != 0 {
 		t.Errorf("%d credentials minted, want 0", n)
 	}
-	var s secrets
-	s.addKit(kit)
-	s.add(sp.Secret, wrong.Secret)
-	s.check(t, logs, err)
+	kitSecrets(kit, sp.Secret, wrong.Secret).check(t, logs, err)
 }
 
 // An instance the workspace does not know is ErrNotFound, named in the
@@ -59,10 +56,7 @@ func TestFailureUnknownInstance(t *testing.T) {
 	if !errors.Is(err, lakebase.ErrNotFound) {
 		t.Errorf("errors.Is(%v, ErrNotFound) = false", err)
 	}
-	var s secrets
-	s.addKit(kit)
-	s.add(sp.Secret)
-	s.check(t, logs, err)
+	kitSecrets(kit, sp.Secret).check(t, logs, err)
 }
 
 // A stopped instance fails at once with ErrStopped, naming the instance and
@@ -88,10 +82,7 @@ func TestFailureStoppedInstance(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("the error took %s; a stopped instance is not waited for", took)
 	}
-	var s secrets
-	s.addKit(kit)
-	s.add(sp.Secret)
-	s.check(t, logs, err)
+	kitSecrets(kit, sp.Secret).check(t, logs, err)
 }
 
 // An identity that may not use the instance gets ErrPermissionDenied from the
@@ -113,10 +104,7 @@ func TestFailurePermissionDenied(t *testing.T) {
 	if !errors.Is(err, lakebase.ErrPermissionDenied) {
 		t.Errorf("errors.Is(%v, ErrPermissionDenied) = false", err)
 	}
-	var s secrets
-	s.addKit(kit)
-	s.add(sp.Secret)
-	s.check(t, logs, err)
+	kitSecrets(kit, sp.Secret).check(t, logs, err)
 }
 
 // The credential route answering 503 twice is retried by the SDK; the third

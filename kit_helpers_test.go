@@ -176,6 +176,14 @@ func (s *secrets) add(values ...string) {
 	}
 }
 
+// kitSecrets returns the secrets of kit's default identities and values.
+func kitSecrets(kit *lakebasetest.Kit, values ...string) *secrets {
+	s := &secrets{}
+	s.addKit(kit)
+	s.add(values...)
+	return s
+}
+
 // addKit records the default identities' secrets of kit.
 func (s *secrets) addKit(kit *lakebasetest.Kit) {
 	s.add(kit.ServicePrincipal.Secret, kit.User.Token, kit.User.RefreshToken, kit.NativePassword)

@@ -44,10 +44,7 @@ func TestPGUSERThatIsNotTheIdentitySaysSo(t *testing.T) {
 			if said != tt.note {
 				t.Errorf("the error says the role came from PGUSER: %t, want %t", said, tt.note)
 			}
-			var s secrets
-			s.addKit(kit)
-			s.add(sp.Secret)
-			s.check(t, logs, err)
+			kitSecrets(kit, sp.Secret).check(t, logs, err)
 		})
 	}
 }
