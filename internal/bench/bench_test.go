@@ -10,8 +10,8 @@ import (
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
-// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./bench.
-// The comparison with its ratios, spread and targets is go run ./bench/run.
+// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./internal/bench.
+// The comparison with its ratios, spread and targets is go run ./internal/bench/run.
 
 func BenchmarkConnect(b *testing.B) {
 	env := testEnv(b)
