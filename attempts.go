@@ -14,7 +14,7 @@ import (
 // says what went wrong the way a PostgreSQL client says it: a refusal by the
 // server carries the SQLSTATE (see sqlState); anything else is taken for a
 // failure to reach the server.
-type loginFunc func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) error
+type loginFunc func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) error
 
 // open frames the steps of one new connection, for Connect's logins through
 // lib/pq and for Open's through the caller's client: it honours ctx and
@@ -75,13 +75,17 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		}
 		c.tel.identified(ctx, user)
 		sctx, end = c.tel.step(ctx, spanMint)
-		cred, err := c.credential(sctx, wait)
+		sctx, release := wait.bound(sctx)
+		cred, err := c.creds.credential(sctx)
+		release()
 		end(err)
 		if err != nil {
 			return c.stepError("mint", user, err)
 		}
 		spans := c.tel.startDial(ctx)
-		err = c.login(ctx, wait, login, host, user, cred, spans.hook())
+		lctx, release := wait.bound(ctx)
+		err = login(lctx, host, user, cred, spans.hook())
+		release()
 		spans.end(err)
 		if err == nil {
 			c.creds.confirmed(cred)
@@ -122,17 +126,6 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		}
 		return c.stepError(step, user, err)
 	}
-}
-
-// login makes one attempt within the connect budget: a server that accepts
-// and never answers cannot hang a connect whose context has no deadline.
-func (c *Connector) login(ctx context.Context, wait *connectWait, login loginFunc, host hostPort, user string, cred credential, dialed func(error)) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, wait.deadline)
-		defer cancel()
-	}
-	return login(ctx, host, user, cred, dialed)
 }
 
 // budgetEnded reports whether err says that the connect budget, not ctx,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -109,7 +110,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 // honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	var conn driver.Conn
-	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) (err error) {
+	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) (err error) {
 		conn, err = c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
 		return err
 	})
@@ -199,4 +200,35 @@ func (c *Connector) stepError(step, user string, err error) error {
 		return err
 	}
 	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
+}
+
+// basePQConfig builds the lib/pq configuration that every connection of a
+// connector starts from. Host, port, user and password are set per connection
+// (they come from lookups and credentials), so they are left as placeholders
+// here. lib/pq reads its own PG* environment variables for the keys the
+// Config leaves open, as libpq does.
+func basePQConfig(c *Config) (pq.Config, error) {
+	var b strings.Builder
+	write := func(key, value string) {
+		b.WriteString(key)
+		b.WriteByte('=')
+		b.WriteString(quoteValue(value))
+		b.WriteByte(' ')
+	}
+	// The placeholders keep lib/pq from looking up the operating system
+	// user, which fails in some containers.
+	write("host", "localhost")
+	write("user", "lakebase")
+	write("dbname", c.DBName)
+	write("sslmode", c.SSLMode)
+	for k, v := range c.Params {
+		write(k, v)
+	}
+	pc, err := pq.NewConfig(b.String())
+	if err != nil {
+		// lib/pq's messages name the key and never a password: the base
+		// configuration holds none.
+		return pq.Config{}, fmt.Errorf("%w: lib/pq: %v", ErrInvalidDSN, strings.TrimPrefix(err.Error(), "pq: "))
+	}
+	return pc, nil
 }

@@ -42,11 +42,11 @@ func (o credentialObserver) FetchStarted(ctx context.Context, refresh bool) cont
 
 // FetchEnded ends the fetch's span and counts the fetch. A fetch stopped
 // by Close is not counted.
-func (o credentialObserver) FetchEnded(ctx context.Context, refresh bool, cred credcache.Credential, err error, took time.Duration) {
+func (o credentialObserver) FetchEnded(ctx context.Context, refresh bool, expiry time.Time, err error, took time.Duration) {
 	if o.t.tracer != nil {
 		span := trace.SpanFromContext(ctx)
-		if err == nil && !cred.Expiry.IsZero() {
-			span.SetAttributes(attrLifetime.Int64(int64(time.Until(cred.Expiry).Seconds())))
+		if err == nil && !expiry.IsZero() {
+			span.SetAttributes(attrLifetime.Int64(int64(time.Until(expiry).Seconds())))
 		}
 		endSpan(span, err)
 	}
