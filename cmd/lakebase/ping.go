@@ -39,10 +39,6 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	if code, ok := pingCmd.parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return pingCmd.usageError(fs, stderr, err.Error())
-	}
 	var logger *slog.Logger
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -53,10 +49,9 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		tree = &spanTree{}
 		edits = append(edits, func(c *lakebase.Config) { c.TracerProvider = tree })
 	}
-	_, conn, err := openConnector(dsn, logger, edits...)
-	if err != nil {
-		diagnose(stderr, pingCmd.name, stepDSN, err)
-		return exitFailure
+	_, conn, code, ok := pingCmd.openConnector(fs, stderr, logger, edits...)
+	if !ok {
+		return code
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)

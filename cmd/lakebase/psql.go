@@ -25,6 +25,7 @@ Arguments after -- go to psql; psql's exit code is passed on.
   lakebase psql "$DSN" -- -c 'select current_user'
 
 ` + dsnHelp,
+	argsHint: " (put psql's arguments after --)",
 }
 
 // runPsql is the psql command.
@@ -36,14 +37,9 @@ func runPsql(args []string, stdout, stderr io.Writer) int {
 	if code, ok := psqlCmd.parse(fs, own, stdout, stderr); !ok {
 		return code
 	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return psqlCmd.usageError(fs, stderr, err.Error()+" (put psql's arguments after --)")
-	}
-	cfg, conn, err := openConnector(dsn, nil)
-	if err != nil {
-		diagnose(stderr, psqlCmd.name, stepDSN, err)
-		return exitFailure
+	cfg, conn, code, ok := psqlCmd.openConnector(fs, stderr, nil)
+	if !ok {
+		return code
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)

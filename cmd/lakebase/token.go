@@ -27,14 +27,9 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	if code, ok := tokenCmd.parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return tokenCmd.usageError(fs, stderr, err.Error())
-	}
-	_, conn, err := openConnector(dsn, nil)
-	if err != nil {
-		diagnose(stderr, tokenCmd.name, stepDSN, err)
-		return exitFailure
+	_, conn, code, ok := tokenCmd.openConnector(fs, stderr, nil)
+	if !ok {
+		return code
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)
