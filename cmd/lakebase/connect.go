@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,19 +12,21 @@ import (
 	"github.com/lakebase-go/lakebase"
 )
 
-// openConnector reads cmd's DSN from fs's arguments (see dsnFrom) and
-// returns the parsed DSN and a Connector for it, which reads the environment
-// for what the DSN leaves open. logger may be nil (silence); edits change the
-// Config before the Connector is made. When ok is false the command returns
-// code at once: a misuse or a bad DSN has been reported on stderr. The caller
-// closes the Connector.
-func (cmd command) openConnector(fs *flag.FlagSet, stderr io.Writer, logger *slog.Logger, edits ...func(*lakebase.Config)) (cfg *lakebase.Config, c *lakebase.Connector, code int, ok bool) {
+// start parses cmd's flags in args with fs, reads its DSN from the
+// arguments left (see dsnFrom) and returns the parsed DSN and a Connector for
+// it, which reads the environment for what the DSN leaves open. edits change
+// the Config before the Connector is made, after the flags are parsed. When
+// ok is false the command returns code at once: after --help, a misuse or a
+// bad DSN, each reported as parse says. The caller closes the Connector.
+func (cmd command) start(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, edits ...func(*lakebase.Config)) (cfg *lakebase.Config, c *lakebase.Connector, code int, ok bool) {
+	if code, ok := cmd.parse(fs, args, stdout, stderr); !ok {
+		return nil, nil, code, false
+	}
 	dsn, err := dsnFrom(fs.Args())
 	if err != nil {
 		return nil, nil, cmd.usageError(fs, stderr, err.Error()+cmd.argsHint), false
 	}
 	if cfg, err = lakebase.ParseDSN(dsn); err == nil {
-		cfg.Logger = logger
 		for _, edit := range edits {
 			edit(cfg)
 		}

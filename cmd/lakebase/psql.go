@@ -34,10 +34,7 @@ func runPsql(args []string, stdout, stderr io.Writer) int {
 	fs := psqlCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on the credential after this long (psql itself runs as long as it likes)")
 	program := fs.String("psql", "psql", "the psql program to run")
-	if code, ok := psqlCmd.parse(fs, own, stdout, stderr); !ok {
-		return code
-	}
-	cfg, conn, code, ok := psqlCmd.openConnector(fs, stderr, nil)
+	cfg, conn, code, ok := psqlCmd.start(fs, own, stdout, stderr)
 	if !ok {
 		return code
 	}

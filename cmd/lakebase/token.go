@@ -24,10 +24,7 @@ Errors go to stderr, and never carry a secret.
 func runToken(args []string, stdout, stderr io.Writer) int {
 	fs := tokenCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, ok := tokenCmd.parse(fs, args, stdout, stderr); !ok {
-		return code
-	}
-	_, conn, code, ok := tokenCmd.openConnector(fs, stderr, nil)
+	_, conn, code, ok := tokenCmd.start(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
