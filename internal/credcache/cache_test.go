@@ -47,14 +47,7 @@ func TestGetHitDoesNotAllocate(t *testing.T) {
 func TestEarlyRefreshServesCurrentCredential(t *testing.T) {
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (minted, error) {
-		if n == 2 {
-			<-release
-		}
-		return mint(ctx, n)
-	}
+	s := held(clock, release, 2)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 	old := mustGet(t, c)
@@ -90,12 +83,7 @@ func TestColdGetsShareOneFetch(t *testing.T) {
 	const callers = 200
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (minted, error) {
-		<-release
-		return mint(ctx, n)
-	}
+	s := held(clock, release)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 
@@ -169,15 +157,7 @@ func TestWaiterHonoursItsOwnContext(t *testing.T) {
 func TestFetchOutlivesWaitersWhoLeft(t *testing.T) {
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (minted, error) {
-		<-release
-		if err := ctx.Err(); err != nil {
-			return minted{}, err
-		}
-		return mint(ctx, n)
-	}
+	s := held(clock, release)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 

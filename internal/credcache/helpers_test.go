@@ -76,6 +76,25 @@ func failingAt(clock *fakeClock, lifetime time.Duration, err error, calls ...int
 	return s
 }
 
+// held returns a minting stub whose calls numbered in calls (every call,
+// when none is named) wait for release before they mint; a call whose
+// context ended meanwhile fails with the context's error, as a fetch that
+// honours it does.
+func held(clock *fakeClock, release <-chan struct{}, calls ...int64) *stub {
+	s := minting(clock, time.Hour)
+	mint := s.fn
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
+		if len(calls) == 0 || slices.Contains(calls, n) {
+			<-release
+			if err := ctx.Err(); err != nil {
+				return minted{}, err
+			}
+		}
+		return mint(ctx, n)
+	}
+	return s
+}
+
 // waitIdle waits until the fetch in flight, if any, has landed.
 func waitIdle(c *Cache) {
 	c.mu.Lock()
