@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // loginFunc makes one login attempt: at host, as user, with cred, calling
@@ -30,7 +32,7 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 	// Close ends the connects in flight too: their lookups, their waits for
 	// a credential or a starting target, and their logins.
 	start := time.Now()
-	ctx, span := c.tel.startConnect(ctx)
+	ctx, span := c.tel.StartConnect(ctx)
 	tied, untie := c.life.tie(ctx)
 	err := c.attempts(tied, login)
 	untie()
@@ -43,7 +45,7 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 			final = ErrConnectorClosed
 		}
 	}
-	c.tel.endConnect(ctx, span, start, final, err)
+	c.tel.EndConnect(ctx, span, start, final, failedStep(err))
 	return final
 }
 
@@ -56,7 +58,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	retriedLogin, retriedDial := false, false
 	wait := c.newWait(ctx)
 	for {
-		sctx, end := c.tel.step(ctx, spanResolve)
+		sctx, end := c.tel.Step(ctx, telemetry.SpanResolve)
 		host, err := c.target.resolve(sctx)
 		end(err)
 		if err != nil {
@@ -66,15 +68,15 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			}
 			return c.stepError("resolve", "", err)
 		}
-		c.tel.resolved(ctx, host)
-		sctx, end = c.tel.step(ctx, spanIdentity)
+		c.tel.Resolved(ctx, host.host, int(host.port))
+		sctx, end = c.tel.Step(ctx, telemetry.SpanIdentity)
 		user, err := c.identity(sctx)
 		end(err)
 		if err != nil {
 			return c.stepError("identity", "", err)
 		}
-		c.tel.identified(ctx, user)
-		sctx, end = c.tel.step(ctx, spanMint)
+		c.tel.Identified(ctx, user)
+		sctx, end = c.tel.Step(ctx, telemetry.SpanMint)
 		sctx, release := wait.bound(sctx)
 		cred, err := c.creds.credential(sctx)
 		release()
@@ -82,11 +84,11 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		if err != nil {
 			return c.stepError("mint", user, err)
 		}
-		spans := c.tel.startDial(ctx)
+		spans := c.tel.StartDial(ctx)
 		lctx, release := wait.bound(ctx)
-		err = login(lctx, host, user, cred, spans.hook())
+		err = login(lctx, host, user, cred, spans.Hook())
 		release()
-		spans.end(err)
+		spans.End(err)
 		if err == nil {
 			c.creds.confirmed(cred)
 			return nil
@@ -105,7 +107,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		case isAuthFailure(state) && !retriedLogin && c.creds.rejected(cred):
 			retriedLogin = true
 			c.loginRetries.Add(1)
-			c.tel.retrying(ctx, "lakebase.login.retry", err)
+			c.tel.Retrying(ctx, "lakebase.login.retry", err)
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue
@@ -115,7 +117,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			continue
 		case state == "" && c.target.looksUp() && !retriedDial:
 			retriedDial = true
-			c.tel.retrying(ctx, "lakebase.dial.retry", err)
+			c.tel.Retrying(ctx, "lakebase.dial.retry", err)
 			c.target.forget()
 			continue
 		}

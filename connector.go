@@ -15,6 +15,7 @@ import (
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/pqsession"
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 	"github.com/lib/pq"
 )
 
@@ -34,7 +35,7 @@ type Connector struct {
 	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
 	life   *lifetime
-	tel    *telemetry // nil when off
+	tel    *telemetry.Telemetry // nil when off
 
 	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
@@ -98,7 +99,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}
-	if err := tel.observe(conn.Stats); err != nil {
+	if err := conn.observe(); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (c *Connector) Close() error {
 	}
 	c.creds.close()
 	c.life.end()
-	c.tel.close()
+	c.tel.Close()
 	return nil
 }
 
@@ -163,7 +164,7 @@ func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err er
 	if !wait.pause(ctx) {
 		return false
 	}
-	c.tel.retrying(ctx, "lakebase.target.not_ready", err)
+	c.tel.Retrying(ctx, "lakebase.target.not_ready", err)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
 		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
 	return true

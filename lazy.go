@@ -31,7 +31,7 @@ const (
 // Connect of a busy pool.
 type lazy[T any] struct {
 	load func(ctx context.Context) (T, error)
-	kind string // what is looked up, for telemetry (lookupHost, say)
+	kind string // what is looked up, for telemetry (telemetry.LookupHost, say)
 	life *lifetime
 	now  func() time.Time // nil: time.Now
 
@@ -93,7 +93,7 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.Span) {
 	ctx, cancel := context.WithTimeout(lifeCtx, lazyTimeout)
 	defer cancel()
-	ctx, done := l.life.tel.lookup(ctx, parent, l.kind)
+	ctx, done := l.life.tel.Lookup(ctx, parent, l.kind)
 	f.value, f.err = l.load(ctx)
 	done(f.err)
 	l.mu.Lock()

@@ -3,6 +3,8 @@ package lakebase
 import (
 	"context"
 	"sync"
+
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // lifetime is the connector's: background work runs under its context, which
@@ -10,7 +12,7 @@ import (
 type lifetime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	tel    *telemetry // the connector's, for the lookups run under the lifetime; nil when off
+	tel    *telemetry.Telemetry // the connector's, for the lookups run under the lifetime; nil when off
 
 	mu     sync.Mutex
 	closed bool

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // hostPort is where to dial.
@@ -65,8 +66,8 @@ func newLookedUp(cfg *Config, client *lazy[*controlplane.Client], life *lifetime
 	if cfg.Host != "" {
 		t.fixed = &hostPort{host: cfg.Host, port: uint16(cfg.Port)}
 	}
-	t.discovered = lazy[mintTarget]{life: life, kind: lookupTarget, load: t.discover}
-	t.host = lazy[hostPort]{life: life, kind: lookupHost, load: t.lookUpHost}
+	t.discovered = lazy[mintTarget]{life: life, kind: telemetry.LookupTarget, load: t.discover}
+	t.host = lazy[hostPort]{life: life, kind: telemetry.LookupHost, load: t.lookUpHost}
 	return t
 }
 

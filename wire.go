@@ -6,6 +6,7 @@ import (
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/credcache"
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // effectiveAuth decides the auth mode when the Config leaves it automatic,
@@ -64,7 +65,7 @@ func (c *Connector) wire() error {
 	}
 
 	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger, Now: cfg.now,
-		Observer: c.tel.credentialObserver()}
+		Observer: c.tel.CredentialObserver()}
 	switch {
 	case c.mode == AuthPassword:
 		c.creds = staticPassword(cfg.Password)
@@ -113,7 +114,7 @@ func (c *Config) controlSettings(mode AuthMode) controlplane.Settings {
 func newWorkspaceClient(life *lifetime, s controlplane.Settings) *lazy[*controlplane.Client] {
 	return &lazy[*controlplane.Client]{
 		life: life,
-		kind: lookupWorkspace,
+		kind: telemetry.LookupWorkspace,
 		load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
 	}
 }
@@ -121,7 +122,7 @@ func newWorkspaceClient(life *lifetime, s controlplane.Settings) *lazy[*controlp
 // workspaceUser is the Postgres user of the workspace identity: a service
 // principal's client id, or SCIM Me's userName, asked once and cached.
 func workspaceUser(client *lazy[*controlplane.Client], life *lifetime) *lazy[string] {
-	return &lazy[string]{life: life, kind: lookupIdentity, load: func(ctx context.Context) (string, error) {
+	return &lazy[string]{life: life, kind: telemetry.LookupIdentity, load: func(ctx context.Context) (string, error) {
 		c, err := client.get(ctx)
 		if err != nil {
 			return "", err

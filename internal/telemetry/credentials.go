@@ -1,4 +1,4 @@
-package lakebase
+package telemetry
 
 import (
 	"context"
@@ -15,7 +15,7 @@ const spanFetch = "lakebase.credential.fetch"
 
 // credentialObserver reports a connector's credential fetches: a span for
 // each, and the mint metrics.
-type credentialObserver struct{ t *telemetry }
+type credentialObserver struct{ t *Telemetry }
 
 var _ credcache.Observer = credentialObserver{}
 
@@ -48,7 +48,7 @@ func (o credentialObserver) FetchEnded(ctx context.Context, refresh bool, expiry
 		if err == nil && !expiry.IsZero() {
 			span.SetAttributes(attrLifetime.Int64(int64(time.Until(expiry).Seconds())))
 		}
-		endSpan(span, err)
+		o.t.endSpan(span, err)
 	}
 	m := o.t.metrics
 	if m == nil || errors.Is(err, credcache.ErrClosed) {
