@@ -59,7 +59,7 @@ func (c *Connector) wire() error {
 		}
 		c.identity = func(context.Context) (string, error) { return name, nil }
 	case c.client != nil:
-		c.identity = workspaceUser(c.client, c.life).get
+		c.identity = c.identityName.get // one lookup serves both
 	default:
 		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
