@@ -40,8 +40,8 @@ func TestDatabricksAppDiscoverySkipsRefusedProjects(t *testing.T) {
 
 	t.Run("nothing matches", func(t *testing.T) {
 		appEnvironment(t, kit, sp, closedPort(t))
-		logger, logs := debugLogger()
-		_, db := openConnector(t, "", func(c *lakebase.Config) { c.Logger = logger })
+		logs := newLogCapture()
+		_, db := openConnector(t, "", withLogger(logs))
 		start := time.Now()
 		err := db.PingContext(contextFor(t, 30*time.Second))
 		if err == nil {

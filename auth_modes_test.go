@@ -33,13 +33,12 @@ func TestAuthModesLogInAsTheirIdentity(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			logger, logs := debugLogger()
-			conn, db := openConnector(t, tc.dsn, func(c *lakebase.Config) { c.Logger = logger })
+			logs := newLogCapture()
+			conn, db := openConnector(t, tc.dsn, withLogger(logs))
 			if got := mustCurrentUser(t, db); got != tc.want {
 				t.Errorf("current_user = %q, want %q", got, tc.want)
 			}
-			var s secrets
-			s.addKit(kit)
+			s := kitSecrets(kit)
 			s.addCredential(t, conn)
 			s.check(t, logs)
 		})
@@ -53,13 +52,12 @@ func TestAuthUnsetUsesServicePrincipalFromEnvironment(t *testing.T) {
 	t.Setenv("DATABRICKS_CLIENT_ID", kit.ServicePrincipal.ApplicationID)
 	t.Setenv("DATABRICKS_CLIENT_SECRET", kit.ServicePrincipal.Secret)
 	dsn := fmt.Sprintf("instance=%s workspace=%s %s", lakebasetest.DefaultInstance, quote(kit.Workspace.URL()), tlsKeys(kit))
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, dsn, func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, db := openConnector(t, dsn, withLogger(logs))
 	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
 		t.Errorf("current_user = %q, want the service principal %q", got, kit.ServicePrincipal.ApplicationID)
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	s.check(t, logs)
 }
@@ -134,9 +132,9 @@ func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
-	logger, logs := debugLogger()
+	logs := newLogCapture()
 	conn, db := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = failingBrowser(t)
 		c.TokenCacheDir = t.TempDir()
 	})
@@ -147,8 +145,7 @@ func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	if err != nil || !strings.Contains(string(called), "auth token --host "+kit.Workspace.URL()) {
 		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.add(token)
 	s.addCredential(t, conn)
 	s.check(t, logs)
@@ -161,17 +158,16 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
 	cacheDir := filepath.Join(t.TempDir(), "lakebase")
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 
 	var opened atomic.Int32
 	browse := func(u string) error {
 		opened.Add(1)
 		return kit.Workspace.OpenBrowser(u)
 	}
-	logger, logs := debugLogger()
+	logs := newLogCapture()
 	conn, db := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = browse
 		c.TokenCacheDir = cacheDir
 	})
@@ -226,7 +222,7 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 	}
 
 	conn2, db2 := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = failingBrowser(t)
 		c.TokenCacheDir = cacheDir
 	})

@@ -40,17 +40,16 @@ func TestAuthDatabricksCLIByName(t *testing.T) {
 	token, life := userAccessToken(t, kit)
 	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	logger, logs := debugLogger()
+	logs := newLogCapture()
 	conn, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" auth=databricks-cli workspace="+quote(kit.Workspace.URL())+" "+tlsKeys(kit),
-		func(c *lakebase.Config) { c.Logger = logger })
+		withLogger(logs))
 	if got := mustCurrentUser(t, db); got != kit.User.Email {
 		t.Errorf("current_user = %q, want the CLI's user %q", got, kit.User.Email)
 	}
 	if called, err := os.ReadFile(calls); err != nil || !strings.Contains(string(called), "auth token") {
 		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.add(token)
 	s.addCredential(t, conn)
 	s.check(t, logs)

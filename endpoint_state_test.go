@@ -37,8 +37,8 @@ func TestDisabledEndpointFailsAtOnce(t *testing.T) {
 				appEnvironment(t, kit, sp, endpointHostsOf(t, kit, path).Host)
 				dsn, step = "", "mint"
 			}
-			logger, logs := debugLogger()
-			_, db := openConnector(t, dsn, func(c *lakebase.Config) { c.Logger = logger })
+			logs := newLogCapture()
+			_, db := openConnector(t, dsn, withLogger(logs))
 			start := time.Now()
 			err := db.PingContext(contextFor(t, 30*time.Second))
 			took := time.Since(start)
@@ -72,8 +72,8 @@ func TestEndpointPendingStateIsWaitedFor(t *testing.T) {
 	if err := kit.Workspace.SetEndpointPendingState(path, "ACTIVE"); err != nil {
 		t.Fatal(err)
 	}
-	logger, logs := debugLogger()
-	_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), withLogger(logs))
 	timer := time.AfterFunc(time.Second, func() {
 		if err := kit.Workspace.SetEndpointState(path, "ACTIVE"); err != nil {
 			t.Error(err)

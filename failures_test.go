@@ -21,8 +21,8 @@ func TestFailureWrongClientSecret(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	wrong := sp
 	wrong.Secret = "wrong-secret-" + uniqueName("s")
-	logger, logs := debugLogger()
-	_, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" "+m2mKeys(kit, wrong), func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	_, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" "+m2mKeys(kit, wrong), withLogger(logs))
 	err := db.PingContext(contextFor(t, 30*time.Second))
 	if err == nil {
 		t.Fatal("Ping succeeded with a wrong client secret")
@@ -45,8 +45,8 @@ func TestFailureUnknownInstance(t *testing.T) {
 	kit := sharedKit(t)
 	sp := newServicePrincipal(t, kit)
 	name := uniqueName("no-such-instance")
-	logger, logs := debugLogger()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
 	err := db.PingContext(contextFor(t, 30*time.Second))
 	if err == nil {
 		t.Fatal("Ping succeeded for an unknown instance")
@@ -66,8 +66,8 @@ func TestFailureStoppedInstance(t *testing.T) {
 	kit := sharedKit(t)
 	sp := newServicePrincipal(t, kit)
 	name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STOPPED"})
-	logger, logs := debugLogger()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
 	start := time.Now()
 	err := db.PingContext(contextFor(t, 30*time.Second))
 	took := time.Since(start)
@@ -93,8 +93,8 @@ func TestFailurePermissionDenied(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	name := addInstance(t, kit, lakebasetest.InstanceOptions{})
 	kit.Workspace.DenyInstance(name, sp.ApplicationID)
-	logger, logs := debugLogger()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
 	err := db.PingContext(contextFor(t, 30*time.Second))
 	if err == nil {
 		t.Fatal("Ping succeeded for a denied identity")
@@ -111,10 +111,10 @@ func TestFailurePermissionDenied(t *testing.T) {
 // attempt mints, and the connection opens.
 func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 	t.Parallel()
-	kit := lakebasetest.New(t, lakebasetest.Options{})
+	kit := newKit(t, lakebasetest.Options{})
 	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 503, Times: 2})
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
 	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
 		t.Errorf("current_user = %q", got)
 	}
@@ -124,8 +124,7 @@ func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 	if n := kit.Workspace.Mints(); n != 1 {
 		t.Errorf("%d credentials minted, want 1", n)
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	s.check(t, logs)
 }
@@ -143,9 +142,9 @@ var everyRoute = []string{
 // credential, without asking the workspace.
 func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 	t.Parallel()
-	kit := lakebasetest.New(t, lakebasetest.Options{})
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	kit := newKit(t, lakebasetest.Options{})
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
 
@@ -173,8 +172,7 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 		}
 	}
 	kit.Workspace.ClearFaults()
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	s.check(t, logs)
 }
@@ -185,18 +183,17 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	t.Parallel()
 	const lifetime = 8 * time.Second
-	kit := lakebasetest.New(t, lakebasetest.Options{CredentialLifetime: lifetime})
-	logger, logs := debugLogger()
+	kit := newKit(t, lakebasetest.Options{CredentialLifetime: lifetime})
+	logs := newLogCapture()
 	// The refresh window opens 2 s into the credential's life; it is handed
 	// out until 0.8 s (the default margin) before its end.
 	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.RefreshWindow = 6 * time.Second
 	})
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	expiry := conn.Stats().CredentialExpiry
 
@@ -250,13 +247,12 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 // the login is retried once with a fresh mint, and succeeds.
 func TestFailureCredentialRejectedByGateway(t *testing.T) {
 	t.Parallel()
-	kit := lakebasetest.New(t, lakebasetest.Options{})
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	kit := newKit(t, lakebasetest.Options{})
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 
 	kit.RevokeCredentials()
@@ -285,10 +281,10 @@ func TestFailureCredentialRejectedByGateway(t *testing.T) {
 // context.DeadlineExceeded itself, at its deadline.
 func TestFailureDeadlineDuringSlowMint(t *testing.T) {
 	t.Parallel()
-	kit := lakebasetest.New(t, lakebasetest.Options{})
+	kit := newKit(t, lakebasetest.Options{})
 	kit.Workspace.SetMintLatency(2 * time.Second)
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
 	// Look the instance up and log in to the workspace first, so that the
 	// deadline falls in the mint.
 	if _, _, err := conn.Host(contextFor(t, 30*time.Second)); err != nil {
@@ -322,8 +318,7 @@ func TestFailureDeadlineDuringSlowMint(t *testing.T) {
 			t.Errorf("%s returned after %s; want at the 300ms deadline", tc.name, took)
 		}
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn) // the slow mint, which went on without the callers
 	if st := conn.Stats(); st.CredentialsMinted != 1 || kit.Workspace.Mints() != 1 {
 		t.Errorf("%d credentials obtained, %d minted; want the one slow mint shared by both callers and kept", st.CredentialsMinted, kit.Workspace.Mints())
@@ -342,8 +337,8 @@ func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 		t.Parallel()
 		sp := newServicePrincipal(t, kit)
 		name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STARTING"})
-		logger, logs := debugLogger()
-		_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), func(c *lakebase.Config) { c.Logger = logger })
+		logs := newLogCapture()
+		_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
 		timer := time.AfterFunc(time.Second, func() {
 			if err := kit.Workspace.SetInstanceState(name, "AVAILABLE"); err != nil {
 				t.Error(err)

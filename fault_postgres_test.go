@@ -19,18 +19,28 @@ import (
 // ended by pg_terminate_backend, and a fast restart. Either way the server
 // sends FATAL 57P01 and closes the connection (over TLS with a close_notify
 // first). Each scenario runs through lib/pq's own driver and through
-// lakebase, on a server of their own (a restart would disturb other tests).
+// lakebase.
 // Both must end as the test says; where they differ, on purpose, the test
 // says how (see the README's "What the transport does under lib/pq").
+//
+// They run on the package's shared server, in a database of their own. A
+// restart ends every session on the server: these tests are not parallel,
+// so none of the others runs meanwhile (see harness_test.go).
 
-// restartServer is the server of these tests, with a role and a database
-// of their own.
-var restartServer = &lazyServer{setup: func(ctx context.Context, srv *lakebasetest.Postgres) error {
-	if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
-		return err
-	}
-	return srv.CreateDatabase(ctx, "fault_db", "fault_user")
-}}
+// faultDatabase is the role and database of these tests on the shared
+// server, made by the first of them.
+var faultDatabase lazy[*lakebasetest.Postgres]
+
+// faultServer returns the shared server, with faultDatabase made.
+func faultServer(t *testing.T) *lakebasetest.Postgres {
+	srv := testServer(t)
+	return faultDatabase.get(t, func(ctx context.Context) (*lakebasetest.Postgres, error) {
+		if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
+			return nil, err
+		}
+		return srv, srv.CreateDatabase(ctx, "fault_db", "fault_user")
+	})
+}
 
 // pgFault is one scenario's connections: the database under test through
 // one driver, and the superuser's.
@@ -53,7 +63,7 @@ func same(o string) outcomes { return outcomes{postgres: o, lakebase: o} }
 // forEachDriver runs scenario through lib/pq and through lakebase, in plain
 // text and over TLS, and checks each driver's outcome against want.
 func forEachDriver(t *testing.T, want outcomes, scenario func(f *pgFault) string) {
-	srv := restartServer.get(t)
+	srv := faultServer(t)
 	for _, sslmode := range []string{"disable", "require"} {
 		for _, driver := range []string{"postgres", "lakebase"} {
 			t.Run(sslmode+"/"+driver, func(t *testing.T) {

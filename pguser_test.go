@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
 )
@@ -28,8 +27,8 @@ func TestPGUSERThatIsNotTheIdentitySaysSo(t *testing.T) {
 		{"from the DSN", "user=reporting_app", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			logger, logs := debugLogger()
-			_, db := openConnector(t, tt.dsn, func(c *lakebase.Config) { c.Logger = logger })
+			logs := newLogCapture()
+			_, db := openConnector(t, tt.dsn, withLogger(logs))
 			err := db.PingContext(contextFor(t, 30*time.Second))
 			if err == nil {
 				t.Fatal("Ping succeeded as a role that is not the identity")

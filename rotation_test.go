@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -55,14 +54,13 @@ func TestRotationUnderLoad(t *testing.T) {
 	window := min(5*time.Minute, lifetime/4)
 	interval := lifetime - window + latency
 
-	kit := lakebasetest.New(t, lakebasetest.Options{CredentialLifetime: lifetime})
+	kit := newKit(t, lakebasetest.Options{CredentialLifetime: lifetime})
 	kit.Workspace.SetMintLatency(latency)
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db) // the first credential
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 
 	gate := kit.InstanceGateway()

@@ -14,7 +14,7 @@ import (
 func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	t.Parallel()
 	const goroutines = 200
-	kit := lakebasetest.New(t, lakebasetest.Options{MintLatency: 100 * time.Millisecond})
+	kit := newKit(t, lakebasetest.Options{MintLatency: 100 * time.Millisecond})
 	conn, db := openConnector(t, kit.DSNs().M2M, nil)
 	db.SetMaxOpenConns(goroutines + 50)
 

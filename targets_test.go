@@ -14,9 +14,6 @@ import (
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
-// accepted reads a gateway's count of accepted logins.
-func accepted(g *lakebasetest.Gateway) int64 { return g.Stats().Accepted }
-
 // Each kind of target lands on the gateway the workspace names for it, with
 // a credential minted for that instance or endpoint.
 func TestTargets(t *testing.T) {
@@ -154,8 +151,8 @@ func TestTargets(t *testing.T) {
 		// the session logs in with the native role's password.
 		dsn := fmt.Sprintf("endpoint=%s pooled=true user=%s password=%s workspace=%s token=%s %s",
 			path, quote(kit.NativeRole), quote(kit.NativePassword), quote(kit.Workspace.URL()), quote(kit.User.Token), tlsKeys(kit))
-		logger, logs := debugLogger()
-		_, db := openConnector(t, dsn, func(c *lakebase.Config) { c.Logger = logger })
+		logs := newLogCapture()
+		_, db := openConnector(t, dsn, withLogger(logs))
 		if got := mustCurrentUser(t, db); got != kit.NativeRole {
 			t.Errorf("current_user = %q, want %q", got, kit.NativeRole)
 		}
@@ -165,8 +162,7 @@ func TestTargets(t *testing.T) {
 		if n := kit.Workspace.MintsForEndpoint(path); n != 0 {
 			t.Errorf("%d credentials minted for a native login, want 0", n)
 		}
-		var s secrets
-		s.addKit(kit)
+		s := kitSecrets(kit)
 		s.check(t, logs)
 	})
 
@@ -179,8 +175,7 @@ func TestTargets(t *testing.T) {
 		if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(fmt.Sprint(err), "pooled") {
 			t.Errorf("pooled=true with oauth-m2m: %v; want ErrInvalidDSN naming pooled", err)
 		}
-		var s secrets
-		s.addKit(kit)
+		s := kitSecrets(kit)
 		s.check(t, nil, err)
 	})
 }

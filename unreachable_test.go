@@ -52,8 +52,8 @@ func TestUnreachableWorkspaceFailsAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			logger, logs := debugLogger()
-			_, db := openConnector(t, "instance=orders workspace="+tt.workspace+" "+tt.auth, func(c *lakebase.Config) { c.Logger = logger })
+			logs := newLogCapture()
+			_, db := openConnector(t, "instance=orders workspace="+tt.workspace+" "+tt.auth, withLogger(logs))
 			start := time.Now()
 			err := db.PingContext(contextFor(t, 30*time.Second))
 			took := time.Since(start)
@@ -90,8 +90,8 @@ func TestWorkspaceFailingUntilTheDeadlineSaysWhy(t *testing.T) {
 		_, _ = rw.Write([]byte(`{"error_code":"TEMPORARILY_UNAVAILABLE","message":"the workspace is down for maintenance"}`))
 	}))
 	t.Cleanup(down.Close)
-	logger, logs := debugLogger()
-	conn, _ := openConnector(t, "instance=orders workspace="+down.URL+" auth=pat token=dapi-not-a-secret-really", func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, _ := openConnector(t, "instance=orders workspace="+down.URL+" auth=pat token=dapi-not-a-secret-really", withLogger(logs))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()

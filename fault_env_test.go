@@ -1,11 +1,9 @@
 package lakebase_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,19 +15,18 @@ import (
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
-// The fault tests and the soak share one kit, started by the first of them
-// and closed by TestMain. Each takes it for itself in turn (they change its
-// workspace's faults and credential lifetime) and registers an instance of
-// its own, so that gateways and mint counts are the test's alone.
-var faultKit struct {
-	shared lakebasetest.Shared
-	mu     sync.Mutex // held by the test using the kit
-	n      int        // instances registered so far; guarded by mu
+// The fault tests and the soak share the fault kit. Each takes it for
+// itself in turn (they change its workspace's faults and credential
+// lifetime) and registers an instance of its own, so that gateways and mint
+// counts are the test's alone.
+var faultKitTurn struct {
+	mu sync.Mutex // held by the test using the kit
+	n  int        // instances registered so far; guarded by mu
 }
 
-// faultEnv is one fault test's view of the shared kit: its own instance,
-// its own proxy to the workspace, a logger at the most verbose level, and
-// the redaction sweep that runs when the test ends.
+// faultEnv is one fault test's view of the fault kit: its own instance, its
+// own proxy to the workspace, a logger at the most verbose level, and the
+// redaction sweep that runs when the test ends.
 type faultEnv struct {
 	t        *testing.T
 	kit      *lakebasetest.Kit
@@ -37,27 +34,30 @@ type faultEnv struct {
 	instance string
 	gateway  *lakebasetest.Gateway // the instance's read-write gateway
 	logs     *logCapture
+	secrets  *secrets        // besides the proxy's tokens, which sweep adds
 	baseline map[string]bool // goroutines that ran before the test
 
-	mu      sync.Mutex
-	dbs     []*sql.DB
-	errs    []string // the text of every error the test saw
-	secrets []string // secrets besides the kit's and the proxy's
+	mu   sync.Mutex
+	dbs  []*sql.DB
+	errs []string // the text of every error the test saw
 }
 
-// newFaultEnv takes the shared kit for t, which must not be parallel.
+// newFaultEnv takes the fault kit for t, which must not be parallel.
 func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
-	k := faultKit.shared.Kit(t)
-	faultKit.mu.Lock()
-	faultKit.n++
-	e := &faultEnv{t: t, kit: k, instance: fmt.Sprintf("fault-%d", faultKit.n), logs: newLogCapture(), baseline: goroutineIDs()}
+	srv := testServer(t)
+	k := kits.fault.get(t, func(ctx context.Context) (*lakebasetest.Kit, error) {
+		return startKit(ctx, srv, lakebasetest.Options{})
+	})
+	faultKitTurn.mu.Lock()
+	faultKitTurn.n++
+	e := &faultEnv{t: t, kit: k, instance: fmt.Sprintf("fault-%d", faultKitTurn.n), logs: newLogCapture(), secrets: kitSecrets(k), baseline: goroutineIDs()}
 	t.Cleanup(func() {
 		k.Workspace.ClearFaults()
 		k.Workspace.SetCredentialLifetime(0)
 		k.Workspace.SetMintLatency(0)
 		e.sweep()
-		faultKit.mu.Unlock()
+		faultKitTurn.mu.Unlock()
 	})
 	gw, err := k.AddInstance(context.Background(), lakebasetest.InstanceOptions{Name: e.instance})
 	if err != nil {
@@ -79,21 +79,10 @@ func (e *faultEnv) dsnFor(sp lakebasetest.ServicePrincipal, extra ...string) str
 	return e.dsnWith("instance="+e.instance, m2mAuth(sp), extra...)
 }
 
-// m2mAuth is the DSN part that logs in as sp.
-func m2mAuth(sp lakebasetest.ServicePrincipal) string {
-	return "auth=oauth-m2m client_id=" + quoteDSN(sp.ApplicationID) + " client_secret=" + quoteDSN(sp.Secret)
-}
-
 // dsnWith is a DSN for a target ("instance=..." or "endpoint=...") through
 // the test's proxy, with auth the DSN part that logs in.
 func (e *faultEnv) dsnWith(target, auth string, extra ...string) string {
-	parts := []string{
-		target,
-		"workspace=" + e.ws.URL(),
-		auth,
-		"sslmode=verify-full",
-		"sslrootcert=" + quoteDSN(e.kit.CAFile()),
-	}
+	parts := []string{target, auth, workspaceKeys(e.kit, e.ws.URL())}
 	return strings.Join(append(parts, extra...), " ")
 }
 
@@ -101,20 +90,7 @@ func (e *faultEnv) dsnWith(target, auth string, extra ...string) string {
 // Config first. The test's cleanup closes it.
 func (e *faultEnv) open(dsn string, adjust ...func(*lakebase.Config)) (*sql.DB, *lakebase.Connector) {
 	e.t.Helper()
-	cfg, err := lakebase.ParseDSN(dsn)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cfg.Logger = e.logs.logger
-	for _, f := range adjust {
-		f(cfg)
-	}
-	c, err := lakebase.NewConnector(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	e.t.Cleanup(func() { _ = db.Close() })
+	c, db := openConnector(e.t, dsn, append([]func(*lakebase.Config){withLogger(e.logs)}, adjust...)...)
 	e.mu.Lock()
 	e.dbs = append(e.dbs, db)
 	e.mu.Unlock()
@@ -155,66 +131,23 @@ func (e *faultEnv) pingUntilUp(db *sql.DB, pause time.Duration) (errs []error, s
 
 // keepSecret adds a secret that the sweep must not find, such as a
 // credential taken from Connector.Credential.
-func (e *faultEnv) keepSecret(s string) {
-	e.mu.Lock()
-	e.secrets = append(e.secrets, s)
-	e.mu.Unlock()
-}
+func (e *faultEnv) keepSecret(s string) { e.secrets.add(s) }
 
 // sweep fails the test if any secret appears in a log line or an error
 // text: the service principal's secret, the person's token and refresh
-// token, the native password, and every token the workspace handed out.
-// A JWT-shaped credential's random last part is looked for too, so that a
-// partial leak is caught.
+// token, the native password, every token the workspace handed out, and
+// those of keepSecret.
 func (e *faultEnv) sweep() {
-	k := e.kit
-	secrets := []string{k.ServicePrincipal.Secret, k.User.Token, k.User.RefreshToken, k.NativePassword}
-	secrets = append(secrets, e.ws.Tokens()...)
+	e.secrets.add(e.ws.Tokens()...)
 	e.mu.Lock()
-	secrets = append(secrets, e.secrets...)
-	text := e.logs.String() + "\n" + strings.Join(e.errs, "\n")
 	errs := slices.Clone(e.errs)
 	e.mu.Unlock()
-	for _, leak := range findLeaks(text, secrets) {
-		e.t.Errorf("redaction sweep: a secret appears in the logs or errors:\n%s", leak)
-	}
+	e.secrets.checkText(e.t, e.logs.String()+"\n"+strings.Join(errs, "\n"))
 	for _, msg := range errs {
 		if n := strings.Count(msg, "lakebase:"); n > 1 {
 			e.t.Errorf("error %q carries %d lakebase: prefixes, want one", msg, n)
 		}
 	}
-}
-
-// findLeaks returns, for each secret found in text, the line that holds it
-// with the secret blanked out. A JWT-shaped secret's random last part is
-// looked for too, so that a partial leak is caught; parts shorter than eight
-// characters are not.
-func findLeaks(text string, secrets []string) []string {
-	var leaks []string
-	for _, s := range secrets {
-		parts := []string{s}
-		if dots := strings.Split(s, "."); len(dots) == 3 {
-			parts = append(parts, dots[2])
-		}
-		for _, p := range parts {
-			if len(p) >= 8 && strings.Contains(text, p) {
-				leaks = append(leaks, strings.ReplaceAll(lineWith(text, p), p, "[THE SECRET]"))
-				break
-			}
-		}
-	}
-	return leaks
-}
-
-// lineWith returns the line of text that holds s.
-func lineWith(text, s string) string {
-	i := strings.Index(text, s)
-	start := strings.LastIndexByte(text[:i], '\n') + 1
-	end := strings.IndexByte(text[i:], '\n')
-	if end < 0 {
-		return text[start:]
-	}
-	return text[start : i+end]
 }
 
 // waitNoLeaksAfterClose closes every sql.DB the test opened and checks
@@ -300,48 +233,6 @@ func driverGoroutines(baseline map[string]bool) []string {
 		}
 	}
 	return out
-}
-
-// logCapture keeps every line of a slog logger at the most verbose level.
-type logCapture struct {
-	logger *slog.Logger
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	lines  int
-}
-
-func newLogCapture() *logCapture {
-	l := &logCapture{}
-	l.logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.Level(-8)}))
-	return l
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines += bytes.Count(p, []byte("\n"))
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// Lines is how many lines were logged.
-func (l *logCapture) Lines() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lines
-}
-
-// quoteDSN quotes a key/value DSN value.
-func quoteDSN(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\n\r'\\") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // since returns how long ago start was, for messages.
