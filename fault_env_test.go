@@ -194,6 +194,18 @@ func goroutineStacks() []string {
 	}
 }
 
+// goroutinesIn counts the goroutines whose stack holds fn, such as
+// "lakebase.(*Connector).Connect(".
+func goroutinesIn(fn string) int {
+	n := 0
+	for _, s := range goroutineStacks() {
+		if strings.Contains(s, fn) {
+			n++
+		}
+	}
+	return n
+}
+
 // goroutineIDs returns the headers ("goroutine 12") of the goroutines now.
 func goroutineIDs() map[string]bool {
 	ids := make(map[string]bool)

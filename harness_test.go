@@ -151,3 +151,15 @@ var timeScale = func() float64 {
 
 // scaled is d stretched by the time scale.
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale) }
+
+// waitFor polls cond until it holds, or fails the test once d (scaled)
+// has passed: the way these tests wait for something to happen, instead of
+// sleeping for a time that a loaded machine may exceed.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(scaled(d)); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s in vain: %s", scaled(d), what)
+		}
+	}
+}
