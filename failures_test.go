@@ -182,14 +182,14 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 // workspace is back, the next refresh lands.
 func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	t.Parallel()
-	const lifetime = 8 * time.Second
+	lifetime := scaled(8 * time.Second)
 	kit := newKit(t, lakebasetest.Options{CredentialLifetime: lifetime})
 	logs := newLogCapture()
 	// The refresh window opens 2 s into the credential's life; it is handed
 	// out until 0.8 s (the default margin) before its end.
 	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) {
 		c.Logger = logs.logger
-		c.RefreshWindow = 6 * time.Second
+		c.RefreshWindow = scaled(6 * time.Second)
 	})
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
@@ -200,9 +200,9 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	const down = "the credential service is down for maintenance"
 	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 500, Message: down})
 	requests := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential)
-	time.Sleep(time.Until(expiry.Add(-5500 * time.Millisecond)))
+	time.Sleep(time.Until(expiry.Add(-scaled(5500 * time.Millisecond)))) // the refresh window is open
 	connections := 0
-	for time.Until(expiry) > 2*time.Second {
+	for time.Until(expiry) > scaled(2*time.Second) {
 		if _, err := currentUser(contextFor(t, 5*time.Second), db); err != nil {
 			t.Fatalf("connection %d while refreshes fail: %v", connections, err)
 		}
@@ -211,8 +211,14 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	attempts := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential) - requests
 	st := conn.Stats()
 	t.Logf("%d connections while refreshes failed, %d refresh attempts", connections, attempts)
-	if attempts < 1 || attempts > 4 {
-		t.Errorf("%d refresh attempts in 3.5 s of failures, want 1 to 4: retried with backoff", attempts)
+	// The backoff doubles from 0.5 to 1 s: at most 4 attempts in 3.5 s,
+	// one more each time the scaled span doubles.
+	most := 4
+	for span := scaled(3500 * time.Millisecond); span > 3500*time.Millisecond; span /= 2 {
+		most++
+	}
+	if attempts < 1 || attempts > most {
+		t.Errorf("%d refresh attempts in %s of failures, want 1 to %d: retried with backoff", attempts, scaled(3500*time.Millisecond), most)
 	}
 	if connections > 4 && attempts >= connections {
 		t.Errorf("%d refresh attempts for %d connections: retried per connection", attempts, connections)
