@@ -3,7 +3,6 @@ package lakebase_test
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,39 +57,5 @@ func TestDisabledEndpointFailsAtOnce(t *testing.T) {
 			}
 			kitSecrets(kit, sp.Secret).check(t, logs, err)
 		})
-	}
-}
-
-// An endpoint whose compute is starting (INIT, pending ACTIVE) is waited for,
-// and the wait's log says where it is going; once it is ACTIVE, Connect
-// succeeds.
-func TestEndpointPendingStateIsWaitedFor(t *testing.T) {
-	t.Parallel()
-	kit := sharedKit(t)
-	sp := newServicePrincipal(t, kit)
-	path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
-	if err := kit.Workspace.SetEndpointPendingState(path, "ACTIVE"); err != nil {
-		t.Fatal(err)
-	}
-	logs := newLogCapture()
-	_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), withLogger(logs))
-	timer := time.AfterFunc(time.Second, func() {
-		if err := kit.Workspace.SetEndpointState(path, "ACTIVE"); err != nil {
-			t.Error(err)
-		}
-		if err := kit.Workspace.SetEndpointPendingState(path, ""); err != nil {
-			t.Error(err)
-		}
-	})
-	defer timer.Stop()
-	got, err := currentUser(contextFor(t, 10*time.Second), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != sp.ApplicationID {
-		t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-	}
-	if !strings.Contains(logs.String(), "INIT, pending ACTIVE") {
-		t.Errorf("the wait's log does not say the endpoint is on its way to ACTIVE:\n%s", logs)
 	}
 }

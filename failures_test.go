@@ -339,61 +339,50 @@ func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
 
-	t.Run("becomes available", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STARTING"})
-		logs := newLogCapture()
-		_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
-		timer := time.AfterFunc(time.Second, func() {
-			if err := kit.Workspace.SetInstanceState(name, "AVAILABLE"); err != nil {
-				t.Error(err)
+	for _, tt := range []struct {
+		name string
+		// target registers a target that is not ready, and returns its DSN
+		// keys and what makes it ready.
+		target func(t *testing.T) (keys string, ready func() error)
+		logged []string // in the wait's log
+	}{
+		{name: "instance starting", target: func(t *testing.T) (string, func() error) {
+			name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STARTING"})
+			return "instance=" + name, func() error { return kit.Workspace.SetInstanceState(name, "AVAILABLE") }
+		}, logged: []string{"STARTING"}},
+		{name: "endpoint being created", target: func(t *testing.T) (string, func() error) {
+			path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
+			return "endpoint=" + path, func() error { return kit.Workspace.SetEndpointState(path, "ACTIVE") }
+		}, logged: []string{"INIT"}},
+		// The wait's log says where a starting endpoint is going.
+		{name: "endpoint pending ACTIVE", target: func(t *testing.T) (string, func() error) {
+			path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
+			if err := kit.Workspace.SetEndpointPendingState(path, "ACTIVE"); err != nil {
+				t.Fatal(err)
+			}
+			return "endpoint=" + path, func() error {
+				return errors.Join(kit.Workspace.SetEndpointState(path, "ACTIVE"), kit.Workspace.SetEndpointPendingState(path, ""))
+			}
+		}, logged: []string{"INIT, pending ACTIVE"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sp := newServicePrincipal(t, kit)
+			keys, ready := tt.target(t)
+			logs := newLogCapture()
+			_, db := openConnector(t, keys+" "+m2mKeys(kit, sp), withLogger(logs))
+			readyAt := readyOnceWaiting(t, logs, ready)
+			wantCurrentUser(t, db, sp.ApplicationID)
+			if readyAt().IsZero() {
+				t.Error("connected before the target was ready")
+			}
+			for _, want := range append([]string{"target not ready"}, tt.logged...) {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("the wait's log does not say %q:\n%s", want, logs)
+				}
 			}
 		})
-		defer timer.Stop()
-		start := time.Now()
-		ctx := contextFor(t, 10*time.Second)
-		got, err := currentUser(ctx, db)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatalf("after %s: %v", took, err)
-		}
-		if got != sp.ApplicationID {
-			t.Errorf("current_user = %q", got)
-		}
-		if took < 900*time.Millisecond {
-			t.Errorf("connected after %s, before the instance was available", took)
-		}
-		t.Logf("connected after %s", took)
-		if !strings.Contains(logs.String(), "target not ready") || !strings.Contains(logs.String(), "STARTING") {
-			t.Errorf("the wait was not logged:\n%s", logs)
-		}
-	})
-
-	t.Run("endpoint being created", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
-		_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), nil)
-		timer := time.AfterFunc(time.Second, func() {
-			if err := kit.Workspace.SetEndpointState(path, "ACTIVE"); err != nil {
-				t.Error(err)
-			}
-		})
-		defer timer.Stop()
-		start := time.Now()
-		got, err := currentUser(contextFor(t, 10*time.Second), db)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatalf("after %s: %v", took, err)
-		}
-		if got != sp.ApplicationID {
-			t.Errorf("current_user = %q", got)
-		}
-		if took < 900*time.Millisecond {
-			t.Errorf("connected after %s, before the endpoint was active", took)
-		}
-	})
+	}
 
 	t.Run("short deadline", func(t *testing.T) {
 		t.Parallel()

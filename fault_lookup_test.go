@@ -65,13 +65,17 @@ func TestFaultLookupBackoff(t *testing.T) {
 			if n := ws.Requests(tc.route) - before; n != 1 {
 				t.Errorf("%d requests to %s for %d failed Pings, want 1", n, tc.route, pings)
 			}
-			// The first backoff is at most a second; then the workspace is
-			// asked again, once.
-			time.Sleep(time.Second)
-			for range 2 {
+			// Once the first backoff (at most a second) ends, a Ping asks
+			// the workspace again, once; the Pings after it wait out the
+			// next backoff.
+			waitFor(t, 5*time.Second, "a Ping asks the workspace again after the backoff", func() bool {
 				if err := e.ping(db, 5*time.Second); !errors.Is(err, tc.kind) {
 					t.Fatalf("Ping after the backoff = %v; want %v", err, tc.kind)
 				}
+				return ws.Requests(tc.route)-before >= 2
+			})
+			if err := e.ping(db, 5*time.Second); !errors.Is(err, tc.kind) {
+				t.Fatalf("Ping after the backoff = %v; want %v", err, tc.kind)
 			}
 			if n := ws.Requests(tc.route) - before; n != 2 {
 				t.Errorf("%d requests to %s after the backoff, want 2", n, tc.route)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lakebase-go/lakebase/lakebasetest"
@@ -116,3 +119,39 @@ func gatewayAt(t testing.TB, kit *lakebasetest.Kit, host string) *lakebasetest.G
 
 // accepted reads a gateway's count of accepted logins.
 func accepted(g *lakebasetest.Gateway) int64 { return g.Stats().Accepted }
+
+// readyOnceWaiting calls ready once the driver's log says that it waits for
+// a target that is not ready yet (the test's connect is waiting), and
+// returns a function that tells when that was: the zero time before.
+func readyOnceWaiting(t testing.TB, logs *logCapture, ready func() error) (readyAt func() time.Time) {
+	t.Helper()
+	var mu sync.Mutex
+	var at time.Time
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for deadline := time.Now().Add(scaled(30 * time.Second)); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if strings.Contains(logs.String(), "target not ready") {
+				mu.Lock()
+				defer mu.Unlock()
+				if err := ready(); err != nil {
+					t.Error(err)
+				}
+				at = time.Now()
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}
+}
