@@ -118,23 +118,6 @@ func (f *pgFault) terminate(pid int) {
 	}
 }
 
-// waitActive waits until a statement holding marker runs on the server
-// (and, if onLock, waits there for a lock), and returns its backend.
-func (f *pgFault) waitActive(marker string, onLock bool) int {
-	f.t.Helper()
-	var pid int
-	waitFor(f.t, 20*time.Second, "the statement "+marker+" runs on the server", func() bool {
-		err := f.admin.QueryRow(`SELECT pid FROM pg_stat_activity
-			WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()
-			AND (NOT $2 OR wait_event_type = 'Lock')`, marker, onLock).Scan(&pid)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			f.t.Fatal(err)
-		}
-		return err == nil
-	})
-	return pid
-}
-
 // statementLock is the advisory lock that holds an interrupted statement
 // on the server until the interruption.
 const statementLock = 4711
@@ -244,7 +227,7 @@ func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 		_, err := f.db.Exec(fmt.Sprintf("INSERT INTO %s SELECT 1 FROM pg_advisory_xact_lock(%d) -- cut me %s", table, statementLock, f.driver))
 		done <- err
 	}()
-	interrupt(f.waitActive("cut me "+f.driver, true)) // the statement is in flight
+	interrupt(waitRunning(f.t, "cut me "+f.driver, true)) // the statement is in flight
 	release()
 	err := <-done
 	var rows int
@@ -283,7 +266,7 @@ func (f *pgFault) copyInterrupted(interrupt func(pid int)) string {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- copyIn(ctx, f.db, table, 50*copyRows) }()
-	interrupt(f.waitActive(table, false))
+	interrupt(waitRunning(f.t, table, false))
 	var err error
 	select {
 	case err = <-done:

@@ -2,6 +2,8 @@ package lakebase_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	_ "github.com/lib/pq" // the superuser's view of the server
 )
 
 // The harness of this package's tests: one PostgreSQL server for the whole
@@ -162,4 +165,27 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("waited %s in vain: %s", scaled(d), what)
 		}
 	}
+}
+
+// waitRunning waits until the shared server runs a statement holding marker
+// (and, if onLock, the statement waits there for a lock), as
+// pg_stat_activity shows it to the superuser, and returns its backend.
+func waitRunning(t testing.TB, marker string, onLock bool) int {
+	t.Helper()
+	admin, err := sql.Open("postgres", testServer(t).SuperuserDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var pid int
+	waitFor(t, 20*time.Second, "the statement "+marker+" runs on the server", func() bool {
+		err := admin.QueryRow(`SELECT pid FROM pg_stat_activity
+			WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()
+			AND (NOT $2 OR wait_event_type = 'Lock')`, marker, onLock).Scan(&pid)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
+	return pid
 }

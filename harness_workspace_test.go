@@ -125,6 +125,7 @@ func accepted(g *lakebasetest.Gateway) int64 { return g.Stats().Accepted }
 // returns a function that tells when that was: the zero time before.
 func readyOnceWaiting(t testing.TB, logs *logCapture, ready func() error) (readyAt func() time.Time) {
 	t.Helper()
+	from := len(logs.String()) // earlier waits do not count
 	var mu sync.Mutex
 	var at time.Time
 	stop := make(chan struct{})
@@ -137,7 +138,7 @@ func readyOnceWaiting(t testing.TB, logs *logCapture, ready func() error) (ready
 				return
 			default:
 			}
-			if strings.Contains(logs.String(), "target not ready") {
+			if strings.Contains(logs.String()[from:], "target not ready") {
 				mu.Lock()
 				defer mu.Unlock()
 				if err := ready(); err != nil {
