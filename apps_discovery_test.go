@@ -30,9 +30,7 @@ func TestDatabricksAppDiscoverySkipsRefusedProjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
+		wantCurrentUser(t, db, sp.ApplicationID)
 		if n := kit.Workspace.MintsForEndpoint(path); n != 1 {
 			t.Errorf("%d credentials minted for the endpoint, want 1", n)
 		}

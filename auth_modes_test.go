@@ -35,9 +35,7 @@ func TestAuthModesLogInAsTheirIdentity(t *testing.T) {
 			t.Parallel()
 			logs := newLogCapture()
 			conn, db := openConnector(t, tc.dsn, withLogger(logs))
-			if got := mustCurrentUser(t, db); got != tc.want {
-				t.Errorf("current_user = %q, want %q", got, tc.want)
-			}
+			wantCurrentUser(t, db, tc.want)
 			s := kitSecrets(kit)
 			s.addCredential(t, conn)
 			s.check(t, logs)

@@ -12,99 +12,98 @@ import (
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
-// A wrong client secret is refused by the workspace's token route: the error
-// says the workspace refused the login, names the step, and carries no
-// secret.
-func TestFailureWrongClientSecret(t *testing.T) {
-	t.Parallel()
+// A connect that cannot succeed fails at once with an error that names its
+// step, its target and the reason, matches the driver's sentinel error,
+// mints nothing and carries no secret. The disabled endpoint cases show
+// that a connection cannot enable it, whether named or found by PGHOST in
+// a Databricks App (where the mint does the lookup); waiting out the budget
+// cannot help there, nor for a stopped instance.
+func TestConnectFailsAtOnce(t *testing.T) {
 	kit := sharedKit(t)
-	sp := newServicePrincipal(t, kit)
-	wrong := sp
-	wrong.Secret = "wrong-secret-" + uniqueName("s")
-	logs := newLogCapture()
-	_, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" "+m2mKeys(kit, wrong), withLogger(logs))
-	err := db.PingContext(contextFor(t, 30*time.Second))
-	if err == nil {
-		t.Fatal("Ping succeeded with a wrong client secret")
+	disabledEndpoint := func(t *testing.T, state string) string {
+		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: state})
+		if err := kit.Workspace.SetEndpointDisabled(path, true); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	t.Logf("error: %v", err)
-	wantConnectError(t, err, "resolve", strconv.Quote(lakebasetest.DefaultInstance), "not authenticated")
-	if !errors.Is(err, lakebase.ErrUnauthenticated) {
-		t.Errorf("errors.Is(%v, ErrUnauthenticated) = false", err)
+	for _, tt := range []struct {
+		name string
+		// failing returns the DSN that fails for sp, the words its error
+		// holds besides step's, and secrets of its own.
+		failing func(t *testing.T, sp lakebasetest.ServicePrincipal) (dsn string, words []string, secret string)
+		step    string
+		kind    error
+		app     bool // sets the environment of a Databricks App, so not parallel
+	}{
+		{name: "wrong client secret", step: "resolve", kind: lakebase.ErrUnauthenticated,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				wrong := sp
+				wrong.Secret = "wrong-secret-" + uniqueName("s")
+				return "instance=" + lakebasetest.DefaultInstance + " " + m2mKeys(kit, wrong),
+					[]string{strconv.Quote(lakebasetest.DefaultInstance), "not authenticated"}, wrong.Secret
+			}},
+		{name: "unknown instance", step: "resolve", kind: lakebase.ErrNotFound,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				name := uniqueName("no-such-instance")
+				return "instance=" + name + " " + m2mKeys(kit, sp), []string{strconv.Quote(name), "not found"}, ""
+			}},
+		{name: "stopped instance", step: "resolve", kind: lakebase.ErrStopped,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STOPPED"})
+				return "instance=" + name + " " + m2mKeys(kit, sp), []string{strconv.Quote(name), "STOPPED"}, ""
+			}},
+		{name: "permission denied", step: "mint", kind: lakebase.ErrPermissionDenied,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				name := addInstance(t, kit, lakebasetest.InstanceOptions{})
+				kit.Workspace.DenyInstance(name, sp.ApplicationID)
+				return "instance=" + name + " " + m2mKeys(kit, sp), []string{strconv.Quote(name), sp.ApplicationID, "permission denied"}, ""
+			}},
+		{name: "disabled idle endpoint", step: "resolve", kind: lakebase.ErrStopped,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				path := disabledEndpoint(t, "IDLE")
+				return "endpoint=" + path + " " + m2mKeys(kit, sp), []string{strconv.Quote(path), "disabled", "enable it in the workspace"}, ""
+			}},
+		{name: "disabled active endpoint", step: "resolve", kind: lakebase.ErrStopped,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				path := disabledEndpoint(t, "ACTIVE")
+				return "endpoint=" + path + " " + m2mKeys(kit, sp), []string{strconv.Quote(path), "disabled", "enable it in the workspace"}, ""
+			}},
+		{name: "disabled endpoint found by PGHOST", step: "mint", kind: lakebase.ErrStopped, app: true,
+			failing: func(t *testing.T, sp lakebasetest.ServicePrincipal) (string, []string, string) {
+				path := disabledEndpoint(t, "IDLE")
+				appEnvironment(t, kit, sp, endpointHostsOf(t, kit, path).Host)
+				return "", []string{strconv.Quote(path), "disabled", "enable it in the workspace"}, ""
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !tt.app {
+				t.Parallel()
+			}
+			sp := newServicePrincipal(t, kit)
+			dsn, words, secret := tt.failing(t, sp)
+			logs := newLogCapture()
+			_, db := openConnector(t, dsn, withLogger(logs))
+			start := time.Now()
+			err := db.PingContext(contextFor(t, 30*time.Second))
+			took := time.Since(start)
+			if err == nil {
+				t.Fatal("Ping succeeded")
+			}
+			t.Logf("error after %s: %v", took, err)
+			wantConnectError(t, err, tt.step, words...)
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.kind)
+			}
+			if took > scaled(5*time.Second) {
+				t.Errorf("the error took %s; want at once, not after waiting", took)
+			}
+			if n := kit.Workspace.MintsFor(sp.ApplicationID); n != 0 {
+				t.Errorf("%d credentials minted, want 0", n)
+			}
+			kitSecrets(kit, sp.Secret, secret).check(t, logs, err)
+		})
 	}
-	if n := kit.Workspace.MintsFor(sp.ApplicationID); n != 0 {
-		t.Errorf("%d credentials minted, want 0", n)
-	}
-	kitSecrets(kit, sp.Secret, wrong.Secret).check(t, logs, err)
-}
-
-// An instance the workspace does not know is ErrNotFound, named in the
-// error.
-func TestFailureUnknownInstance(t *testing.T) {
-	t.Parallel()
-	kit := sharedKit(t)
-	sp := newServicePrincipal(t, kit)
-	name := uniqueName("no-such-instance")
-	logs := newLogCapture()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
-	err := db.PingContext(contextFor(t, 30*time.Second))
-	if err == nil {
-		t.Fatal("Ping succeeded for an unknown instance")
-	}
-	t.Logf("error: %v", err)
-	wantConnectError(t, err, "resolve", strconv.Quote(name), "not found")
-	if !errors.Is(err, lakebase.ErrNotFound) {
-		t.Errorf("errors.Is(%v, ErrNotFound) = false", err)
-	}
-	kitSecrets(kit, sp.Secret).check(t, logs, err)
-}
-
-// A stopped instance fails at once with ErrStopped, naming the instance and
-// its state: waiting cannot help.
-func TestFailureStoppedInstance(t *testing.T) {
-	t.Parallel()
-	kit := sharedKit(t)
-	sp := newServicePrincipal(t, kit)
-	name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STOPPED"})
-	logs := newLogCapture()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
-	start := time.Now()
-	err := db.PingContext(contextFor(t, 30*time.Second))
-	took := time.Since(start)
-	if err == nil {
-		t.Fatal("Ping succeeded for a stopped instance")
-	}
-	t.Logf("error after %s: %v", took, err)
-	wantConnectError(t, err, "resolve", strconv.Quote(name), "STOPPED")
-	if !errors.Is(err, lakebase.ErrStopped) {
-		t.Errorf("errors.Is(%v, ErrStopped) = false", err)
-	}
-	if took > 5*time.Second {
-		t.Errorf("the error took %s; a stopped instance is not waited for", took)
-	}
-	kitSecrets(kit, sp.Secret).check(t, logs, err)
-}
-
-// An identity that may not use the instance gets ErrPermissionDenied from the
-// mint.
-func TestFailurePermissionDenied(t *testing.T) {
-	t.Parallel()
-	kit := sharedKit(t)
-	sp := newServicePrincipal(t, kit)
-	name := addInstance(t, kit, lakebasetest.InstanceOptions{})
-	kit.Workspace.DenyInstance(name, sp.ApplicationID)
-	logs := newLogCapture()
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), withLogger(logs))
-	err := db.PingContext(contextFor(t, 30*time.Second))
-	if err == nil {
-		t.Fatal("Ping succeeded for a denied identity")
-	}
-	t.Logf("error: %v", err)
-	wantConnectError(t, err, "mint", strconv.Quote(name), sp.ApplicationID, "permission denied")
-	if !errors.Is(err, lakebase.ErrPermissionDenied) {
-		t.Errorf("errors.Is(%v, ErrPermissionDenied) = false", err)
-	}
-	kitSecrets(kit, sp.Secret).check(t, logs, err)
 }
 
 // The credential route answering 503 twice is retried by the SDK; the third
@@ -388,7 +387,7 @@ func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 		t.Parallel()
 		sp := newServicePrincipal(t, kit)
 		name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STARTING"})
-		conn, _ := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), nil)
+		conn, _ := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp))
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()

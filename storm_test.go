@@ -15,7 +15,7 @@ func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	t.Parallel()
 	const goroutines = 200
 	kit := newKit(t, lakebasetest.Options{MintLatency: 100 * time.Millisecond})
-	conn, db := openConnector(t, kit.DSNs().M2M, nil)
+	conn, db := openConnector(t, kit.DSNs().M2M)
 	db.SetMaxOpenConns(goroutines + 50)
 
 	routes := []string{lakebasetest.RouteToken, lakebasetest.RouteInstance, lakebasetest.RouteDatabaseCredential}

@@ -20,84 +20,45 @@ func TestTargets(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
 
-	t.Run("provisioned instance", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		name := addInstance(t, kit, lakebasetest.InstanceOptions{ReadOnly: true})
-		rw, ro := instanceHosts(t, kit, name)
-		rwGate, roGate := gatewayAt(t, kit, rw), gatewayAt(t, kit, ro)
-		_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if accepted(rwGate) != 1 || accepted(roGate) != 0 {
-			t.Errorf("logins: read-write %d, read-only %d; want 1, 0", accepted(rwGate), accepted(roGate))
-		}
-		if n := kit.Workspace.MintsForInstance(name); n != 1 {
-			t.Errorf("%d credentials minted for the instance, want 1", n)
-		}
-	})
-
-	t.Run("autoscaling endpoint", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{ReadOnly: true})
-		hosts := endpointHostsOf(t, kit, path)
-		rwGate, roGate := gatewayAt(t, kit, hosts.Host), gatewayAt(t, kit, hosts.ReadOnlyHost)
-		_, db := openConnector(t, "endpoint="+path+" "+m2mKeys(kit, sp), nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if accepted(rwGate) != 1 || accepted(roGate) != 0 {
-			t.Errorf("logins: read-write %d, read-only %d; want 1, 0", accepted(rwGate), accepted(roGate))
-		}
-		if n := kit.Workspace.MintsForEndpoint(path); n != 1 {
-			t.Errorf("%d credentials minted for the endpoint, want 1", n)
-		}
-	})
+	for _, tt := range []struct {
+		name     string
+		endpoint bool // an Autoscaling endpoint, else a Provisioned instance
+		readOnly bool // read_only=true
+	}{
+		{name: "provisioned instance"},
+		{name: "autoscaling endpoint", endpoint: true},
+		{name: "read-only instance", readOnly: true},
+		{name: "read-only endpoint", endpoint: true, readOnly: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sp := newServicePrincipal(t, kit)
+			target := newTarget(t, kit, tt.endpoint)
+			_, db := openConnector(t, fmt.Sprintf("read_only=%t %s %s", tt.readOnly, target.keys, m2mKeys(kit, sp)))
+			wantCurrentUser(t, db, sp.ApplicationID)
+			wantRW, wantRO := int64(1), int64(0)
+			if tt.readOnly {
+				wantRW, wantRO = 0, 1
+			}
+			if rw, ro := accepted(target.readWrite), accepted(target.readOnly); rw != wantRW || ro != wantRO {
+				t.Errorf("logins: read-write %d, read-only %d; want %d, %d", rw, ro, wantRW, wantRO)
+			}
+			if n := target.mints(); n != 1 {
+				t.Errorf("%d credentials minted for the target, want 1", n)
+			}
+		})
+	}
 
 	t.Run("autoscaling endpoint with a ttl", func(t *testing.T) {
 		t.Parallel()
 		sp := newServicePrincipal(t, kit)
 		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{})
-		conn, db := openConnector(t, "ttl=300s endpoint="+path+" "+m2mKeys(kit, sp), nil)
+		conn, db := openConnector(t, "ttl=300s endpoint="+path+" "+m2mKeys(kit, sp))
 		before := time.Now()
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
+		wantCurrentUser(t, db, sp.ApplicationID)
 		// The kit's credentials live an hour; the ttl asks for five minutes.
 		if life := conn.Stats().CredentialExpiry.Sub(before); life < 4*time.Minute || life > 6*time.Minute {
 			t.Errorf("the credential lives %s, want the 5 minutes the ttl asked for", life)
-		}
-	})
-
-	t.Run("read-only instance", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		name := addInstance(t, kit, lakebasetest.InstanceOptions{ReadOnly: true})
-		rw, ro := instanceHosts(t, kit, name)
-		rwGate, roGate := gatewayAt(t, kit, rw), gatewayAt(t, kit, ro)
-		_, db := openConnector(t, "read_only=true instance="+name+" "+m2mKeys(kit, sp), nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if accepted(rwGate) != 0 || accepted(roGate) != 1 {
-			t.Errorf("logins: read-write %d, read-only %d; want 0, 1", accepted(rwGate), accepted(roGate))
-		}
-	})
-
-	t.Run("read-only endpoint", func(t *testing.T) {
-		t.Parallel()
-		sp := newServicePrincipal(t, kit)
-		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{ReadOnly: true})
-		hosts := endpointHostsOf(t, kit, path)
-		rwGate, roGate := gatewayAt(t, kit, hosts.Host), gatewayAt(t, kit, hosts.ReadOnlyHost)
-		_, db := openConnector(t, "read_only=true endpoint="+path+" "+m2mKeys(kit, sp), nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if accepted(rwGate) != 0 || accepted(roGate) != 1 {
-			t.Errorf("logins: read-write %d, read-only %d; want 0, 1", accepted(rwGate), accepted(roGate))
 		}
 	})
 
@@ -105,7 +66,7 @@ func TestTargets(t *testing.T) {
 		t.Parallel()
 		sp := newServicePrincipal(t, kit)
 		name := addInstance(t, kit, lakebasetest.InstanceOptions{})
-		_, db := openConnector(t, "read_only=true instance="+name+" "+m2mKeys(kit, sp), nil)
+		_, db := openConnector(t, "read_only=true instance="+name+" "+m2mKeys(kit, sp))
 		err := db.Ping()
 		if err == nil {
 			t.Fatal("Ping succeeded; want an error: the instance has no read-only host")
@@ -130,10 +91,8 @@ func TestTargets(t *testing.T) {
 			t.Fatal(err)
 		}
 		dsn := fmt.Sprintf("instance=%s host=%s port=%d %s", name, other.Host(), other.Port(), m2mKeys(kit, sp))
-		_, db := openConnector(t, dsn, nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
+		_, db := openConnector(t, dsn)
+		wantCurrentUser(t, db, sp.ApplicationID)
 		if accepted(other) != 1 || accepted(rwGate) != 0 {
 			t.Errorf("logins: override %d, looked-up host %d; want 1, 0", accepted(other), accepted(rwGate))
 		}
@@ -153,17 +112,14 @@ func TestTargets(t *testing.T) {
 			path, quote(kit.NativeRole), quote(kit.NativePassword), quote(kit.Workspace.URL()), quote(kit.User.Token), tlsKeys(kit))
 		logs := newLogCapture()
 		_, db := openConnector(t, dsn, withLogger(logs))
-		if got := mustCurrentUser(t, db); got != kit.NativeRole {
-			t.Errorf("current_user = %q, want %q", got, kit.NativeRole)
-		}
+		wantCurrentUser(t, db, kit.NativeRole)
 		if accepted(pooledGate) != 1 || accepted(rwGate) != 0 {
 			t.Errorf("logins: pooled %d, read-write %d; want 1, 0", accepted(pooledGate), accepted(rwGate))
 		}
 		if n := kit.Workspace.MintsForEndpoint(path); n != 0 {
 			t.Errorf("%d credentials minted for a native login, want 0", n)
 		}
-		s := kitSecrets(kit)
-		s.check(t, logs)
+		kitSecrets(kit).check(t, logs)
 	})
 
 	t.Run("pooled with oauth is refused at open", func(t *testing.T) {
@@ -175,8 +131,7 @@ func TestTargets(t *testing.T) {
 		if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(fmt.Sprint(err), "pooled") {
 			t.Errorf("pooled=true with oauth-m2m: %v; want ErrInvalidDSN naming pooled", err)
 		}
-		s := kitSecrets(kit)
-		s.check(t, nil, err)
+		kitSecrets(kit).check(t, nil, err)
 	})
 }
 
@@ -209,38 +164,27 @@ func appEnvironment(t *testing.T, kit *lakebasetest.Kit, sp lakebasetest.Service
 // mints for it.
 func TestDatabricksAppZeroConfig(t *testing.T) {
 	kit := sharedKit(t)
-	t.Run("instance", func(t *testing.T) {
-		sp := newServicePrincipal(t, kit)
-		name := addInstance(t, kit, lakebasetest.InstanceOptions{})
-		rw, _ := instanceHosts(t, kit, name)
-		appEnvironment(t, kit, sp, rw)
-		_, db := openConnector(t, "", nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if n := kit.Workspace.MintsForInstance(name); n != 1 {
-			t.Errorf("%d credentials minted for the instance, want 1", n)
-		}
-		if accepted(gatewayAt(t, kit, rw)) != 1 {
-			t.Errorf("the instance's gateway accepted %d logins, want 1", accepted(gatewayAt(t, kit, rw)))
-		}
-	})
-	t.Run("endpoint", func(t *testing.T) {
-		sp := newServicePrincipal(t, kit)
-		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{})
-		host := endpointHostsOf(t, kit, path).Host
-		appEnvironment(t, kit, sp, host)
-		_, db := openConnector(t, "", nil)
-		if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-			t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
-		}
-		if n := kit.Workspace.MintsForEndpoint(path); n != 1 {
-			t.Errorf("%d credentials minted for the endpoint, want 1", n)
-		}
-		if accepted(gatewayAt(t, kit, host)) != 1 {
-			t.Errorf("the endpoint's gateway accepted %d logins, want 1", accepted(gatewayAt(t, kit, host)))
-		}
-	})
+	for _, tt := range []struct {
+		name     string
+		endpoint bool
+	}{
+		{name: "instance"},
+		{name: "endpoint", endpoint: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := newServicePrincipal(t, kit)
+			target := newTarget(t, kit, tt.endpoint)
+			appEnvironment(t, kit, sp, target.host)
+			_, db := openConnector(t, "")
+			wantCurrentUser(t, db, sp.ApplicationID)
+			if n := target.mints(); n != 1 {
+				t.Errorf("%d credentials minted for the target, want 1", n)
+			}
+			if n := accepted(target.readWrite); n != 1 {
+				t.Errorf("the target's gateway accepted %d logins, want 1", n)
+			}
+		})
+	}
 }
 
 // PGHOSTADDR, which lib/pq reads to dial an address other than the host's,
@@ -250,8 +194,33 @@ func TestPGHostaddrNeverRedirectsALookedUpHost(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	name := addInstance(t, kit, lakebasetest.InstanceOptions{})
 	t.Setenv("PGHOSTADDR", "127.0.0.9") // nothing listens there
-	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp), nil)
-	if got := mustCurrentUser(t, db); got != sp.ApplicationID {
-		t.Errorf("current_user = %q, want %q", got, sp.ApplicationID)
+	_, db := openConnector(t, "instance="+name+" "+m2mKeys(kit, sp))
+	wantCurrentUser(t, db, sp.ApplicationID)
+}
+
+// testTarget is an instance or endpoint of a test's own, with a read-only
+// host, and its gateways.
+type testTarget struct {
+	keys                string // "instance=name" or "endpoint=path"
+	host                string // the read-write host the workspace gives
+	readWrite, readOnly *lakebasetest.Gateway
+	mints               func() int // credentials minted for it so far
+}
+
+// newTarget registers an endpoint (else an instance) of the test's own with
+// kit.
+func newTarget(t *testing.T, kit *lakebasetest.Kit, endpoint bool) testTarget {
+	t.Helper()
+	if endpoint {
+		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{ReadOnly: true})
+		hosts := endpointHostsOf(t, kit, path)
+		return testTarget{keys: "endpoint=" + path, host: hosts.Host,
+			readWrite: gatewayAt(t, kit, hosts.Host), readOnly: gatewayAt(t, kit, hosts.ReadOnlyHost),
+			mints: func() int { return kit.Workspace.MintsForEndpoint(path) }}
 	}
+	name := addInstance(t, kit, lakebasetest.InstanceOptions{ReadOnly: true})
+	rw, ro := instanceHosts(t, kit, name)
+	return testTarget{keys: "instance=" + name, host: rw,
+		readWrite: gatewayAt(t, kit, rw), readOnly: gatewayAt(t, kit, ro),
+		mints: func() int { return kit.Workspace.MintsForInstance(name) }}
 }
