@@ -143,10 +143,7 @@ func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	if err != nil || !strings.Contains(string(called), "auth token --host "+kit.Workspace.URL()) {
 		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
 	}
-	s := kitSecrets(kit)
-	s.add(token)
-	s.addCredential(t, conn)
-	s.check(t, logs)
+	kitSecrets(kit, token).addCredential(t, conn).check(t, logs)
 }
 
 // oauth-u2m without a CLI login: the in-process browser login (PKCE) runs

@@ -49,10 +49,7 @@ func TestAuthDatabricksCLIByName(t *testing.T) {
 	if called, err := os.ReadFile(calls); err != nil || !strings.Contains(string(called), "auth token") {
 		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
 	}
-	s := kitSecrets(kit)
-	s.add(token)
-	s.addCredential(t, conn)
-	s.check(t, logs)
+	kitSecrets(kit, token).addCredential(t, conn).check(t, logs)
 }
 
 // An Azure or GCP workspace (the host metadata's cloud) goes through every

@@ -82,15 +82,7 @@ func TestConnectFailsAtOnce(t *testing.T) {
 			}
 			sp := newServicePrincipal(t, kit)
 			dsn, words, secret := tt.failing(t, sp)
-			logs := newLogCapture()
-			_, db := openConnector(t, dsn, withLogger(logs))
-			start := time.Now()
-			err := db.PingContext(contextFor(t, 30*time.Second))
-			took := time.Since(start)
-			if err == nil {
-				t.Fatal("Ping succeeded")
-			}
-			t.Logf("error after %s: %v", took, err)
+			logs, took, err := pingFails(t, dsn)
 			wantConnectError(t, err, tt.step, words...)
 			if !errors.Is(err, tt.kind) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.kind)
@@ -110,10 +102,9 @@ func TestConnectFailsAtOnce(t *testing.T) {
 // attempt mints, and the connection opens.
 func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 	t.Parallel()
-	kit := newKit(t, lakebasetest.Options{})
-	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 503, Times: 2})
-	logs := newLogCapture()
-	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{}, func(kit *lakebasetest.Kit) {
+		kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 503, Times: 2})
+	})
 	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
 		t.Errorf("current_user = %q", got)
 	}
@@ -141,9 +132,7 @@ var everyRoute = []string{
 // credential, without asking the workspace.
 func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 	t.Parallel()
-	kit := newKit(t, lakebasetest.Options{})
-	logs := newLogCapture()
-	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{}, nil)
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
 
@@ -182,14 +171,10 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	t.Parallel()
 	lifetime := scaled(8 * time.Second)
-	kit := newKit(t, lakebasetest.Options{CredentialLifetime: lifetime})
-	logs := newLogCapture()
 	// The refresh window opens 2 s into the credential's life; it is handed
 	// out until 0.8 s (the default margin) before its end.
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) {
-		c.Logger = logs.logger
-		c.RefreshWindow = scaled(6 * time.Second)
-	})
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{CredentialLifetime: lifetime}, nil,
+		func(c *lakebase.Config) { c.RefreshWindow = scaled(6 * time.Second) })
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
 	s := kitSecrets(kit)
@@ -252,9 +237,7 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 // the login is retried once with a fresh mint, and succeeds.
 func TestFailureCredentialRejectedByGateway(t *testing.T) {
 	t.Parallel()
-	kit := newKit(t, lakebasetest.Options{})
-	logs := newLogCapture()
-	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{}, nil)
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
 	s := kitSecrets(kit)
@@ -286,10 +269,7 @@ func TestFailureCredentialRejectedByGateway(t *testing.T) {
 // context.DeadlineExceeded itself, at its deadline.
 func TestFailureDeadlineDuringSlowMint(t *testing.T) {
 	t.Parallel()
-	kit := newKit(t, lakebasetest.Options{})
-	kit.Workspace.SetMintLatency(2 * time.Second)
-	logs := newLogCapture()
-	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{MintLatency: 2 * time.Second}, nil)
 	// Look the instance up and log in to the workspace first, so that the
 	// deadline falls in the mint.
 	if _, _, err := conn.Host(contextFor(t, 30*time.Second)); err != nil {

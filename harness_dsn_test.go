@@ -144,3 +144,20 @@ func wantConnectError(t testing.TB, err error, step string, parts ...string) *la
 	}
 	return ce
 }
+
+// pingFails opens a connector for dsn that logs into a capture of its own,
+// pings within 30 seconds, and returns the Ping's error, how long it took
+// and the log; a Ping that succeeds fails the test.
+func pingFails(t testing.TB, dsn string, edits ...func(*lakebase.Config)) (logs *logCapture, took time.Duration, err error) {
+	t.Helper()
+	logs = newLogCapture()
+	_, db := openConnector(t, dsn, append([]func(*lakebase.Config){withLogger(logs)}, edits...)...)
+	start := time.Now()
+	err = db.PingContext(contextFor(t, 30*time.Second))
+	took = time.Since(start)
+	if err == nil {
+		t.Fatal("Ping succeeded; want an error")
+	}
+	t.Logf("error after %s: %v", took, err)
+	return logs, took, err
+}

@@ -77,14 +77,15 @@ func (s *secrets) add(values ...string) {
 }
 
 // addCredential records the credential conn would hand out now, if it can
-// get one.
-func (s *secrets) addCredential(t testing.TB, conn *lakebase.Connector) {
+// get one, and returns s.
+func (s *secrets) addCredential(t testing.TB, conn *lakebase.Connector) *secrets {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if tok, err := conn.Credential(ctx); err == nil {
 		s.add(tok.Value)
 	}
+	return s
 }
 
 // check fails the test if a secret appears in the log (nil: none) or in

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	_ "github.com/lib/pq" // the superuser's view of the server
@@ -188,4 +189,18 @@ func waitRunning(t testing.TB, marker string, onLock bool) int {
 		return err == nil
 	})
 	return pid
+}
+
+// ownKitM2M starts a kit of the test's own with opts, lets prepare (if not
+// nil) change it, and opens an oauth-m2m connector to its default instance
+// that logs into a capture, with edits applied to its Config.
+func ownKitM2M(t testing.TB, opts lakebasetest.Options, prepare func(*lakebasetest.Kit), edits ...func(*lakebase.Config)) (*lakebasetest.Kit, *lakebase.Connector, *sql.DB, *logCapture) {
+	t.Helper()
+	kit := newKit(t, opts)
+	if prepare != nil {
+		prepare(kit)
+	}
+	logs := newLogCapture()
+	conn, db := openConnector(t, kit.DSNs().M2M, append([]func(*lakebase.Config){withLogger(logs)}, edits...)...)
+	return kit, conn, db, logs
 }

@@ -54,10 +54,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	window := min(5*time.Minute, lifetime/4)
 	interval := lifetime - window + latency
 
-	kit := newKit(t, lakebasetest.Options{CredentialLifetime: lifetime})
-	kit.Workspace.SetMintLatency(latency)
-	logs := newLogCapture()
-	conn, db := openConnector(t, kit.DSNs().M2M, withLogger(logs))
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{CredentialLifetime: lifetime, MintLatency: latency}, nil)
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db) // the first credential
 	s := kitSecrets(kit)

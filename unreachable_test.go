@@ -52,15 +52,7 @@ func TestUnreachableWorkspaceFailsAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			logs := newLogCapture()
-			_, db := openConnector(t, "instance=orders workspace="+tt.workspace+" "+tt.auth, withLogger(logs))
-			start := time.Now()
-			err := db.PingContext(contextFor(t, 30*time.Second))
-			took := time.Since(start)
-			if err == nil {
-				t.Fatal("Ping succeeded")
-			}
-			t.Logf("error after %s: %v", took, err)
+			logs, took, err := pingFails(t, "instance=orders workspace="+tt.workspace+" "+tt.auth)
 			wantConnectError(t, err, "resolve", `instance "orders"`, "cannot reach the workspace "+tt.workspace, tt.reason)
 			if !errors.Is(err, lakebase.ErrUnreachable) {
 				t.Errorf("errors.Is(%v, ErrUnreachable) = false", err)
