@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,58 +132,6 @@ func TestTargets(t *testing.T) {
 		}
 		kitSecrets(kit).check(t, nil, err)
 	})
-}
-
-// appEnvironment sets what Databricks Apps give an app with a database
-// resource whose host is gateway's, logged in as sp.
-func appEnvironment(t *testing.T, kit *lakebasetest.Kit, sp lakebasetest.ServicePrincipal, host string) {
-	t.Helper()
-	h, p, err := net.SplitHostPort(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"DATABRICKS_HOST":          kit.Workspace.URL(),
-		"DATABRICKS_CLIENT_ID":     sp.ApplicationID,
-		"DATABRICKS_CLIENT_SECRET": sp.Secret,
-		"PGHOST":                   h,
-		"PGPORT":                   p,
-		"PGDATABASE":               lakebasetest.DefaultDatabase,
-		"PGUSER":                   sp.ApplicationID,
-		"PGSSLMODE":                "verify-full",
-		"PGSSLROOTCERT":            kit.CAFile(),
-		"PGAPPNAME":                "lakebase-test-app",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
-// Inside a Databricks App the environment alone is enough: an empty DSN
-// finds the instance or endpoint whose host is PGHOST by listing them, and
-// mints for it.
-func TestDatabricksAppZeroConfig(t *testing.T) {
-	kit := sharedKit(t)
-	for _, tt := range []struct {
-		name     string
-		endpoint bool
-	}{
-		{name: "instance"},
-		{name: "endpoint", endpoint: true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			sp := newServicePrincipal(t, kit)
-			target := newTarget(t, kit, tt.endpoint)
-			appEnvironment(t, kit, sp, target.host)
-			_, db := openConnector(t, "")
-			wantCurrentUser(t, db, sp.ApplicationID)
-			if n := target.mints(); n != 1 {
-				t.Errorf("%d credentials minted for the target, want 1", n)
-			}
-			if n := accepted(target.readWrite); n != 1 {
-				t.Errorf("the target's gateway accepted %d logins, want 1", n)
-			}
-		})
-	}
 }
 
 // PGHOSTADDR, which lib/pq reads to dial an address other than the host's,
