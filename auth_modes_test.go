@@ -124,13 +124,22 @@ exit 1
 // quoteShell quotes s for a POSIX shell.
 func quoteShell(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// loggedInCLI puts first on PATH a Databricks CLI logged in to kit's
+// workspace as its user, and returns the CLI's token and the file that
+// records its calls.
+func loggedInCLI(t *testing.T, kit *lakebasetest.Kit) (token, calls string) {
+	t.Helper()
+	token, life := userAccessToken(t, kit)
+	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return token, calls
+}
+
 // oauth-u2m with the Databricks CLI logged in: the driver takes the CLI's
 // token and logs in as the user, without a browser.
 func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	kit := sharedKit(t)
-	token, life := userAccessToken(t, kit)
-	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	token, calls := loggedInCLI(t, kit)
 
 	logs := newLogCapture()
 	conn, db := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
@@ -255,9 +264,7 @@ func TestAuthSDKTypesParse(t *testing.T) {
 // the driver logs in as the CLI's user through it.
 func TestAuthDatabricksCLIByName(t *testing.T) {
 	kit := sharedKit(t)
-	token, life := userAccessToken(t, kit)
-	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	token, calls := loggedInCLI(t, kit)
 	logs := newLogCapture()
 	conn, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" auth=databricks-cli workspace="+quote(kit.Workspace.URL())+" "+tlsKeys(kit),
 		withLogger(logs))

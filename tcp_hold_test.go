@@ -27,15 +27,16 @@ type tcpHold struct {
 }
 
 // startTCPHold starts a proxy to target ("host:port") that forwards at once
-// until hold is called; the test's cleanup stops it and ends every
-// connection through it.
+// until Hold is called; the test's cleanup stops it and ends every
+// connection through it. With target empty it holds from the start and
+// never answers, as a server stuck in a login would.
 func startTCPHold(t testing.TB, target string) *tcpHold {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpHold{target: target, l: l, release: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	p := &tcpHold{target: target, l: l, holding: target == "", release: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
 	return p
@@ -94,6 +95,9 @@ func (p *tcpHold) serve(c net.Conn, release chan struct{}) {
 	defer p.forget(c)
 	if release != nil {
 		<-release
+	}
+	if p.target == "" {
+		return
 	}
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
