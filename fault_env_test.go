@@ -172,7 +172,7 @@ func (e *faultEnv) waitNoLeaksAfterClose() {
 func (e *faultEnv) waitNoLeaks() {
 	e.t.Helper()
 	var left []string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(scaled(5 * time.Second)); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if left = driverGoroutines(e.baseline); len(left) == 0 {
 			return
 		}

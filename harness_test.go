@@ -137,7 +137,7 @@ func startKit(ctx context.Context, srv *lakebasetest.Postgres, opts lakebasetest
 // that depend on real credential lifetimes (rotation, soak, refresh and
 // expiry tests): a number, 1 by default, that multiplies their lifetimes,
 // windows, latencies and waits, for a machine too slow or too loaded for
-// the defaults. docs/TESTING.md describes it.
+// the defaults. docs/RELIABILITY.md describes it.
 const timeScaleEnv = "LAKEBASE_TEST_TIME_SCALE"
 
 // timeScale is the value of timeScaleEnv.

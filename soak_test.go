@@ -397,7 +397,7 @@ func errorKind(err error) string {
 // transport, the test's workspace proxy) and end after their idle timeout.
 func settledGoroutines(baseline map[string]bool) []string {
 	var left []string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(scaled(5 * time.Second)); ; time.Sleep(50 * time.Millisecond) {
 		left = left[:0]
 		for _, s := range goroutineStacks() {
 			if !baseline[goroutineID(s)] && !idleHTTP(s) {
