@@ -2,11 +2,13 @@ package lakebase_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,13 +35,10 @@ func TestAuthModesLogInAsTheirIdentity(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			logger, logs := debugLogger()
-			conn, db := openConnector(t, tc.dsn, func(c *lakebase.Config) { c.Logger = logger })
-			if got := mustCurrentUser(t, db); got != tc.want {
-				t.Errorf("current_user = %q, want %q", got, tc.want)
-			}
-			var s secrets
-			s.addKit(kit)
+			logs := newLogCapture()
+			conn, db := openConnector(t, tc.dsn, withLogger(logs))
+			wantCurrentUser(t, db, tc.want)
+			s := kitSecrets(kit)
 			s.addCredential(t, conn)
 			s.check(t, logs)
 		})
@@ -53,13 +52,12 @@ func TestAuthUnsetUsesServicePrincipalFromEnvironment(t *testing.T) {
 	t.Setenv("DATABRICKS_CLIENT_ID", kit.ServicePrincipal.ApplicationID)
 	t.Setenv("DATABRICKS_CLIENT_SECRET", kit.ServicePrincipal.Secret)
 	dsn := fmt.Sprintf("instance=%s workspace=%s %s", lakebasetest.DefaultInstance, quote(kit.Workspace.URL()), tlsKeys(kit))
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, dsn, func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, db := openConnector(t, dsn, withLogger(logs))
 	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
 		t.Errorf("current_user = %q, want the service principal %q", got, kit.ServicePrincipal.ApplicationID)
 	}
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	s.check(t, logs)
 }
@@ -126,17 +124,26 @@ exit 1
 // quoteShell quotes s for a POSIX shell.
 func quoteShell(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// loggedInCLI puts first on PATH a Databricks CLI logged in to kit's
+// workspace as its user, and returns the CLI's token and the file that
+// records its calls.
+func loggedInCLI(t *testing.T, kit *lakebasetest.Kit) (token, calls string) {
+	t.Helper()
+	token, life := userAccessToken(t, kit)
+	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return token, calls
+}
+
 // oauth-u2m with the Databricks CLI logged in: the driver takes the CLI's
 // token and logs in as the user, without a browser.
 func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	kit := sharedKit(t)
-	token, life := userAccessToken(t, kit)
-	dir, calls := fakeCLI(t, kit.Workspace.URL(), token, time.Now().Add(life))
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	token, calls := loggedInCLI(t, kit)
 
-	logger, logs := debugLogger()
+	logs := newLogCapture()
 	conn, db := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = failingBrowser(t)
 		c.TokenCacheDir = t.TempDir()
 	})
@@ -147,11 +154,7 @@ func TestAuthU2MThroughDatabricksCLI(t *testing.T) {
 	if err != nil || !strings.Contains(string(called), "auth token --host "+kit.Workspace.URL()) {
 		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
 	}
-	var s secrets
-	s.addKit(kit)
-	s.add(token)
-	s.addCredential(t, conn)
-	s.check(t, logs)
+	kitSecrets(kit, token).addCredential(t, conn).check(t, logs)
 }
 
 // oauth-u2m without a CLI login: the in-process browser login (PKCE) runs
@@ -161,17 +164,16 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
 	cacheDir := filepath.Join(t.TempDir(), "lakebase")
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 
 	var opened atomic.Int32
 	browse := func(u string) error {
 		opened.Add(1)
 		return kit.Workspace.OpenBrowser(u)
 	}
-	logger, logs := debugLogger()
+	logs := newLogCapture()
 	conn, db := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = browse
 		c.TokenCacheDir = cacheDir
 	})
@@ -226,7 +228,7 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 	}
 
 	conn2, db2 := openConnector(t, kit.DSNs().U2M, func(c *lakebase.Config) {
-		c.Logger = logger
+		c.Logger = logs.logger
 		c.Browser = failingBrowser(t)
 		c.TokenCacheDir = cacheDir
 	})
@@ -235,4 +237,79 @@ func TestAuthU2MBrowserLoginThenFileCache(t *testing.T) {
 	}
 	s.addCredential(t, conn2)
 	s.check(t, logs)
+}
+
+// Every other login method of the Databricks SDK is accepted by its name
+// and passed to the SDK; a name the SDK does not know is a DSN error that
+// lists them.
+func TestAuthSDKTypesParse(t *testing.T) {
+	for _, name := range []string{"azure-cli", "azure-client-secret", "azure-msi", "azure-devops-oidc", "github-oidc",
+		"github-oidc-azure", "env-oidc", "file-oidc", "google-credentials", "google-id", "databricks-cli", "metadata-service"} {
+		cfg, err := lakebase.ParseDSN("instance=db auth=" + strings.ToUpper(name))
+		if err != nil || string(cfg.Auth) != name {
+			t.Errorf("auth=%s: %v, %v", name, cfg, err)
+			continue
+		}
+		if _, err := lakebase.ParseDSN("instance=db pooled=true auth=" + name); !errors.Is(err, lakebase.ErrInvalidDSN) {
+			t.Errorf("auth=%s with pooled=true: %v, want ErrInvalidDSN (its credentials are OAuth)", name, err)
+		}
+	}
+	_, err := lakebase.ParseDSN("instance=db auth=azure-magic")
+	if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(err.Error(), "azure-client-secret") {
+		t.Errorf("auth=azure-magic: %v, want ErrInvalidDSN listing the SDK's auth types", err)
+	}
+}
+
+// auth=databricks-cli is the SDK's own Databricks CLI login, chosen by name:
+// the driver logs in as the CLI's user through it.
+func TestAuthDatabricksCLIByName(t *testing.T) {
+	kit := sharedKit(t)
+	token, calls := loggedInCLI(t, kit)
+	logs := newLogCapture()
+	conn, db := openConnector(t, "instance="+lakebasetest.DefaultInstance+" auth=databricks-cli workspace="+quote(kit.Workspace.URL())+" "+tlsKeys(kit),
+		withLogger(logs))
+	if got := mustCurrentUser(t, db); got != kit.User.Email {
+		t.Errorf("current_user = %q, want the CLI's user %q", got, kit.User.Email)
+	}
+	if called, err := os.ReadFile(calls); err != nil || !strings.Contains(string(called), "auth token") {
+		t.Errorf("the Databricks CLI was not asked for a token (calls: %q, %v)", called, err)
+	}
+	kitSecrets(kit, token).addCredential(t, conn).check(t, logs)
+}
+
+// An Azure or GCP workspace (the host metadata's cloud) goes through every
+// path the driver owns as an AWS one does: the identity's user name (the
+// service principal's application id, a person's e-mail from SCIM), the
+// instance and endpoint lookups, the mints, and the errors.
+func TestWorkspaceClouds(t *testing.T) {
+	for _, cloud := range []string{"Azure", "GCP", "AWS"} {
+		t.Run(cloud, func(t *testing.T) {
+			e := newFaultEnv(t)
+			if err := e.kit.Workspace.SetCloud(cloud); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud("AWS") })
+			sp := e.kit.ServicePrincipal
+
+			db, _ := e.open(e.dsn())
+			if got := mustCurrentUser(t, db); got != sp.ApplicationID {
+				t.Errorf("m2m: current_user = %q, want %q", got, sp.ApplicationID)
+			}
+			db, _ = e.open(e.dsnWith("instance="+e.instance, "auth=pat token="+quote(e.kit.User.Token)))
+			if got := mustCurrentUser(t, db); got != e.kit.User.Email {
+				t.Errorf("pat: current_user = %q, want %q", got, e.kit.User.Email)
+			}
+			db, _ = e.open(e.dsnWith("endpoint="+lakebasetest.DefaultEndpoint, m2mAuth(sp)))
+			if got := mustCurrentUser(t, db); got != sp.ApplicationID {
+				t.Errorf("endpoint: current_user = %q, want %q", got, sp.ApplicationID)
+			}
+			db, _ = e.open(e.dsnWith("instance=no-such-"+strings.ToLower(cloud), m2mAuth(sp)))
+			err := e.ping(db, 10*time.Second)
+			wantConnectError(t, err, "resolve", strconv.Quote("no-such-"+strings.ToLower(cloud)), "not found")
+			if !errors.Is(err, lakebase.ErrNotFound) {
+				t.Errorf("errors.Is(%v, ErrNotFound) = false", err)
+			}
+			e.waitNoLeaksAfterClose()
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 // for a credential after the first. The README gives the decision.
 func TestWorkspaceScopedCredentialSharing(t *testing.T) {
 	e := newFaultEnv(t)
-	const lifetime = 3 * time.Second
+	lifetime := scaled(3 * time.Second)
 	e.kit.Workspace.SetCredentialLifetime(lifetime)
 	second := addInstance(t, e.kit, lakebasetest.InstanceOptions{})
 

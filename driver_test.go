@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,13 +204,31 @@ func TestCancelledContext(t *testing.T) {
 		}
 	})
 	t.Run("during login", func(t *testing.T) {
-		conn := mustConnector(t, &lakebase.Config{Host: host, Port: port, User: "cancel_user", Password: nativePassword})
+		// The server's answer is held back, so the login is in flight
+		// when the caller gives up.
+		hold := startTCPHold(t, net.JoinHostPort(host, strconv.Itoa(port)))
+		hold.Hold()
+		conn := mustConnector(t, &lakebase.Config{Host: hold.Host(), Port: hold.Port(), User: "cancel_user", Password: nativePassword})
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Microsecond)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		_, err := conn.Connect(ctx)
-		if err != context.DeadlineExceeded {
-			t.Fatalf("Connect = %v, want context.DeadlineExceeded itself", err)
+		done := make(chan error, 1)
+		go func() {
+			c, err := conn.Connect(ctx)
+			if c != nil {
+				c.Close()
+			}
+			done <- err
+		}()
+		waitFor(t, 10*time.Second, "the connect reaches the server", func() bool { return hold.Arrived() == 1 })
+		cancel()
+		select {
+		case err := <-done:
+			if err != context.Canceled {
+				t.Fatalf("Connect = %v, want context.Canceled itself", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Connect still hangs 5s after its context was canceled during the login")
 		}
 	})
 }

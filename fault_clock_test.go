@@ -12,8 +12,7 @@ import (
 // laptop wakes from sleep.
 func TestFaultClockJumpPastExpiry(t *testing.T) {
 	e := newFaultEnv(t)
-	const lifetime = time.Second
-	e.kit.Workspace.SetCredentialLifetime(lifetime)
+	e.kit.Workspace.SetCredentialLifetime(scaled(time.Second))
 	// The driver's clock starts an hour behind, so the first credential
 	// looks good for an hour; the jump sets it right.
 	var behind atomic.Int64
@@ -24,7 +23,8 @@ func TestFaultClockJumpPastExpiry(t *testing.T) {
 	if err := e.ping(db, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(lifetime + 100*time.Millisecond) // the gateway now refuses it
+	expiry := c.Stats().CredentialExpiry
+	waitFor(t, 10*time.Second, "the credential expires: the gateway now refuses it", func() bool { return time.Now().After(expiry) })
 
 	behind.Store(0) // the jump
 	rejected := e.gateway.Stats().Rejected

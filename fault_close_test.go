@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,45 +18,38 @@ import (
 // in a lookup, in a mint, in a login.
 func TestFaultCloseDuringConnects(t *testing.T) {
 	const connects = 16
-	stages := []struct {
-		name    string
-		prepare func(e *faultEnv, db *sql.DB) // optional, before the stall
-		stall   func(e *faultEnv)             // makes connects hang in the stage
-		reached func(e *faultEnv) bool        // reports that one hangs there
+	for _, st := range []struct {
+		name  string
+		route string // the workspace route that hangs; empty: the login hangs
 	}{
-		{
-			name: "lookup",
-			stall: func(e *faultEnv) {
-				e.kit.Workspace.Fail(lakebasetest.RouteInstance, lakebasetest.Fault{Delay: time.Minute})
-			},
-			reached: func(e *faultEnv) bool { return e.kit.Workspace.Requests(lakebasetest.RouteInstance) > 0 },
-		},
-		{
-			name: "mint",
-			stall: func(e *faultEnv) {
-				e.kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Delay: time.Minute})
-			},
-			reached: func(e *faultEnv) bool { return e.kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential) > 0 },
-		},
-		{
-			name:    "login",
-			prepare: func(e *faultEnv, db *sql.DB) { _ = e.ping(db, 10*time.Second) },
-			stall:   func(e *faultEnv) { e.gateway.Waking(0, time.Minute) },
-			reached: func(e *faultEnv) bool { return true },
-		},
-	}
-	for _, st := range stages {
+		{name: "lookup", route: lakebasetest.RouteInstance},
+		{name: "mint", route: lakebasetest.RouteDatabaseCredential},
+		{name: "login"},
+	} {
 		t.Run(st.name, func(t *testing.T) {
 			e := newFaultEnv(t)
-			e.kit.Workspace.ClearFaults()
-			db, c := e.open(e.dsn())
-			db.SetMaxIdleConns(0)
-			if st.prepare != nil {
-				st.prepare(e, db)
+			var reached func() int64 // how many requests or logins hang in the stage
+			var db *sql.DB
+			var c *lakebase.Connector
+			if st.route != "" {
+				db, c = e.open(e.dsn())
+				before := e.kit.Workspace.Requests(st.route)
+				e.kit.Workspace.Fail(st.route, lakebasetest.Fault{Delay: time.Minute})
+				reached = func() int64 { return int64(e.kit.Workspace.Requests(st.route) - before) }
+			} else {
+				// The sessions go through a proxy in front of the gateway;
+				// a first connect looks the instance up and mints, then the
+				// proxy holds every new connection unanswered.
+				hold := startTCPHold(t, net.JoinHostPort(e.gateway.Host(), strconv.Itoa(e.gateway.Port())))
+				db, c = e.open(e.dsn(hold.DSNKeys()))
+				if err := e.ping(db, 10*time.Second); err != nil {
+					t.Fatal(err)
+				}
+				before := hold.Arrived()
+				hold.Hold()
+				reached = func() int64 { return hold.Arrived() - before }
 			}
-			lookups := e.kit.Workspace.Requests(lakebasetest.RouteInstance)
-			st.stall(e)
-			defer e.gateway.Waking(0, 0)
+			db.SetMaxIdleConns(0)
 			errs := make(chan error, connects)
 			var wg sync.WaitGroup
 			for range connects {
@@ -64,16 +59,15 @@ func TestFaultCloseDuringConnects(t *testing.T) {
 					errs <- e.record(db.PingContext(ctx))
 				})
 			}
-			for deadline := time.Now().Add(10 * time.Second); !st.reached(e); time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the connects never reached the stage")
-				}
+			waitFor(t, 10*time.Second, "every connect hangs in the "+st.name, func() bool {
+				return reached() > 0 && goroutinesIn("lakebase.(*Connector).Connect(") >= connects
+			})
+			want := int64(1) // one lookup or mint serves them all
+			if st.route == "" {
+				want = connects // each logs in on its own
 			}
-			time.Sleep(200 * time.Millisecond) // the others join
-			if st.name == "lookup" {
-				if n := e.kit.Workspace.Requests(lakebasetest.RouteInstance) - lookups; n != 1 {
-					t.Errorf("%d lookups in flight for %d connects, want 1", n, connects)
-				}
+			if n := reached(); n != want {
+				t.Errorf("%d %s requests in flight for %d connects, want %d", n, st.name, connects, want)
 			}
 			start := time.Now()
 			if err := db.Close(); err != nil {

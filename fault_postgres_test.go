@@ -19,18 +19,28 @@ import (
 // ended by pg_terminate_backend, and a fast restart. Either way the server
 // sends FATAL 57P01 and closes the connection (over TLS with a close_notify
 // first). Each scenario runs through lib/pq's own driver and through
-// lakebase, on a server of their own (a restart would disturb other tests).
+// lakebase.
 // Both must end as the test says; where they differ, on purpose, the test
 // says how (see the README's "What the transport does under lib/pq").
+//
+// They run on the package's shared server, in a database of their own. A
+// restart ends every session on the server: these tests are not parallel,
+// so none of the others runs meanwhile (see harness_test.go).
 
-// restartServer is the server of these tests, with a role and a database
-// of their own.
-var restartServer = &lazyServer{setup: func(ctx context.Context, srv *lakebasetest.Postgres) error {
-	if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
-		return err
-	}
-	return srv.CreateDatabase(ctx, "fault_db", "fault_user")
-}}
+// faultDatabase is the role and database of these tests on the shared
+// server, made by the first of them.
+var faultDatabase lazy[*lakebasetest.Postgres]
+
+// faultServer returns the shared server, with faultDatabase made.
+func faultServer(t *testing.T) *lakebasetest.Postgres {
+	srv := testServer(t)
+	return faultDatabase.get(t, func(ctx context.Context) (*lakebasetest.Postgres, error) {
+		if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
+			return nil, err
+		}
+		return srv, srv.CreateDatabase(ctx, "fault_db", "fault_user")
+	})
+}
 
 // pgFault is one scenario's connections: the database under test through
 // one driver, and the superuser's.
@@ -40,6 +50,7 @@ type pgFault struct {
 	driver string
 	db     *sql.DB
 	admin  *sql.DB
+	peer   *sql.DB // lib/pq's, as the same user in the same database
 }
 
 // outcomes are what a scenario ends with through each driver; an empty one
@@ -53,13 +64,14 @@ func same(o string) outcomes { return outcomes{postgres: o, lakebase: o} }
 // forEachDriver runs scenario through lib/pq and through lakebase, in plain
 // text and over TLS, and checks each driver's outcome against want.
 func forEachDriver(t *testing.T, want outcomes, scenario func(f *pgFault) string) {
-	srv := restartServer.get(t)
+	srv := faultServer(t)
 	for _, sslmode := range []string{"disable", "require"} {
 		for _, driver := range []string{"postgres", "lakebase"} {
 			t.Run(sslmode+"/"+driver, func(t *testing.T) {
 				dsn := fmt.Sprintf("host=%s port=%d user=fault_user password=%s dbname=fault_db sslmode=%s",
 					srv.Host(), srv.Port(), nativePassword, sslmode)
-				f := &pgFault{t: t, srv: srv, driver: driver, db: mustOpen(t, driver, dsn), admin: mustOpen(t, "postgres", srv.SuperuserDSN())}
+				f := &pgFault{t: t, srv: srv, driver: driver, db: mustOpen(t, driver, dsn),
+					admin: mustOpen(t, "postgres", srv.SuperuserDSN()), peer: mustOpen(t, "postgres", dsn)}
 				expected := want.postgres
 				if driver == "lakebase" {
 					expected = want.lakebase
@@ -106,25 +118,25 @@ func (f *pgFault) terminate(pid int) {
 	}
 }
 
-// waitActive waits until a statement holding marker runs on the server, and
-// returns its backend.
-func (f *pgFault) waitActive(marker string) int {
+// statementLock is the advisory lock that holds an interrupted statement
+// on the server until the interruption.
+const statementLock = 4711
+
+// holdLock takes statementLock in a session of f.peer and returns its
+// release. After a restart the session is gone, and its lock with it.
+func (f *pgFault) holdLock() (release func()) {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var pid int
-		err := f.admin.QueryRow(`SELECT pid FROM pg_stat_activity
-			WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`, marker).Scan(&pid)
-		if err == nil {
-			return pid
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			f.t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	conn, err := f.peer.Conn(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	f.t.Fatalf("no statement %q became active", marker)
-	return 0
+	if _, err := conn.ExecContext(context.Background(), "SELECT pg_advisory_lock($1)", statementLock); err != nil {
+		f.t.Fatal(err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", statementLock)
+		_ = conn.Close()
+	}
 }
 
 // restart restarts the server (a fast shutdown, then a start).
@@ -194,24 +206,29 @@ func TestFaultPostgresRestartIdle(t *testing.T) {
 	})
 }
 
-// statementInterrupted runs an INSERT that interrupt cuts short once the
-// test sees it running on the server, and returns its outcome. The INSERT
-// must never be written twice; lib/pq, given the FATAL and then the end of
-// the stream, reports driver.ErrBadConn and database/sql runs the INSERT
-// again on a new session (which PostgreSQL makes safe here by rolling the
-// first back, but which is unsafe whenever the end comes after the server
-// committed, as from a proxy). lakebase reports the end of the session.
+// statementInterrupted runs an INSERT that interrupt cuts short while it
+// runs on the server, and returns its outcome. The INSERT waits for a lock
+// the test holds until the interruption: the server shows it waiting before
+// interrupt is called, so it cannot have ended before, however loaded the
+// machine. It must never be written twice; lib/pq, given the FATAL and then
+// the end of the stream, reports driver.ErrBadConn and database/sql runs
+// the INSERT again on a new session (which PostgreSQL makes safe here by
+// rolling the first back, but which is unsafe whenever the end comes after
+// the server committed, as from a proxy). lakebase reports the end of the
+// session.
 func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 	table := "cut_" + f.driver
 	if _, err := f.db.Exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (v int)"); err != nil {
 		f.t.Fatal(err)
 	}
+	release := f.holdLock()
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.db.Exec("INSERT INTO " + table + " SELECT 1 FROM pg_sleep(1) -- cut me " + f.driver)
+		_, err := f.db.Exec(fmt.Sprintf("INSERT INTO %s SELECT 1 FROM pg_advisory_xact_lock(%d) -- cut me %s", table, statementLock, f.driver))
 		done <- err
 	}()
-	interrupt(f.waitActive("cut me " + f.driver)) // the statement is in flight
+	interrupt(waitRunning(f.t, "cut me "+f.driver, true)) // the statement is in flight
+	release()
 	err := <-done
 	var rows int
 	if err := f.db.QueryRow("SELECT count(*) FROM " + table).Scan(&rows); err != nil {
@@ -249,7 +266,7 @@ func (f *pgFault) copyInterrupted(interrupt func(pid int)) string {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- copyIn(ctx, f.db, table, 50*copyRows) }()
-	interrupt(f.waitActive(table))
+	interrupt(waitRunning(f.t, table, false))
 	var err error
 	select {
 	case err = <-done:

@@ -34,12 +34,12 @@ func TestFaultRedactionAuthModes(t *testing.T) {
 	e := newFaultEnv(t)
 	k := e.kit
 	gw := k.InstanceGateway() // the default instance lets native roles in
-	ca := quoteDSN(k.CAFile())
+	ca := quote(k.CAFile())
 	wrongSecret, wrongToken, wrongPassword := "sp-wrong-secret-9f8e7d6c", "dapi-wrong-token-1a2b3c4d", "native-wrong-5e6f7a8b"
 	for _, s := range []string{wrongSecret, wrongToken, wrongPassword} {
 		e.keepSecret(s)
 	}
-	pat := e.dsnWith("instance="+e.instance, "auth=pat token="+quoteDSN(k.User.Token))
+	pat := e.dsnWith("instance="+e.instance, "auth=pat token="+quote(k.User.Token))
 	cases := []struct {
 		name  string
 		dsn   string
@@ -57,7 +57,7 @@ func TestFaultRedactionAuthModes(t *testing.T) {
 			k.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
 		}, false},
 		{"password", fmt.Sprintf("host=%s port=%d user=%s password=%s auth=password sslmode=verify-full sslrootcert=%s",
-			gw.Host(), gw.Port(), k.NativeRole, quoteDSN(k.NativePassword), ca), func() {}, true},
+			gw.Host(), gw.Port(), k.NativeRole, quote(k.NativePassword), ca), func() {}, true},
 		{"password wrong", fmt.Sprintf("host=%s port=%d user=%s password=%s auth=password sslmode=verify-full sslrootcert=%s",
 			gw.Host(), gw.Port(), k.NativeRole, wrongPassword, ca), func() {}, false},
 		{"password url", fmt.Sprintf("lakebase://%s:%s@%s:%d/databricks_postgres?sslmode=verify-full&sslrootcert=%s",

@@ -78,29 +78,6 @@ func TestFaultThrottledMint(t *testing.T) {
 // Fault 2: bursts of 500 and 503 from the workspace, and a workspace that
 // cannot be reached at all.
 func TestFaultWorkspaceErrors(t *testing.T) {
-	t.Run("500 burst", func(t *testing.T) {
-		e := newFaultEnv(t)
-		ws := e.kit.Workspace
-		ws.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 2})
-		before := ws.Requests(lakebasetest.RouteDatabaseCredential)
-		db, _ := e.open(e.dsn())
-		errs, start := e.pingUntilUp(db, 100*time.Millisecond)
-		if len(errs) == 0 || time.Since(start) > 6*time.Second {
-			t.Fatalf("%d errors, recovered after %s; want errors, then recovery within the backoff (at most 3s)", len(errs), since(start))
-		}
-		for _, err := range errs {
-			var ce *lakebase.ConnectError
-			if !errors.As(err, &ce) || ce.Step != "mint" || !strings.Contains(err.Error(), "Internal Server Error") {
-				t.Errorf("Ping = %v; want a mint error saying Internal Server Error", err)
-			}
-		}
-		if n := ws.Requests(lakebasetest.RouteDatabaseCredential) - before; n != 3 {
-			t.Errorf("%d mint requests for %d failed Pings, want 3: backoff, not one per Connect", n, len(errs))
-		}
-		t.Logf("%d errors, such as %q; recovered after %s", len(errs), errs[len(errs)-1], since(start))
-		e.waitNoLeaksAfterClose()
-	})
-
 	t.Run("503 burst", func(t *testing.T) {
 		e := newFaultEnv(t)
 		ws := e.kit.Workspace
@@ -178,4 +155,112 @@ func TestFaultWorkspaceDownWithValidCredential(t *testing.T) {
 		t.Errorf("Stats = %+v; want a refresh trying to reach the workspace, or one that failed", s)
 	}
 	e.waitNoLeaksAfterClose()
+}
+
+// Fault 11: workspace logins and lookups that fail are backed off: the
+// Connects that follow fail at once with the same error, saying when the next
+// attempt is, instead of each asking the workspace again.
+func TestFaultLookupBackoff(t *testing.T) {
+	const pings = 20
+	for _, tc := range []struct {
+		name   string
+		route  string // the request that fails
+		kind   error
+		words  string
+		target func(e *faultEnv) string
+		auth   func(e *faultEnv) string
+	}{
+		{
+			name: "wrong client secret", route: lakebasetest.RouteToken, kind: lakebase.ErrUnauthenticated, words: "not authenticated",
+			target: func(e *faultEnv) string { return "instance=" + e.instance },
+			auth: func(e *faultEnv) string {
+				sp := e.kit.ServicePrincipal
+				sp.Secret = "wrong-secret-" + uniqueName("s")
+				e.keepSecret(sp.Secret)
+				return m2mAuth(sp)
+			},
+		},
+		{
+			name: "unknown instance", route: lakebasetest.RouteInstance, kind: lakebase.ErrNotFound, words: "not found",
+			target: func(*faultEnv) string { return "instance=" + uniqueName("no-such-instance") },
+			auth:   func(e *faultEnv) string { return m2mAuth(e.kit.ServicePrincipal) },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t)
+			ws := e.kit.Workspace
+			db, _ := e.open(e.dsnWith(tc.target(e), tc.auth(e)))
+			before := ws.Requests(tc.route)
+			start := time.Now()
+			for i := range pings {
+				err := e.ping(db, 5*time.Second)
+				if err == nil {
+					t.Fatalf("Ping %d succeeded", i)
+				}
+				wantConnectError(t, err, "resolve", tc.words)
+				if !errors.Is(err, tc.kind) {
+					t.Errorf("Ping %d = %v; want errors.Is %v", i, err, tc.kind)
+				}
+				if backedOff := strings.Contains(err.Error(), "(next attempt in "); backedOff != (i > 0) {
+					t.Errorf("Ping %d = %v; want the next attempt named after the first failure only", i, err)
+				}
+				if i == pings-1 {
+					t.Logf("%d Pings in %s, the last: %v", pings, since(start), err)
+				}
+			}
+			if n := ws.Requests(tc.route) - before; n != 1 {
+				t.Errorf("%d requests to %s for %d failed Pings, want 1", n, tc.route, pings)
+			}
+			// Once the first backoff (at most a second) ends, a Ping asks
+			// the workspace again, once; the Pings after it wait out the
+			// next backoff.
+			waitFor(t, 5*time.Second, "a Ping asks the workspace again after the backoff", func() bool {
+				if err := e.ping(db, 5*time.Second); !errors.Is(err, tc.kind) {
+					t.Fatalf("Ping after the backoff = %v; want %v", err, tc.kind)
+				}
+				return ws.Requests(tc.route)-before >= 2
+			})
+			if err := e.ping(db, 5*time.Second); !errors.Is(err, tc.kind) {
+				t.Fatalf("Ping after the backoff = %v; want %v", err, tc.kind)
+			}
+			if n := ws.Requests(tc.route) - before; n != 2 {
+				t.Errorf("%d requests to %s after the backoff, want 2", n, tc.route)
+			}
+			e.waitNoLeaksAfterClose()
+		})
+	}
+}
+
+// Fault 2 and 11: a burst of 500s from the mint or the lookup fails the
+// Connects that meet it, each naming the step and the workspace's error,
+// and is backed off (at least 0.5 s, then 1 s; at most 1 s, then 2 s)
+// rather than asked again per Connect, until the workspace answers.
+func TestFaultWorkspace500Burst(t *testing.T) {
+	for _, tt := range []struct {
+		name, route, step string
+		atLeast           time.Duration // the backoffs the recovery waits out
+	}{
+		{name: "mint", route: lakebasetest.RouteDatabaseCredential, step: "mint"},
+		{name: "lookup", route: lakebasetest.RouteInstance, step: "resolve", atLeast: 1500 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFaultEnv(t)
+			ws := e.kit.Workspace
+			ws.Fail(tt.route, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 2})
+			before := ws.Requests(tt.route)
+			db, _ := e.open(e.dsn())
+			errs, start := e.pingUntilUp(db, 50*time.Millisecond)
+			if took := time.Since(start); len(errs) == 0 || took < tt.atLeast || took > 6*time.Second {
+				t.Fatalf("%d errors, recovered after %s; want errors, then recovery once the backoffs passed (%s to 3 s)", len(errs), since(start), tt.atLeast)
+			}
+			for _, err := range errs {
+				wantConnectError(t, err, tt.step, e.instance, "Internal Server Error")
+			}
+			if n := ws.Requests(tt.route) - before; n != 3 {
+				t.Errorf("%d requests to %s for %d failed Pings, want 3: backoff, not one per Connect", n, tt.route, len(errs))
+			}
+			t.Logf("%d errors, such as %q; recovered after %s", len(errs), errs[len(errs)-1], since(start))
+			e.waitNoLeaksAfterClose()
+		})
+	}
 }

@@ -27,7 +27,7 @@ func TestGroupRoleLogin(t *testing.T) {
 	}
 	dsn := "instance=" + lakebasetest.DefaultInstance + " user=" + quote(group) + " "
 
-	_, db := openConnector(t, dsn+m2mKeys(kit, member), nil)
+	_, db := openConnector(t, dsn+m2mKeys(kit, member))
 	if got := mustCurrentUser(t, db); got != group {
 		t.Errorf("current_user = %q, want the group's role %q", got, group)
 	}
@@ -35,7 +35,7 @@ func TestGroupRoleLogin(t *testing.T) {
 		t.Errorf("%d credentials minted for the member, want 1", n)
 	}
 
-	_, db = openConnector(t, dsn+m2mKeys(kit, outsider), nil)
+	_, db = openConnector(t, dsn+m2mKeys(kit, outsider))
 	err := db.PingContext(contextFor(t, 30*time.Second))
 	var pe *pq.Error
 	if !errors.As(err, &pe) || pe.Code != "28P01" {

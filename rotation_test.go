@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -30,7 +29,7 @@ func slowest(samples []connectSample, inside bool) (time.Duration, int) {
 	return worst, n
 }
 
-// Credentials living 6 s rotate under steady load with every query on a new
+// Credentials living 6 s (scaled: see harness_test.go) rotate under steady load with every query on a new
 // connection: no query fails; the workspace mints once per rotation, each
 // refresh starting inside the refresh window and landing before the current
 // credential runs out; and no connect waits for a mint once the first
@@ -40,12 +39,12 @@ func slowest(samples []connectSample, inside bool) (time.Duration, int) {
 // It does not run in parallel with other tests: it compares connect times,
 // and other tests' connection storms on the same machine would swamp them.
 func TestRotationUnderLoad(t *testing.T) {
-	const (
-		lifetime = 6 * time.Second
-		latency  = 200 * time.Millisecond
-		duration = 30 * time.Second
-		workers  = 3
-		slack    = 20 * time.Millisecond
+	const workers = 3
+	var (
+		lifetime = scaled(6 * time.Second)
+		latency  = scaled(200 * time.Millisecond)
+		duration = scaled(30 * time.Second)
+		slack    = scaled(20 * time.Millisecond)
 	)
 	// The cache's defaults: a credential is handed out until margin before
 	// its expiry, and refreshed from window before it. The next one is
@@ -55,14 +54,10 @@ func TestRotationUnderLoad(t *testing.T) {
 	window := min(5*time.Minute, lifetime/4)
 	interval := lifetime - window + latency
 
-	kit := lakebasetest.New(t, lakebasetest.Options{CredentialLifetime: lifetime})
-	kit.Workspace.SetMintLatency(latency)
-	logger, logs := debugLogger()
-	conn, db := openConnector(t, kit.DSNs().M2M, func(c *lakebase.Config) { c.Logger = logger })
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{CredentialLifetime: lifetime, MintLatency: latency}, nil)
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db) // the first credential
-	var s secrets
-	s.addKit(kit)
+	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 
 	gate := kit.InstanceGateway()

@@ -48,10 +48,12 @@ func TestSoak(t *testing.T) {
 		seed = s
 	}
 	const (
-		workers  = 64
-		conns    = 32              // the pool: workers wait for connections too
-		churn    = 2 * time.Second // SetConnMaxLifetime
-		lifetime = 5 * time.Second // of a credential
+		workers = 64
+		conns   = 32 // the pool: workers wait for connections too
+	)
+	var (
+		churn    = scaled(2 * time.Second) // SetConnMaxLifetime
+		lifetime = scaled(5 * time.Second) // of a credential
 	)
 	e := newFaultEnv(t)
 	s := &soak{e: e, table: "soak_" + strings.ReplaceAll(e.instance, "-", "_"), rng: rand.New(rand.NewPCG(seed, seed))}
@@ -63,8 +65,8 @@ func TestSoak(t *testing.T) {
 	// small machine under the race detector: a safety margin of a tenth of
 	// the lifetime would not cover them, as a tenth of an hour does.
 	db, c := e.open(e.dsn(), func(cfg *lakebase.Config) {
-		cfg.SafetyMargin = 1500 * time.Millisecond
-		cfg.RefreshWindow = 2500 * time.Millisecond
+		cfg.SafetyMargin = scaled(1500 * time.Millisecond)
+		cfg.RefreshWindow = scaled(2500 * time.Millisecond)
 	})
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
@@ -395,7 +397,7 @@ func errorKind(err error) string {
 // transport, the test's workspace proxy) and end after their idle timeout.
 func settledGoroutines(baseline map[string]bool) []string {
 	var left []string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(scaled(5 * time.Second)); ; time.Sleep(50 * time.Millisecond) {
 		left = left[:0]
 		for _, s := range goroutineStacks() {
 			if !baseline[goroutineID(s)] && !idleHTTP(s) {

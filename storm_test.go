@@ -14,8 +14,8 @@ import (
 func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	t.Parallel()
 	const goroutines = 200
-	kit := lakebasetest.New(t, lakebasetest.Options{MintLatency: 100 * time.Millisecond})
-	conn, db := openConnector(t, kit.DSNs().M2M, nil)
+	kit := newKit(t, lakebasetest.Options{MintLatency: 100 * time.Millisecond})
+	conn, db := openConnector(t, kit.DSNs().M2M)
 	db.SetMaxOpenConns(goroutines + 50)
 
 	routes := []string{lakebasetest.RouteToken, lakebasetest.RouteInstance, lakebasetest.RouteDatabaseCredential}

@@ -19,7 +19,7 @@ import (
 // dead.
 func TestAuthU2MKeepsRotatedRefreshToken(t *testing.T) {
 	e := newFaultEnv(t)
-	e.kit.Workspace.SetOAuthTokenLifetime(time.Second) // every later run refreshes
+	e.kit.Workspace.SetOAuthTokenLifetime(scaled(time.Second)) // every later run refreshes
 	t.Cleanup(func() { e.kit.Workspace.SetOAuthTokenLifetime(0) })
 	cacheDir := filepath.Join(t.TempDir(), "lakebase")
 	// The browser visits the workspace itself, not the test's proxy.
@@ -37,14 +37,15 @@ func TestAuthU2MKeepsRotatedRefreshToken(t *testing.T) {
 		db.Close()
 	}
 	run(e.kit.Workspace.OpenBrowser) // the browser login
-	first := cachedRefreshToken(t, cacheDir)
+	first, _ := cachedToken(t, cacheDir)
 	e.keepSecret(first)
 
 	for range 2 {
-		time.Sleep(1100 * time.Millisecond) // the access token in the file expires
+		_, expiry := cachedToken(t, cacheDir)
+		waitFor(t, 10*time.Second, "the access token in the file expires", func() bool { return time.Now().After(expiry) })
 		run(failingBrowser(t))
 	}
-	last := cachedRefreshToken(t, cacheDir)
+	last, _ := cachedToken(t, cacheDir)
 	e.keepSecret(last)
 	if last == first {
 		t.Fatal("the refresh token in the file was not replaced by the rotated one")
@@ -61,9 +62,9 @@ func TestAuthU2MKeepsRotatedRefreshToken(t *testing.T) {
 	e.waitNoLeaksAfterClose()
 }
 
-// cachedRefreshToken reads the one refresh token in the u2m token file of
-// dir.
-func cachedRefreshToken(t *testing.T, dir string) string {
+// cachedToken reads the refresh token and the access token's expiry of the
+// one token in the u2m token file of dir.
+func cachedToken(t *testing.T, dir string) (refreshToken string, expiry time.Time) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) != 1 {
@@ -75,14 +76,15 @@ func cachedRefreshToken(t *testing.T, dir string) string {
 	}
 	var content struct {
 		Tokens map[string]struct {
-			RefreshToken string `json:"refresh_token"`
+			RefreshToken string    `json:"refresh_token"`
+			Expiry       time.Time `json:"expiry"`
 		} `json:"tokens"`
 	}
 	if err := json.Unmarshal(raw, &content); err != nil || len(content.Tokens) != 1 {
 		t.Fatalf("token file: %v, %d tokens", err, len(content.Tokens))
 	}
 	for _, tok := range content.Tokens {
-		return tok.RefreshToken
+		return tok.RefreshToken, tok.Expiry
 	}
-	return ""
+	return "", time.Time{}
 }

@@ -52,15 +52,7 @@ func TestUnreachableWorkspaceFailsAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			logger, logs := debugLogger()
-			_, db := openConnector(t, "instance=orders workspace="+tt.workspace+" "+tt.auth, func(c *lakebase.Config) { c.Logger = logger })
-			start := time.Now()
-			err := db.PingContext(contextFor(t, 30*time.Second))
-			took := time.Since(start)
-			if err == nil {
-				t.Fatal("Ping succeeded")
-			}
-			t.Logf("error after %s: %v", took, err)
+			logs, took, err := pingFails(t, "instance=orders workspace="+tt.workspace+" "+tt.auth)
 			wantConnectError(t, err, "resolve", `instance "orders"`, "cannot reach the workspace "+tt.workspace, tt.reason)
 			if !errors.Is(err, lakebase.ErrUnreachable) {
 				t.Errorf("errors.Is(%v, ErrUnreachable) = false", err)
@@ -90,8 +82,8 @@ func TestWorkspaceFailingUntilTheDeadlineSaysWhy(t *testing.T) {
 		_, _ = rw.Write([]byte(`{"error_code":"TEMPORARILY_UNAVAILABLE","message":"the workspace is down for maintenance"}`))
 	}))
 	t.Cleanup(down.Close)
-	logger, logs := debugLogger()
-	conn, _ := openConnector(t, "instance=orders workspace="+down.URL+" auth=pat token=dapi-not-a-secret-really", func(c *lakebase.Config) { c.Logger = logger })
+	logs := newLogCapture()
+	conn, _ := openConnector(t, "instance=orders workspace="+down.URL+" auth=pat token=dapi-not-a-secret-really", withLogger(logs))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
