@@ -18,7 +18,7 @@ func TestDisabledEndpointFailsAtOnce(t *testing.T) {
 	kit := sharedKit(t)
 	for _, tt := range []struct {
 		name  string
-		state string
+		state lakebasetest.EndpointState
 		app   bool // found by PGHOST in a Databricks App
 	}{
 		{name: "idle", state: "IDLE"},

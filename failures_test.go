@@ -131,7 +131,7 @@ func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 }
 
 // everyRoute lists the fake workspace's routes.
-var everyRoute = []string{
+var everyRoute = []lakebasetest.Route{
 	lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery, lakebasetest.RouteToken,
 	lakebasetest.RouteAuthorize, lakebasetest.RouteMe, lakebasetest.RouteDatabaseCredential,
 	lakebasetest.RouteInstance, lakebasetest.RouteInstances, lakebasetest.RoutePostgresCredential,
@@ -152,7 +152,7 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 	for _, route := range everyRoute {
 		kit.Workspace.Fail(route, lakebasetest.Fault{Status: 503})
 	}
-	before := make(map[string]int)
+	before := make(map[lakebasetest.Route]int)
 	for _, route := range everyRoute {
 		before[route] = kit.Workspace.Requests(route)
 	}

@@ -130,7 +130,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 func TestFaultWakingEndpoint(t *testing.T) {
 	e := newFaultEnv(t)
 	path := "projects/fault/branches/main/endpoints/" + e.instance
-	gw, err := e.kit.AddEndpoint(context.Background(), lakebasetest.EndpointOptions{Path: path, State: "IDLE"})
+	gw, err := e.kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "IDLE"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestFaultHostChange(t *testing.T) {
 	}
 
 	t.Run("moved", func(t *testing.T) {
-		next, host, err := e.kit.StartGatewayFor(e.instance, "", false)
+		next, err := e.kit.StartFailoverGateway(e.instance)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestFaultHostChange(t *testing.T) {
 		if err := e.gateway.SetOutage(true); err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.SetInstanceHost(e.instance, host, ""); err != nil {
+		if err := ws.SetInstanceHost(e.instance, next.Addr(), ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.ping(db, 10*time.Second); err != nil {
@@ -231,7 +231,7 @@ func TestFaultHostChange(t *testing.T) {
 	})
 
 	t.Run("failing over", func(t *testing.T) {
-		next, host, err := e.kit.StartGatewayFor(e.instance, "", false)
+		next, err := e.kit.StartFailoverGateway(e.instance)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +242,7 @@ func TestFaultHostChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.AfterFunc(500*time.Millisecond, func() {
-			_ = ws.SetInstanceHost(e.instance, host, "")
+			_ = ws.SetInstanceHost(e.instance, next.Addr(), "")
 			_ = ws.SetInstanceState(e.instance, "AVAILABLE")
 		})
 		start := time.Now()

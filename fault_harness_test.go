@@ -59,7 +59,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 		e.sweep()
 		faultKit.mu.Unlock()
 	})
-	gw, err := k.AddInstance(context.Background(), lakebasetest.InstanceOptions{Name: e.instance})
+	gw, err := k.AddInstance(lakebasetest.InstanceOptions{Name: e.instance})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func (e *faultEnv) dsnWith(target, auth string, extra ...string) string {
 		"workspace=" + e.ws.URL(),
 		auth,
 		"sslmode=verify-full",
-		"sslrootcert=" + quoteDSN(e.kit.CAFile()),
+		"sslrootcert=" + quoteDSN(e.kit.Postgres.CAFile()),
 	}
 	return strings.Join(append(parts, extra...), " ")
 }

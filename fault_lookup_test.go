@@ -18,7 +18,7 @@ func TestFaultLookupBackoff(t *testing.T) {
 	const pings = 20
 	for _, tc := range []struct {
 		name   string
-		route  string // the request that fails
+		route  lakebasetest.Route // the request that fails
 		kind   error
 		words  string
 		target func(e *faultEnv) string

@@ -101,7 +101,7 @@ func loginRecorder(e *faultEnv, creds *[]string) func(context.Context, lakebase.
 // certificate, and closes the session.
 func pqLogin(ctx context.Context, e *faultEnv, l lakebase.Login) error {
 	dsn := fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s",
-		quoteDSN(l.Host), l.Port, quoteDSN(l.User), quoteDSN(l.Credential.Value), quoteDSN(l.Database), quoteDSN(e.kit.CAFile()))
+		quoteDSN(l.Host), l.Port, quoteDSN(l.User), quoteDSN(l.Credential.Value), quoteDSN(l.Database), quoteDSN(e.kit.Postgres.CAFile()))
 	pc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func uniqueName(prefix string) string {
 
 // tlsKeys are the DSN keys that verify a kit's gateways.
 func tlsKeys(kit *lakebasetest.Kit) string {
-	return "sslmode=verify-full sslrootcert=" + quote(kit.CAFile())
+	return "sslmode=verify-full sslrootcert=" + quote(kit.Postgres.CAFile())
 }
 
 // quote quotes a key/value DSN value.
@@ -74,7 +74,7 @@ func addInstance(t *testing.T, kit *lakebasetest.Kit, opts lakebasetest.Instance
 	if opts.Name == "" {
 		opts.Name = uniqueName("inst")
 	}
-	if _, err := kit.AddInstance(context.Background(), opts); err != nil {
+	if _, err := kit.AddInstance(opts); err != nil {
 		t.Fatal(err)
 	}
 	return opts.Name
@@ -87,7 +87,7 @@ func addEndpoint(t *testing.T, kit *lakebasetest.Kit, opts lakebasetest.Endpoint
 	if opts.Path == "" {
 		opts.Path = "projects/" + uniqueName("proj") + "/branches/main/endpoints/primary"
 	}
-	if _, err := kit.AddEndpoint(context.Background(), opts); err != nil {
+	if _, err := kit.AddEndpoint(opts); err != nil {
 		t.Fatal(err)
 	}
 	return opts.Path

@@ -128,7 +128,7 @@ func TestTargets(t *testing.T) {
 		name := addInstance(t, kit, lakebasetest.InstanceOptions{})
 		rw, _ := instanceHosts(t, kit, name)
 		rwGate := gatewayAt(t, kit, rw)
-		other, _, err := kit.StartGatewayFor(name, "", false)
+		other, err := kit.StartFailoverGateway(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func appEnvironment(t *testing.T, kit *lakebasetest.Kit, sp lakebasetest.Service
 		"PGDATABASE":               lakebasetest.DefaultDatabase,
 		"PGUSER":                   sp.ApplicationID,
 		"PGSSLMODE":                "verify-full",
-		"PGSSLROOTCERT":            kit.CAFile(),
+		"PGSSLROOTCERT":            kit.Postgres.CAFile(),
 		"PGAPPNAME":                "lakebase-test-app",
 	} {
 		t.Setenv(k, v)

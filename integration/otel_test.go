@@ -136,7 +136,7 @@ func TestTelemetryWorkspaceFailures(t *testing.T) {
 	kit := lakebasetest.New(t, lakebasetest.Options{})
 	tests := []struct {
 		name      string
-		route     string
+		route     lakebasetest.Route
 		status    int
 		step      string // the failed step
 		errorType string

@@ -30,14 +30,14 @@ func TestPoolFollowsFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Release()
-	newGate, newHost, err := kit.StartGatewayFor(name, "", false)
+	newGate, err := kit.StartFailoverGateway(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := oldGate.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := kit.Workspace.SetInstanceHost(name, newHost, ""); err != nil {
+	if err := kit.Workspace.SetInstanceHost(name, newGate.Addr(), ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -94,7 +94,7 @@ func TestPoolWakingEndpoint(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	path := uniqueName("projects/p/branches/b/endpoints/e")
 	ctx := testContext(t, time.Minute)
-	gate, err := kit.AddEndpoint(ctx, lakebasetest.EndpointOptions{Path: path, State: "INIT"})
+	gate, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "INIT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestPoolWakingEndpointBudget(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	path := uniqueName("projects/p/branches/b/endpoints/e")
 	ctx := testContext(t, time.Minute)
-	if _, err := kit.AddEndpoint(ctx, lakebasetest.EndpointOptions{Path: path, State: "INIT"}); err != nil {
+	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "INIT"}); err != nil {
 		t.Fatal(err)
 	}
 	poolCfg, err := pgxpool.ParseConfig("connect_timeout=" + strconv.Itoa(1))
@@ -160,8 +160,8 @@ func TestPoolTLSAsTheDriver(t *testing.T) {
 		ok   bool
 	}{
 		{"default: require", "", true},
-		{"verify-full with the kit's CA", "sslmode=verify-full sslrootcert=" + quote(kit.CAFile()), true},
-		{"verify-ca with the kit's CA", "sslmode=verify-ca sslrootcert=" + quote(kit.CAFile()), true},
+		{"verify-full with the kit's CA", "sslmode=verify-full sslrootcert=" + quote(kit.Postgres.CAFile()), true},
+		{"verify-ca with the kit's CA", "sslmode=verify-ca sslrootcert=" + quote(kit.Postgres.CAFile()), true},
 		{"verify-full with the system's roots", "sslmode=verify-full sslrootcert=system", false},
 	}
 	for _, tt := range tests {

@@ -26,7 +26,7 @@
 //
 // The kit runs the installed server binaries (initdb and postgres on PATH,
 // else the newest /usr/lib/postgresql/*/bin). Without them, the first start
-// downloads PostgreSQL (DefaultPostgresVersion) once: zonky's
+// downloads PostgreSQL 17.5 once: zonky's
 // io.zonky.test.postgres:embedded-postgres-binaries-OS-ARCH artifact from
 // Maven Central, a jar of about 10 MB holding a .txz, checked against the
 // checksum published beside it and unpacked into

@@ -5,20 +5,24 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
-	"strconv"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Defaults of the set that Start registers.
+// The default instance and endpoint that Start registers.
 const (
 	DefaultInstance = "lakebase-test"
 	DefaultEndpoint = "projects/test/branches/main/endpoints/primary"
-	DefaultUser     = "person@example.com"
-	DefaultRole     = "native_app"
+)
+
+// The default user and native role that Start registers; Kit.User and
+// Kit.NativeRole name them.
+const (
+	defaultUser = "person@example.com"
+	defaultRole = "native_app"
 )
 
 // Options configure Start.
@@ -84,8 +88,8 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		gateways:         make(map[string]*Gateway),
 		byTarget:         make(map[string][]*Gateway),
 		ServicePrincipal: ServicePrincipal{ApplicationID: uuid.NewString(), Secret: "sp-secret-" + randomHex(16), DisplayName: "lakebase test app"},
-		User:             User{Email: DefaultUser, Token: "dapi" + randomHex(16), RefreshToken: "refresh-" + randomHex(16)},
-		NativeRole:       DefaultRole,
+		User:             User{Email: defaultUser, Token: "dapi" + randomHex(16), RefreshToken: "refresh-" + randomHex(16)},
+		NativeRole:       defaultRole,
 		NativePassword:   "native-" + randomHex(12),
 	}
 	if opts.CredentialLifetime > 0 {
@@ -99,10 +103,10 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		k.Workspace.SetBrowserUser(k.User.Email),
 	)
 	if err == nil {
-		_, err = k.AddInstance(ctx, InstanceOptions{Name: DefaultInstance, ReadOnly: true, NativeLogin: true})
+		_, err = k.AddInstance(InstanceOptions{Name: DefaultInstance, ReadOnly: true, NativeLogin: true})
 	}
 	if err == nil {
-		_, err = k.AddEndpoint(ctx, EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
+		_, err = k.AddEndpoint(EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
 	}
 	if err != nil {
 		return nil, errors.Join(err, k.Close())
@@ -164,9 +168,10 @@ func (k *Kit) addIdentityRole(ctx context.Context, name string) error {
 
 // InstanceOptions describe a Provisioned instance for AddInstance.
 type InstanceOptions struct {
+	// Name identifies the instance.
 	Name string
-	// State is AVAILABLE when empty.
-	State string
+	// State is InstanceAvailable when empty.
+	State InstanceState
 	// ReadOnly gives the instance a read-only host (readable secondaries),
 	// served by a gateway of its own in front of the same server.
 	ReadOnly bool
@@ -177,28 +182,25 @@ type InstanceOptions struct {
 // AddInstance starts the gateways of a Provisioned instance and registers it
 // with the workspace, whose lookups then give the gateways' addresses. It
 // returns the read-write gateway.
-func (k *Kit) AddInstance(ctx context.Context, opts InstanceOptions) (*Gateway, error) {
-	target := instanceTarget(opts.Name)
-	rw, err := k.startGateway(target, opts.NativeLogin)
+func (k *Kit) AddInstance(opts InstanceOptions) (*Gateway, error) {
+	inst := Instance{Name: opts.Name, State: opts.State, NativeLogin: opts.NativeLogin}
+	hosts := []targetHost{{addr: &inst.ReadWriteHost, nativeLogin: opts.NativeLogin}}
+	if opts.ReadOnly {
+		hosts = append(hosts, targetHost{addr: &inst.ReadOnlyHost, nativeLogin: opts.NativeLogin})
+	}
+	rw, err := k.startHosts(instanceTarget(opts.Name), hosts)
 	if err != nil {
 		return nil, err
-	}
-	inst := Instance{Name: opts.Name, State: opts.State, ReadWriteHost: gatewayHost(rw), NativeLogin: opts.NativeLogin}
-	if opts.ReadOnly {
-		ro, err := k.startGateway(target, opts.NativeLogin)
-		if err != nil {
-			return nil, err
-		}
-		inst.ReadOnlyHost = gatewayHost(ro)
 	}
 	return rw, k.Workspace.AddInstance(inst)
 }
 
 // EndpointOptions describe an Autoscaling endpoint for AddEndpoint.
 type EndpointOptions struct {
+	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
-	// State is ACTIVE when empty.
-	State string
+	// State is EndpointActive when empty.
+	State EndpointState
 	// ReadOnly gives the endpoint a read-only host.
 	ReadOnly bool
 	// Pooled gives it pooled hosts, which accept native passwords only.
@@ -207,33 +209,47 @@ type EndpointOptions struct {
 
 // AddEndpoint starts the gateways of an Autoscaling endpoint and registers it
 // with the workspace. It returns the read-write gateway.
-func (k *Kit) AddEndpoint(ctx context.Context, opts EndpointOptions) (*Gateway, error) {
-	target := endpointTarget(opts.Path)
-	rw, err := k.startGateway(target, true)
-	if err != nil {
-		return nil, err
-	}
-	hosts := EndpointHosts{Host: gatewayHost(rw)}
-	add := func(host *string, nativeOnly bool) error {
-		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: true, NativeOnly: nativeOnly})
-		if err == nil {
-			*host = gatewayHost(g)
-		}
-		return err
-	}
+func (k *Kit) AddEndpoint(opts EndpointOptions) (*Gateway, error) {
+	ep := Endpoint{Path: opts.Path, State: opts.State}
+	hosts := []targetHost{{addr: &ep.Hosts.Host, nativeLogin: true}}
 	if opts.ReadOnly {
-		err = add(&hosts.ReadOnlyHost, false)
+		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyHost, nativeLogin: true})
 	}
-	if opts.Pooled && err == nil {
-		err = add(&hosts.ReadWritePooledHost, true)
-		if opts.ReadOnly && err == nil {
-			err = add(&hosts.ReadOnlyPooledHost, true)
+	if opts.Pooled {
+		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadWritePooledHost, nativeLogin: true, nativeOnly: true})
+		if opts.ReadOnly {
+			hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyPooledHost, nativeLogin: true, nativeOnly: true})
 		}
 	}
+	rw, err := k.startHosts(endpointTarget(opts.Path), hosts)
 	if err != nil {
 		return nil, err
 	}
-	return rw, k.Workspace.AddEndpoint(Endpoint{Path: opts.Path, State: opts.State, Hosts: hosts})
+	return rw, k.Workspace.AddEndpoint(ep)
+}
+
+// targetHost is a host of an instance or endpoint that gets a gateway of its
+// own: startHosts writes the gateway's address to addr.
+type targetHost struct {
+	addr                    *string
+	nativeLogin, nativeOnly bool
+}
+
+// startHosts starts a gateway for each of target's hosts and returns the
+// first, the read-write one.
+func (k *Kit) startHosts(target string, hosts []targetHost) (*Gateway, error) {
+	var first *Gateway
+	for _, h := range hosts {
+		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: h.nativeLogin, NativeOnly: h.nativeOnly})
+		if err != nil {
+			return nil, err
+		}
+		*h.addr = g.Addr()
+		if first == nil {
+			first = g
+		}
+	}
+	return first, nil
 }
 
 // Gateway returns the gateway behind a host that the workspace gives (as
@@ -260,23 +276,15 @@ func (k *Kit) gatewayOf(target string) *Gateway {
 	return nil
 }
 
-// StartGatewayFor starts one more gateway for an instance or endpoint, as a
-// failover target: point the workspace at it with SetInstanceHost or
-// SetEndpointHosts. It returns the gateway and its "host:port".
-func (k *Kit) StartGatewayFor(instance, endpoint string, nativeLogin bool) (*Gateway, string, error) {
-	target := instanceTarget(instance)
-	if endpoint != "" {
-		target = endpointTarget(endpoint)
+// StartFailoverGateway starts one more gateway for the registered instance
+// name, with its native login setting, as the target of a failover or a
+// host added later: point the workspace at its Addr with SetInstanceHost.
+func (k *Kit) StartFailoverGateway(instance string) (*Gateway, error) {
+	inst, ok := k.Workspace.registeredInstance(instance)
+	if !ok {
+		return nil, fmt.Errorf("lakebasetest: start failover gateway: no instance %q", instance)
 	}
-	g, err := k.startGateway(target, nativeLogin)
-	if err != nil {
-		return nil, "", err
-	}
-	return g, gatewayHost(g), nil
-}
-
-func (k *Kit) startGateway(target string, nativeLogin bool) (*Gateway, error) {
-	return k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: nativeLogin})
+	return k.startGatewayWith(gatewayOptions{Target: instanceTarget(instance), NativeLogin: inst.NativeLogin})
 }
 
 // startGatewayWith starts a gateway in front of the kit's server and
@@ -292,20 +300,14 @@ func (k *Kit) startGatewayWith(opts gatewayOptions) (*Gateway, error) {
 	if k.closed {
 		return nil, errors.Join(errors.New("lakebasetest: kit is closed"), g.Close())
 	}
-	k.gateways[gatewayHost(g)] = g
+	k.gateways[g.Addr()] = g
 	k.byTarget[opts.Target] = append(k.byTarget[opts.Target], g)
 	return g, nil
 }
 
-// gatewayHost is the host the workspace gives for g: "127.0.0.1:port".
-func gatewayHost(g *Gateway) string { return net.JoinHostPort(g.Host(), strconv.Itoa(g.Port())) }
-
 // RevokeCredentials makes every credential minted so far invalid, as if
 // revoked early: gateways refuse them at the next login.
 func (k *Kit) RevokeCredentials() { k.store.revokeAll() }
-
-// CAFile is the path of the kit's CA certificate, for sslrootcert=.
-func (k *Kit) CAFile() string { return k.Postgres.CAFile() }
 
 // Close stops every gateway, the workspace and the server.
 func (k *Kit) Close() error {

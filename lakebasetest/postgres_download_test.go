@@ -318,7 +318,7 @@ func hideInstalledPostgres(t *testing.T) {
 	saved := installedBinGlob
 	installedBinGlob = filepath.Join(t.TempDir(), "*", "bin")
 	t.Cleanup(func() { installedBinGlob = saved })
-	for _, env := range []string{PostgresDownloadEnv, PostgresMirrorEnv, PostgresArchiveEnv, PostgresVersionEnv, PostgresCacheEnv} {
+	for _, env := range []string{postgresDownloadEnv, postgresMirrorEnv, postgresArchiveEnv, postgresVersionEnv, postgresCacheEnv} {
 		t.Setenv(env, "")
 	}
 	if _, ok := installedBinaries(); ok {

@@ -166,7 +166,7 @@ func TestWithDatabase(t *testing.T) {
 func TestPostgresTemplateCache(t *testing.T) {
 	// Downloaded binaries, if the kit needs them, stay where they are.
 	if d, err := (DownloadOptions{}).withDefaults(); err == nil {
-		t.Setenv(PostgresCacheEnv, d.CacheDir)
+		t.Setenv(postgresCacheEnv, d.CacheDir)
 	}
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache) // os.UserCacheDir on Linux

@@ -40,13 +40,24 @@ func (w *Workspace) SetOAuthTokenLifetime(d time.Duration) {
 	w.mu.Unlock()
 }
 
-// SetCloud sets the cloud that the workspace's host metadata names: "AWS"
-// (the default), "Azure" or "GCP", as an *.azuredatabricks.net or
-// *.gcp.databricks.com workspace answers. The SDK takes the cloud from
-// there, whatever the host name, for clients made from now on.
-func (w *Workspace) SetCloud(cloud string) error {
+// Cloud is a cloud that a workspace's host metadata can name.
+type Cloud string
+
+// The clouds Databricks runs on.
+const (
+	CloudAWS   Cloud = "AWS"
+	CloudAzure Cloud = "Azure"
+	CloudGCP   Cloud = "GCP"
+)
+
+// SetCloud sets the cloud that the workspace's host metadata names:
+// CloudAWS (the default), CloudAzure or CloudGCP, as an
+// *.azuredatabricks.net or *.gcp.databricks.com workspace answers. The SDK
+// takes the cloud from there, whatever the host name, for clients made from
+// now on.
+func (w *Workspace) SetCloud(cloud Cloud) error {
 	switch cloud {
-	case "AWS", "Azure", "GCP":
+	case CloudAWS, CloudAzure, CloudGCP:
 	default:
 		return fmt.Errorf("lakebasetest: set cloud: want AWS, Azure or GCP, got %q", cloud)
 	}

@@ -6,11 +6,33 @@ import (
 	"strings"
 )
 
-// States a Provisioned instance can be in.
-var instanceStates = []string{"AVAILABLE", "STARTING", "STOPPED", "UPDATING", "DELETING", "FAILING_OVER"}
+// InstanceState is the state of a Provisioned instance.
+type InstanceState string
 
-// States an Autoscaling endpoint's compute can be in.
-var endpointStates = []string{"ACTIVE", "IDLE", "INIT", "DEGRADED"}
+// The states a Provisioned instance can be in.
+const (
+	InstanceAvailable   InstanceState = "AVAILABLE"
+	InstanceStarting    InstanceState = "STARTING"
+	InstanceStopped     InstanceState = "STOPPED" // also sets effective_stopped
+	InstanceUpdating    InstanceState = "UPDATING"
+	InstanceDeleting    InstanceState = "DELETING"
+	InstanceFailingOver InstanceState = "FAILING_OVER"
+)
+
+var instanceStates = []InstanceState{InstanceAvailable, InstanceStarting, InstanceStopped, InstanceUpdating, InstanceDeleting, InstanceFailingOver}
+
+// EndpointState is the state of an Autoscaling endpoint's compute.
+type EndpointState string
+
+// The states an Autoscaling endpoint's compute can be in.
+const (
+	EndpointActive   EndpointState = "ACTIVE"
+	EndpointIdle     EndpointState = "IDLE" // scaled to zero
+	EndpointInit     EndpointState = "INIT" // waking
+	EndpointDegraded EndpointState = "DEGRADED"
+)
+
+var endpointStates = []EndpointState{EndpointActive, EndpointIdle, EndpointInit, EndpointDegraded}
 
 // Instance is a Provisioned database instance. Hosts may carry a port
 // ("127.0.0.1:54321"), since the kit's gateways listen on random ports; the
@@ -18,9 +40,8 @@ var endpointStates = []string{"ACTIVE", "IDLE", "INIT", "DEGRADED"}
 type Instance struct {
 	// Name identifies the instance.
 	Name string
-	// State is one of AVAILABLE (the default when empty), STARTING, STOPPED,
-	// UPDATING, DELETING, FAILING_OVER. STOPPED also sets effective_stopped.
-	State string
+	// State is InstanceAvailable when empty.
+	State InstanceState
 	// ReadWriteHost is read_write_dns.
 	ReadWriteHost string
 	// ReadOnlyHost is read_only_dns; empty means readable secondaries are off
@@ -45,12 +66,12 @@ type EndpointHosts struct {
 type Endpoint struct {
 	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
-	// State is status.current_state: ACTIVE (the default when empty),
-	// IDLE, INIT or DEGRADED.
-	State string
+	// State is status.current_state, EndpointActive when empty.
+	State EndpointState
 	// PendingState is status.pending_state, the state the compute is moving
-	// to (IDLE while it suspends, ACTIVE while it wakes); empty when settled.
-	PendingState string
+	// to (EndpointIdle while it suspends, EndpointActive while it wakes);
+	// empty when settled.
+	PendingState EndpointState
 	// Disabled is spec.disabled and status.disabled: connections are
 	// restricted, and no connection can enable the endpoint again.
 	Disabled bool
@@ -64,7 +85,7 @@ func (w *Workspace) AddInstance(inst Instance) error {
 		return fmt.Errorf("lakebasetest: add instance: invalid name %q", inst.Name)
 	}
 	if inst.State == "" {
-		inst.State = "AVAILABLE"
+		inst.State = InstanceAvailable
 	}
 	if !slices.Contains(instanceStates, inst.State) {
 		return fmt.Errorf("lakebasetest: add instance %s: unknown state %q", inst.Name, inst.State)
@@ -77,7 +98,7 @@ func (w *Workspace) AddInstance(inst Instance) error {
 
 // SetInstanceState changes the state of instance name, as a start, a stop
 // or a failover would.
-func (w *Workspace) SetInstanceState(name, state string) error {
+func (w *Workspace) SetInstanceState(name string, state InstanceState) error {
 	if !slices.Contains(instanceStates, state) {
 		return fmt.Errorf("lakebasetest: set instance %s state: unknown state %q", name, state)
 	}
@@ -90,6 +111,14 @@ func (w *Workspace) SetInstanceHost(name, readWrite, readOnly string) error {
 	return w.updateInstance(name, func(inst *Instance) {
 		inst.ReadWriteHost, inst.ReadOnlyHost = readWrite, readOnly
 	})
+}
+
+// registeredInstance returns the registered instance name.
+func (w *Workspace) registeredInstance(name string) (Instance, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	inst, ok := w.instances[name]
+	return inst, ok
 }
 
 func (w *Workspace) updateInstance(name string, change func(*Instance)) error {
@@ -110,7 +139,7 @@ func (w *Workspace) AddEndpoint(ep Endpoint) error {
 		return fmt.Errorf("lakebasetest: add endpoint: %w", err)
 	}
 	if ep.State == "" {
-		ep.State = "ACTIVE"
+		ep.State = EndpointActive
 	}
 	if !slices.Contains(endpointStates, ep.State) {
 		return fmt.Errorf("lakebasetest: add endpoint %s: unknown state %q", ep.Path, ep.State)
@@ -126,7 +155,7 @@ func (w *Workspace) AddEndpoint(ep Endpoint) error {
 
 // SetEndpointState changes the compute state of the endpoint at path, as
 // scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
-func (w *Workspace) SetEndpointState(path, state string) error {
+func (w *Workspace) SetEndpointState(path string, state EndpointState) error {
 	if !slices.Contains(endpointStates, state) {
 		return fmt.Errorf("lakebasetest: set endpoint %s state: unknown state %q", path, state)
 	}
@@ -136,7 +165,7 @@ func (w *Workspace) SetEndpointState(path, state string) error {
 // SetEndpointPendingState sets the state that the compute of the endpoint at
 // path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
 // shows it; an empty state says it has settled.
-func (w *Workspace) SetEndpointPendingState(path, state string) error {
+func (w *Workspace) SetEndpointPendingState(path string, state EndpointState) error {
 	if state != "" && !slices.Contains(endpointStates, state) {
 		return fmt.Errorf("lakebasetest: set endpoint %s pending state: unknown state %q", path, state)
 	}
