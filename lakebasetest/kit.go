@@ -99,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 	err = errors.Join(
 		k.AddServicePrincipal(ctx, k.ServicePrincipal),
 		k.AddUser(ctx, k.User),
-		k.AddNativeRole(ctx, k.NativeRole, k.NativePassword),
+		k.addRole(ctx, k.NativeRole, k.NativePassword),
 		k.Workspace.SetBrowserUser(k.User.Email),
 	)
 	if err == nil {
@@ -120,7 +120,7 @@ func (k *Kit) AddServicePrincipal(ctx context.Context, sp ServicePrincipal) erro
 	if err := k.Workspace.AddServicePrincipal(sp); err != nil {
 		return err
 	}
-	return k.addIdentityRole(ctx, sp.ApplicationID)
+	return k.addRole(ctx, sp.ApplicationID, "")
 }
 
 // AddUser registers a person with the workspace and creates their Postgres
@@ -129,7 +129,7 @@ func (k *Kit) AddUser(ctx context.Context, u User) error {
 	if err := k.Workspace.AddUser(u); err != nil {
 		return err
 	}
-	return k.addIdentityRole(ctx, u.Email)
+	return k.addRole(ctx, u.Email, "")
 }
 
 // AddGroup creates the Postgres role of a Databricks group, as Lakebase
@@ -141,26 +141,19 @@ func (k *Kit) AddGroup(ctx context.Context, name string, members ...string) erro
 	if name == "" {
 		return errors.New("lakebasetest: add group: empty name")
 	}
-	if err := k.addIdentityRole(ctx, name); err != nil {
+	if err := k.addRole(ctx, name, ""); err != nil {
 		return err
 	}
 	k.store.addMembers(name, members...)
 	return nil
 }
 
-// AddNativeRole creates a native Postgres role that logs in with password,
-// where an instance or endpoint allows native login.
-func (k *Kit) AddNativeRole(ctx context.Context, name, password string) error {
+// addRole creates a Postgres role that can create tables, as Lakebase's
+// roles can: a Databricks identity's without a password, which only a
+// gateway lets in, or a native role's with one, where an instance or endpoint
+// allows native login.
+func (k *Kit) addRole(ctx context.Context, name, password string) error {
 	if err := k.Postgres.CreateRole(ctx, name, password); err != nil {
-		return err
-	}
-	return k.Postgres.grantSchema(ctx, name)
-}
-
-// addIdentityRole creates the role of a Databricks identity, which only a
-// gateway lets in, and lets it create tables as Lakebase's roles can.
-func (k *Kit) addIdentityRole(ctx context.Context, name string) error {
-	if err := k.Postgres.CreateRole(ctx, name, ""); err != nil {
 		return err
 	}
 	return k.Postgres.grantSchema(ctx, name)

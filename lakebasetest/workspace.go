@@ -62,6 +62,11 @@ type wsGrant struct{ identity, target string }
 
 // newWorkspace starts a workspace that records the credentials it mints in
 // store and reads the time from store's clock.
+// NewWorkspace starts a fake workspace on its own, without a server or
+// gateways, for tests of code that talks to the Databricks API; call Close
+// when done. Its credentials log in nowhere: use New for a whole Lakebase.
+func NewWorkspace() *Workspace { return newWorkspace(newCredentialStore(nil)) }
+
 func newWorkspace(store *credentialStore) *Workspace {
 	w := &Workspace{
 		store:         store,
