@@ -273,7 +273,7 @@ func (k *Kit) gatewayOf(target string) *Gateway {
 // name, with its native login setting, as the target of a failover or a
 // host added later: point the workspace at its Addr with SetInstanceHost.
 func (k *Kit) StartFailoverGateway(instance string) (*Gateway, error) {
-	inst, ok := k.Workspace.registeredInstance(instance)
+	inst, ok := wsFind(k.Workspace, k.Workspace.instances, instance)
 	if !ok {
 		return nil, fmt.Errorf("lakebasetest: start failover gateway: no instance %q", instance)
 	}

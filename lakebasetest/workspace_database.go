@@ -57,9 +57,7 @@ func (w *Workspace) serveInstances(rw http.ResponseWriter, r *http.Request, _ st
 
 // instance finds instance name, or answers 404.
 func (w *Workspace) instance(rw http.ResponseWriter, name string) (Instance, bool) {
-	w.mu.Lock()
-	inst, ok := w.instances[name]
-	w.mu.Unlock()
+	inst, ok := wsFind(w, w.instances, name)
 	if !ok {
 		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Database instance '%s' does not exist.", name))
 	}

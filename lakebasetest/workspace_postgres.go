@@ -170,9 +170,7 @@ func (w *Workspace) serveProjects(rw http.ResponseWriter, r *http.Request, _ str
 
 // endpoint finds the endpoint at path, or answers 404.
 func (w *Workspace) endpoint(rw http.ResponseWriter, path string) (Endpoint, bool) {
-	w.mu.Lock()
-	ep, ok := w.endpoints[path]
-	w.mu.Unlock()
+	ep, ok := wsFind(w, w.endpoints, path)
 	if !ok {
 		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Endpoint '%s' does not exist.", path))
 	}

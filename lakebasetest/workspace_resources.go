@@ -1,6 +1,7 @@
 package lakebasetest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +22,9 @@ const (
 
 var instanceStates = []InstanceState{InstanceAvailable, InstanceStarting, InstanceStopped, InstanceUpdating, InstanceDeleting, InstanceFailingOver}
 
+// check says whether s is a state the service knows.
+func (s InstanceState) check() error { return checkState(instanceStates, s) }
+
 // EndpointState is the state of an Autoscaling endpoint's compute.
 type EndpointState string
 
@@ -33,6 +37,17 @@ const (
 )
 
 var endpointStates = []EndpointState{EndpointActive, EndpointIdle, EndpointInit, EndpointDegraded}
+
+// check says whether s is a state the service knows.
+func (s EndpointState) check() error { return checkState(endpointStates, s) }
+
+// checkState fails unless s is one of known.
+func checkState[S ~string](known []S, s S) error {
+	if !slices.Contains(known, s) {
+		return fmt.Errorf("unknown state %q", s)
+	}
+	return nil
+}
 
 // Instance is a Provisioned database instance. Hosts may carry a port
 // ("127.0.0.1:54321"), since the kit's gateways listen on random ports; the
@@ -84,53 +99,29 @@ func (w *Workspace) AddInstance(inst Instance) error {
 	if inst.Name == "" || strings.Contains(inst.Name, "/") {
 		return fmt.Errorf("lakebasetest: add instance: invalid name %q", inst.Name)
 	}
-	if inst.State == "" {
-		inst.State = InstanceAvailable
+	inst.State = cmp.Or(inst.State, InstanceAvailable)
+	if err := inst.State.check(); err != nil {
+		return fmt.Errorf("lakebasetest: add instance %s: %w", inst.Name, err)
 	}
-	if !slices.Contains(instanceStates, inst.State) {
-		return fmt.Errorf("lakebasetest: add instance %s: unknown state %q", inst.Name, inst.State)
-	}
-	w.mu.Lock()
-	w.instances[inst.Name] = inst
-	w.mu.Unlock()
+	wsStore(w, w.instances, inst.Name, inst)
 	return nil
 }
 
 // SetInstanceState changes the state of instance name, as a start, a stop
 // or a failover would.
 func (w *Workspace) SetInstanceState(name string, state InstanceState) error {
-	if !slices.Contains(instanceStates, state) {
-		return fmt.Errorf("lakebasetest: set instance %s state: unknown state %q", name, state)
+	if err := state.check(); err != nil {
+		return fmt.Errorf("lakebasetest: set instance %s state: %w", name, err)
 	}
-	return w.updateInstance(name, func(inst *Instance) { inst.State = state })
+	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) { inst.State = state })
 }
 
 // SetInstanceHost changes the hosts of instance name, as a failover does;
 // an empty readOnly turns readable secondaries off.
 func (w *Workspace) SetInstanceHost(name, readWrite, readOnly string) error {
-	return w.updateInstance(name, func(inst *Instance) {
+	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) {
 		inst.ReadWriteHost, inst.ReadOnlyHost = readWrite, readOnly
 	})
-}
-
-// registeredInstance returns the registered instance name.
-func (w *Workspace) registeredInstance(name string) (Instance, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	inst, ok := w.instances[name]
-	return inst, ok
-}
-
-func (w *Workspace) updateInstance(name string, change func(*Instance)) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	inst, ok := w.instances[name]
-	if !ok {
-		return fmt.Errorf("lakebasetest: no instance %q", name)
-	}
-	change(&inst)
-	w.instances[name] = inst
-	return nil
 }
 
 // AddEndpoint registers ep, replacing an endpoint with the same path.
@@ -138,60 +129,77 @@ func (w *Workspace) AddEndpoint(ep Endpoint) error {
 	if _, _, _, err := parseEndpointPath(ep.Path); err != nil {
 		return fmt.Errorf("lakebasetest: add endpoint: %w", err)
 	}
-	if ep.State == "" {
-		ep.State = EndpointActive
+	ep.State = cmp.Or(ep.State, EndpointActive)
+	err := ep.State.check()
+	if err == nil && ep.PendingState != "" {
+		err = ep.PendingState.check()
 	}
-	if !slices.Contains(endpointStates, ep.State) {
-		return fmt.Errorf("lakebasetest: add endpoint %s: unknown state %q", ep.Path, ep.State)
+	if err != nil {
+		return fmt.Errorf("lakebasetest: add endpoint %s: %w", ep.Path, err)
 	}
-	if ep.PendingState != "" && !slices.Contains(endpointStates, ep.PendingState) {
-		return fmt.Errorf("lakebasetest: add endpoint %s: unknown pending state %q", ep.Path, ep.PendingState)
-	}
-	w.mu.Lock()
-	w.endpoints[ep.Path] = ep
-	w.mu.Unlock()
+	wsStore(w, w.endpoints, ep.Path, ep)
 	return nil
 }
 
 // SetEndpointState changes the compute state of the endpoint at path, as
 // scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
 func (w *Workspace) SetEndpointState(path string, state EndpointState) error {
-	if !slices.Contains(endpointStates, state) {
-		return fmt.Errorf("lakebasetest: set endpoint %s state: unknown state %q", path, state)
+	if err := state.check(); err != nil {
+		return fmt.Errorf("lakebasetest: set endpoint %s state: %w", path, err)
 	}
-	return w.updateEndpoint(path, func(ep *Endpoint) { ep.State = state })
+	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.State = state })
 }
 
 // SetEndpointPendingState sets the state that the compute of the endpoint at
 // path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
 // shows it; an empty state says it has settled.
 func (w *Workspace) SetEndpointPendingState(path string, state EndpointState) error {
-	if state != "" && !slices.Contains(endpointStates, state) {
-		return fmt.Errorf("lakebasetest: set endpoint %s pending state: unknown state %q", path, state)
+	if state != "" {
+		if err := state.check(); err != nil {
+			return fmt.Errorf("lakebasetest: set endpoint %s pending state: %w", path, err)
+		}
 	}
-	return w.updateEndpoint(path, func(ep *Endpoint) { ep.PendingState = state })
+	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.PendingState = state })
 }
 
 // SetEndpointDisabled disables (or enables again) the endpoint at path, as
 // its owner does in the workspace.
 func (w *Workspace) SetEndpointDisabled(path string, disabled bool) error {
-	return w.updateEndpoint(path, func(ep *Endpoint) { ep.Disabled = disabled })
+	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.Disabled = disabled })
 }
 
 // SetEndpointHosts changes the hosts of the endpoint at path.
 func (w *Workspace) SetEndpointHosts(path string, hosts EndpointHosts) error {
-	return w.updateEndpoint(path, func(ep *Endpoint) { ep.Hosts = hosts })
+	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.Hosts = hosts })
 }
 
-func (w *Workspace) updateEndpoint(path string, change func(*Endpoint)) error {
+// wsStore puts v under key in m, one of the workspace's resource maps.
+func wsStore[V any](w *Workspace, m map[string]V, key string, v V) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ep, ok := w.endpoints[path]
+	m[key] = v
+}
+
+// wsFind returns the value under key in m, one of the workspace's resource
+// maps.
+func wsFind[V any](w *Workspace, m map[string]V, key string) (V, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := m[key]
+	return v, ok
+}
+
+// wsUpdate changes the value under key in m, one of the workspace's
+// resource maps, if there is one; kind names what m holds.
+func wsUpdate[V any](w *Workspace, m map[string]V, kind, key string, change func(*V)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := m[key]
 	if !ok {
-		return fmt.Errorf("lakebasetest: no endpoint %q", path)
+		return fmt.Errorf("lakebasetest: no %s %q", kind, key)
 	}
-	change(&ep)
-	w.endpoints[path] = ep
+	change(&v)
+	m[key] = v
 	return nil
 }
 
