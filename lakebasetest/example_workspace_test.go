@@ -387,3 +387,15 @@ func ExampleWorkspace_OpenBrowser() {
 	fmt.Println(<-codes != "", w.BrowserError())
 	// Output: true <nil>
 }
+
+// Code under test talks to the workspace as to Databricks: here it lists
+// the workspace's instances.
+func ExampleWorkspace() {
+	w := workspaceWith()
+	defer w.Close()
+	_, list := call(w, "dapi-ada", "GET", "/api/2.0/database/instances", "")
+	for _, inst := range list["database_instances"].([]any) {
+		fmt.Println(inst.(map[string]any)["name"])
+	}
+	// Output: orders
+}
