@@ -25,15 +25,29 @@ func m2mDSN(kit *lakebasetest.Kit, instance string, sp lakebasetest.ServicePrinc
 		instance, kit.Workspace.URL(), sp.ApplicationID, sp.Secret, kit.Postgres.CAFile())
 }
 
+// openDB opens dsn with driver, or ends the program.
+func openDB(driver, dsn string) *sql.DB {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return db
+}
+
+// endpointDSN is a DSN for the endpoint at path that logs in as the kit's
+// service principal.
+func endpointDSN(kit *lakebasetest.Kit, path string) string {
+	sp := kit.ServicePrincipal
+	return fmt.Sprintf("endpoint=%s workspace=%s auth=oauth-m2m client_id=%s client_secret=%s sslmode=verify-full sslrootcert=%s",
+		path, kit.Workspace.URL(), sp.ApplicationID, sp.Secret, kit.Postgres.CAFile())
+}
+
 // currentUser opens dsn with the driver and returns current_user.
 func currentUser(dsn string) (string, error) {
-	db, err := sql.Open("lakebase", dsn)
-	if err != nil {
-		return "", err
-	}
+	db := openDB("lakebase", dsn)
 	defer db.Close()
 	var user string
-	err = db.QueryRow("SELECT current_user").Scan(&user)
+	err := db.QueryRow("SELECT current_user").Scan(&user)
 	return user, err
 }
 
@@ -165,10 +179,7 @@ func ExampleKit_DSNs() {
 func ExampleDSNs() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
-	db, err := sql.Open("lakebase", kit.DSNs().PAT)
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("lakebase", kit.DSNs().PAT)
 	defer db.Close()
 	fmt.Println(db.Ping())
 	// <nil>
@@ -241,9 +252,7 @@ func ExampleKit_AddEndpoint() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sp := kit.ServicePrincipal
-	_, err = currentUser(fmt.Sprintf("endpoint=%s workspace=%s auth=oauth-m2m client_id=%s client_secret=%s sslmode=verify-full sslrootcert=%s",
-		path, kit.Workspace.URL(), sp.ApplicationID, sp.Secret, kit.Postgres.CAFile()))
+	_, err = currentUser(endpointDSN(kit, path))
 	fmt.Println(gw.Stats().Accepted, err)
 	// 1 <nil>
 }
@@ -257,9 +266,7 @@ func ExampleEndpointOptions() {
 		log.Fatal(err)
 	}
 	time.AfterFunc(time.Second, func() { _ = kit.Workspace.SetEndpointState(path, lakebasetest.EndpointActive) })
-	sp := kit.ServicePrincipal
-	_, err := currentUser(fmt.Sprintf("endpoint=%s workspace=%s auth=oauth-m2m client_id=%s client_secret=%s sslmode=verify-full sslrootcert=%s",
-		path, kit.Workspace.URL(), sp.ApplicationID, sp.Secret, kit.Postgres.CAFile()))
+	_, err := currentUser(endpointDSN(kit, path))
 	fmt.Println(err)
 	// <nil>
 }
@@ -317,15 +324,12 @@ func ExampleKit_EndpointGateway() {
 func ExampleKit_RevokeCredentials() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("lakebase", kit.DSNs().M2M)
 	defer db.Close()
 	db.SetMaxIdleConns(0) // every query logs in
 	_ = db.Ping()
 	kit.RevokeCredentials()
-	err = db.Ping()
+	err := db.Ping()
 	fmt.Println(kit.InstanceGateway().Stats().Rejected, kit.Workspace.Mints(), err)
 	// 1 2 <nil>
 }

@@ -19,12 +19,19 @@ import (
 // without running them, and the comment at the end of each shows what it
 // prints.
 
+// startServer starts a throwaway server for an example, or ends the
+// program.
+func startServer(opts lakebasetest.PostgresOptions) *lakebasetest.Postgres {
+	srv, err := lakebasetest.StartPostgres(context.Background(), opts)
+	if err != nil {
+		log.Fatal(err) // wraps lakebasetest.ErrPostgresNotFound where there is no PostgreSQL
+	}
+	return srv
+}
+
 // pinnedConn opens the kit's default M2M DSN and holds one session open.
 func pinnedConn(kit *lakebasetest.Kit) (*sql.DB, *sql.Conn) {
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("lakebase", kit.DSNs().M2M)
 	conn, err := db.Conn(context.Background())
 	if err != nil {
 		log.Fatal(err)
@@ -81,10 +88,7 @@ func ExampleGateway_Restart() {
 func ExampleGateway_SetOutage() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("lakebase", kit.DSNs().M2M)
 	defer db.Close()
 	gw := kit.InstanceGateway()
 	if err := gw.SetOutage(true); err != nil {
@@ -146,15 +150,9 @@ func ExampleGateway_Close() {
 // A throwaway server on its own, for code that needs PostgreSQL but not
 // Lakebase.
 func ExampleStartPostgres() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	defer srv.Stop()
-	db, err := sql.Open("postgres", srv.SuperuserDSN())
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("postgres", srv.SuperuserDSN())
 	defer db.Close()
 	var name string
 	fmt.Println(db.QueryRow("SELECT current_database()").Scan(&name), name)
@@ -190,15 +188,12 @@ func ExamplePostgresOptions() {
 // Where CI cannot reach Maven Central: a mirror, and a progress line while
 // the download runs.
 func ExampleDownloadOptions() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{
+	srv := startServer(lakebasetest.PostgresOptions{
 		Download: lakebasetest.DownloadOptions{
 			Mirror:   "https://artifactory.example.com/maven2",
 			Progress: os.Stderr,
 		},
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer srv.Stop()
 	fmt.Println(srv.Port() > 0)
 	// true
@@ -207,22 +202,16 @@ func ExampleDownloadOptions() {
 // Without downloads, a machine without PostgreSQL gets ErrPostgresNotFound,
 // which New and Require turn into a skip.
 func ExampleDownloadMode() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{
+	srv := startServer(lakebasetest.PostgresOptions{
 		Download: lakebasetest.DownloadOptions{Mode: lakebasetest.DownloadNever},
 	})
-	if err != nil {
-		log.Fatal(err) // wraps lakebasetest.ErrPostgresNotFound where none is installed
-	}
 	defer srv.Stop()
 	fmt.Println(srv.Host())
 	// 127.0.0.1
 }
 
 func ExamplePostgres() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	defer srv.Stop()
 	fmt.Println(srv.Host(), srv.Port() > 0)
 	// 127.0.0.1 true
@@ -255,15 +244,9 @@ func ExamplePostgres_CAFile() {
 }
 
 func ExamplePostgres_SuperuserDSN() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	defer srv.Stop()
-	db, err := sql.Open("postgres", srv.SuperuserDSN())
-	if err != nil {
-		log.Fatal(err)
-	}
+	db := openDB("postgres", srv.SuperuserDSN())
 	defer db.Close()
 	var super bool
 	fmt.Println(db.QueryRow("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super), super)
@@ -272,10 +255,7 @@ func ExamplePostgres_SuperuserDSN() {
 
 // A native role logs in with its password, straight to the server.
 func ExamplePostgres_CreateRole() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	defer srv.Stop()
 	if err := srv.CreateRole(context.Background(), "reporting", "report-pw"); err != nil {
 		log.Fatal(err)
@@ -287,10 +267,7 @@ func ExamplePostgres_CreateRole() {
 }
 
 func ExamplePostgres_CreateDatabase() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	defer srv.Stop()
 	ctx := context.Background()
 	if err := srv.CreateRole(ctx, "shop_owner", "owner-pw"); err != nil {
@@ -320,10 +297,7 @@ func ExamplePostgres_Restart() {
 }
 
 func ExamplePostgres_Stop() {
-	srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startServer(lakebasetest.PostgresOptions{})
 	fmt.Println(srv.Stop(), srv.Stop()) // later calls return the first call's result
 	// <nil> <nil>
 }

@@ -48,6 +48,25 @@ func workspaceWith() *lakebasetest.Workspace {
 	return w
 }
 
+// clientCredentials logs sp in to the workspace's token route, as the SDK's
+// oauth-m2m does, and returns the route's answer.
+func clientCredentials(w *lakebasetest.Workspace, sp lakebasetest.ServicePrincipal) map[string]any {
+	req, err := http.NewRequest("POST", w.URL()+"/oidc/v1/token", strings.NewReader("grant_type=client_credentials&scope=all-apis"))
+	if err != nil {
+		panic(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(sp.ApplicationID, sp.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var token map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&token)
+	return token
+}
+
 const instanceCredentialBody = `{"instance_names": ["orders"], "request_id": "r1"}`
 
 // A workspace on its own serves the Databricks API to code under test,
@@ -107,19 +126,8 @@ func ExampleWorkspace_AddServicePrincipal() {
 	if err := w.AddServicePrincipal(sp); err != nil {
 		panic(err)
 	}
-	req, _ := http.NewRequest("POST", w.URL()+"/oidc/v1/token", strings.NewReader("grant_type=client_credentials&scope=all-apis"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(sp.ApplicationID, sp.Secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var token struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&token)
-	_, me := call(w, token.AccessToken, "GET", "/api/2.0/preview/scim/v2/Me", "")
+	token := clientCredentials(w, sp)
+	_, me := call(w, token["access_token"].(string), "GET", "/api/2.0/preview/scim/v2/Me", "")
 	fmt.Println(me["userName"])
 	// Output: 3f1c0d5e-app
 }
@@ -334,19 +342,7 @@ func ExampleWorkspace_SetOAuthTokenLifetime() {
 	w.SetOAuthTokenLifetime(90 * time.Second)
 	sp := lakebasetest.ServicePrincipal{ApplicationID: "app", Secret: "s3cret"}
 	_ = w.AddServicePrincipal(sp)
-	req, _ := http.NewRequest("POST", w.URL()+"/oidc/v1/token", strings.NewReader("grant_type=client_credentials&scope=all-apis"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(sp.ApplicationID, sp.Secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var token struct {
-		ExpiresIn int `json:"expires_in"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&token)
-	fmt.Println(token.ExpiresIn)
+	fmt.Println(clientCredentials(w, sp)["expires_in"])
 	// Output: 90
 }
 
