@@ -83,7 +83,7 @@ func ExampleInstanceState() {
 	// Output:
 	// FAILING_OVER
 	// AVAILABLE
-	// lakebasetest: set instance orders state: unknown state "RUNNING"
+	// lakebasetest: change instance "orders": unknown state "RUNNING"
 }
 
 func ExampleEndpoint() {

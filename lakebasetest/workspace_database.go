@@ -57,11 +57,7 @@ func (w *Workspace) serveInstances(rw http.ResponseWriter, r *http.Request, _ st
 
 // instance finds instance name, or answers 404.
 func (w *Workspace) instance(rw http.ResponseWriter, name string) (Instance, bool) {
-	inst, ok := wsFind(w, w.instances, name)
-	if !ok {
-		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Database instance '%s' does not exist.", name))
-	}
-	return inst, ok
+	return wsLookup(w, rw, w.instances, name, fmt.Sprintf("Database instance '%s' does not exist.", name))
 }
 
 // wsInstanceJSON is how the API describes inst.

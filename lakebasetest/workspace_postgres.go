@@ -170,11 +170,7 @@ func (w *Workspace) serveProjects(rw http.ResponseWriter, r *http.Request, _ str
 
 // endpoint finds the endpoint at path, or answers 404.
 func (w *Workspace) endpoint(rw http.ResponseWriter, path string) (Endpoint, bool) {
-	ep, ok := wsFind(w, w.endpoints, path)
-	if !ok {
-		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Endpoint '%s' does not exist.", path))
-	}
-	return ep, ok
+	return wsLookup(w, rw, w.endpoints, path, fmt.Sprintf("Endpoint '%s' does not exist.", path))
 }
 
 // sortedEndpoints returns the endpoints ordered by path, so that those of one

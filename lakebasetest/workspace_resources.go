@@ -3,6 +3,7 @@ package lakebasetest
 import (
 	"cmp"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -22,9 +23,6 @@ const (
 
 var instanceStates = []InstanceState{InstanceAvailable, InstanceStarting, InstanceStopped, InstanceUpdating, InstanceDeleting, InstanceFailingOver}
 
-// check says whether s is a state the service knows.
-func (s InstanceState) check() error { return checkState(instanceStates, s) }
-
 // EndpointState is the state of an Autoscaling endpoint's compute.
 type EndpointState string
 
@@ -37,9 +35,6 @@ const (
 )
 
 var endpointStates = []EndpointState{EndpointActive, EndpointIdle, EndpointInit, EndpointDegraded}
-
-// check says whether s is a state the service knows.
-func (s EndpointState) check() error { return checkState(endpointStates, s) }
 
 // checkState fails unless s is one of known.
 func checkState[S ~string](known []S, s S) error {
@@ -96,23 +91,13 @@ type Endpoint struct {
 
 // AddInstance registers inst, replacing an instance with the same name.
 func (w *Workspace) AddInstance(inst Instance) error {
-	if inst.Name == "" || strings.Contains(inst.Name, "/") {
-		return fmt.Errorf("lakebasetest: add instance: invalid name %q", inst.Name)
-	}
 	inst.State = cmp.Or(inst.State, InstanceAvailable)
-	if err := inst.State.check(); err != nil {
-		return fmt.Errorf("lakebasetest: add instance %s: %w", inst.Name, err)
-	}
-	wsStore(w, w.instances, inst.Name, inst)
-	return nil
+	return wsStore(w, w.instances, "instance", inst.Name, inst)
 }
 
 // SetInstanceState changes the state of instance name, as a start, a stop
 // or a failover would.
 func (w *Workspace) SetInstanceState(name string, state InstanceState) error {
-	if err := state.check(); err != nil {
-		return fmt.Errorf("lakebasetest: set instance %s state: %w", name, err)
-	}
 	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) { inst.State = state })
 }
 
@@ -124,29 +109,23 @@ func (w *Workspace) SetInstanceHost(name, readWrite, readOnly string) error {
 	})
 }
 
+// check says what makes inst unfit for the workspace, if anything.
+func (inst Instance) check() error {
+	if inst.Name == "" || strings.Contains(inst.Name, "/") {
+		return fmt.Errorf("invalid name %q", inst.Name)
+	}
+	return checkState(instanceStates, inst.State)
+}
+
 // AddEndpoint registers ep, replacing an endpoint with the same path.
 func (w *Workspace) AddEndpoint(ep Endpoint) error {
-	if _, _, _, err := parseEndpointPath(ep.Path); err != nil {
-		return fmt.Errorf("lakebasetest: add endpoint: %w", err)
-	}
 	ep.State = cmp.Or(ep.State, EndpointActive)
-	err := ep.State.check()
-	if err == nil && ep.PendingState != "" {
-		err = ep.PendingState.check()
-	}
-	if err != nil {
-		return fmt.Errorf("lakebasetest: add endpoint %s: %w", ep.Path, err)
-	}
-	wsStore(w, w.endpoints, ep.Path, ep)
-	return nil
+	return wsStore(w, w.endpoints, "endpoint", ep.Path, ep)
 }
 
 // SetEndpointState changes the compute state of the endpoint at path, as
 // scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
 func (w *Workspace) SetEndpointState(path string, state EndpointState) error {
-	if err := state.check(); err != nil {
-		return fmt.Errorf("lakebasetest: set endpoint %s state: %w", path, err)
-	}
 	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.State = state })
 }
 
@@ -154,11 +133,6 @@ func (w *Workspace) SetEndpointState(path string, state EndpointState) error {
 // path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
 // shows it; an empty state says it has settled.
 func (w *Workspace) SetEndpointPendingState(path string, state EndpointState) error {
-	if state != "" {
-		if err := state.check(); err != nil {
-			return fmt.Errorf("lakebasetest: set endpoint %s pending state: %w", path, err)
-		}
-	}
 	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.PendingState = state })
 }
 
@@ -173,11 +147,39 @@ func (w *Workspace) SetEndpointHosts(path string, hosts EndpointHosts) error {
 	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.Hosts = hosts })
 }
 
-// wsStore puts v under key in m, one of the workspace's resource maps.
-func wsStore[V any](w *Workspace, m map[string]V, key string, v V) {
+// check says what makes ep unfit for the workspace, if anything.
+func (ep Endpoint) check() error {
+	if _, _, _, err := parseEndpointPath(ep.Path); err != nil {
+		return err
+	}
+	if err := checkState(endpointStates, ep.State); err != nil {
+		return err
+	}
+	if ep.PendingState == "" {
+		return nil
+	}
+	if err := checkState(endpointStates, ep.PendingState); err != nil {
+		return fmt.Errorf("pending: %w", err)
+	}
+	return nil
+}
+
+// wsResource is what the workspace keeps in its resource maps.
+type wsResource interface {
+	Instance | Endpoint
+	check() error
+}
+
+// wsStore puts v under key in m, one of the workspace's resource maps, if v
+// is fit; kind names what m holds.
+func wsStore[V wsResource](w *Workspace, m map[string]V, kind, key string, v V) error {
+	if err := v.check(); err != nil {
+		return fmt.Errorf("lakebasetest: add %s %q: %w", kind, key, err)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m[key] = v
+	return nil
 }
 
 // wsFind returns the value under key in m, one of the workspace's resource
@@ -189,9 +191,19 @@ func wsFind[V any](w *Workspace, m map[string]V, key string) (V, bool) {
 	return v, ok
 }
 
+// wsLookup is wsFind for a route: where m has no key it answers 404 with
+// notFound.
+func wsLookup[V any](w *Workspace, rw http.ResponseWriter, m map[string]V, key, notFound string) (V, bool) {
+	v, ok := wsFind(w, m, key)
+	if !ok {
+		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", notFound)
+	}
+	return v, ok
+}
+
 // wsUpdate changes the value under key in m, one of the workspace's
-// resource maps, if there is one; kind names what m holds.
-func wsUpdate[V any](w *Workspace, m map[string]V, kind, key string, change func(*V)) error {
+// resource maps, if there is one and it stays fit; kind names what m holds.
+func wsUpdate[V wsResource](w *Workspace, m map[string]V, kind, key string, change func(*V)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	v, ok := m[key]
@@ -199,6 +211,9 @@ func wsUpdate[V any](w *Workspace, m map[string]V, kind, key string, change func
 		return fmt.Errorf("lakebasetest: no %s %q", kind, key)
 	}
 	change(&v)
+	if err := v.check(); err != nil {
+		return fmt.Errorf("lakebasetest: change %s %q: %w", kind, key, err)
+	}
 	m[key] = v
 	return nil
 }
