@@ -250,17 +250,7 @@ func (g *Gateway) hold() bool {
 	g.mu.Lock()
 	wait := time.Until(g.holdUntil)
 	g.mu.Unlock()
-	if wait <= 0 {
-		return true
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-g.ctx.Done():
-		return false
-	}
+	return sleep(wait, g.ctx.Done(), nil)
 }
 
 // takeRefusal reports whether this connection is one that waking refuses.

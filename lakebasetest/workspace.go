@@ -162,17 +162,5 @@ func (w *Workspace) handleAuth(mux *http.ServeMux, pattern string, route Route, 
 // wait sleeps for d unless the request ends or the workspace closes first;
 // it reports whether the full time passed.
 func (w *Workspace) wait(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-w.done:
-		return false
-	}
+	return sleep(d, r.Context().Done(), w.done)
 }
