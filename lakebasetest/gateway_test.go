@@ -319,11 +319,7 @@ func TestGatewayOutage(t *testing.T) {
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
-	conn, err := openPQ(t, dsn).Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openSession(t, dsn)
 
 	if err := g.SetOutage(true); err != nil {
 		t.Fatal(err)
@@ -348,11 +344,7 @@ func TestGatewayClose(t *testing.T) {
 	w := newGatewayWorld(t)
 	g := w.gateway(t, db1Target, false)
 	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
-	conn, err := openPQ(t, dsn).Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openSession(t, dsn)
 
 	// Keep logins arriving while the gateway closes.
 	var stop atomic.Bool
@@ -388,13 +380,8 @@ func TestGatewayClose(t *testing.T) {
 
 func TestGatewayOnExistingServer(t *testing.T) {
 	t.Parallel()
-	server := NewPostgres(t)
+	_, p := existingServer(t)
 	ctx := context.Background()
-	p, err := StartPostgres(ctx, PostgresOptions{URL: server.SuperuserDSN()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
 	if err := p.CreateRole(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
