@@ -67,6 +67,17 @@ func newPool(t *testing.T, dsn string) *lakebasepgx.Pool {
 	return pool
 }
 
+// acquire takes a connection from pool that is released when the test ends.
+func acquire(t *testing.T, ctx context.Context, pool *lakebasepgx.Pool) *pgxpool.Conn {
+	t.Helper()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	t.Cleanup(conn.Release)
+	return conn
+}
+
 // currentUser runs SELECT current_user on a connection of pool.
 func currentUser(ctx context.Context, pool *lakebasepgx.Pool) (string, error) {
 	var user string

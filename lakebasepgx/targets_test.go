@@ -25,11 +25,7 @@ func TestPoolFollowsFailover(t *testing.T) {
 	ctx := testContext(t, time.Minute)
 
 	// Held across the failover, so that the next Acquire opens a connection.
-	old, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Release()
+	acquire(t, ctx, pool)
 	newGate, err := kit.StartFailoverGateway(name)
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +37,7 @@ func TestPoolFollowsFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("acquire after the failover: %v", err)
-	}
-	defer conn.Release()
+	conn := acquire(t, ctx, pool)
 	if err := conn.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +59,8 @@ func TestPoolReadOnly(t *testing.T) {
 	pool := newPool(t, m2mDSN(kit, sp, "instance="+name, "read_only=true pool_max_conns=2"))
 	ctx := testContext(t, time.Minute)
 
-	a, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Release()
-	b, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Release()
+	a := acquire(t, ctx, pool)
+	acquire(t, ctx, pool)
 	if r, w := ro.Stats().Accepted, rw.Stats().Accepted; r != 2 || w != 0 {
 		t.Errorf("logins: read-only host %d, read-write host %d; want 2 and 0", r, w)
 	}
