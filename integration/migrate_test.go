@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"database/sql"
 	"embed"
 	"errors"
 	"testing"
@@ -22,11 +21,7 @@ var migrateFiles embed.FS
 func TestGolangMigrate(t *testing.T) {
 	t.Parallel()
 	kit := newRotatingKit(t)
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, kit.DSNs().M2M)
 
 	target, err := postgres.WithInstance(db, &postgres.Config{})
 	if err != nil {

@@ -63,6 +63,15 @@ func (w *gatewayWorld) gateway(t *testing.T, target string, native bool) *Gatewa
 	return g
 }
 
+// aliceGateway starts a world with a gateway for db1Target, and gives
+// alice's DSN through it with a credential that lives an hour.
+func aliceGateway(t *testing.T) (*gatewayWorld, *Gateway, string) {
+	t.Helper()
+	w := newGatewayWorld(t)
+	g := w.gateway(t, db1Target, false)
+	return w, g, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
+}
+
 // dsn is a lib/pq DSN through g that verifies the kit's certificate.
 func (w *gatewayWorld) dsn(g *Gateway, user, password string, extra ...string) string {
 	return strings.Join(append([]string{tcpDSN("localhost", g.Port(), w.pg.CAFile(), user, password, DefaultDatabase)}, extra...), " ")
@@ -220,9 +229,8 @@ func TestGatewayLogin(t *testing.T) {
 
 func TestGatewayCounters(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+	w, g, dsn := aliceGateway(t)
+	db := openPQ(t, dsn)
 	if err := db.Ping(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +244,7 @@ func TestGatewayCounters(t *testing.T) {
 
 func TestGatewayWaking(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
+	_, g, dsn := aliceGateway(t)
 
 	g.Waking(2, 0)
 	for range 2 {
@@ -268,9 +274,8 @@ func TestGatewayWaking(t *testing.T) {
 
 func TestGatewayRestart(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+	w, g, dsn := aliceGateway(t)
+	db := openPQ(t, dsn)
 	db.SetMaxOpenConns(2)
 	ctx := context.Background()
 	idle, err := db.Conn(ctx)
@@ -316,9 +321,7 @@ func TestGatewayRestart(t *testing.T) {
 
 func TestGatewayOutage(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
+	_, g, dsn := aliceGateway(t)
 	conn := openSession(t, dsn)
 
 	if err := g.SetOutage(true); err != nil {
@@ -341,9 +344,7 @@ func TestGatewayOutage(t *testing.T) {
 
 func TestGatewayClose(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
+	_, g, dsn := aliceGateway(t)
 	conn := openSession(t, dsn)
 
 	// Keep logins arriving while the gateway closes.
