@@ -73,4 +73,10 @@
 // does, for code that starts a kit or a server itself.
 //
 // A program (a demo, a local development setup) uses Start and Close.
+//
+// Kit.DSNs verify every certificate against the kit's certificate
+// authority; a DSN of one's own names it with
+// sslrootcert=kit.Postgres.CAFile(). Code that only talks to the Databricks
+// API tests against a workspace on its own, NewWorkspace, as it would
+// against an httptest.Server.
 package lakebasetest
