@@ -54,9 +54,8 @@ func ExampleRoute() {
 }
 
 func ExampleInstance() {
-	w := lakebasetest.NewWorkspace()
+	w := adaWorkspace()
 	defer w.Close()
-	_ = w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"})
 	err := w.AddInstance(lakebasetest.Instance{
 		Name:          "orders",
 		State:         lakebasetest.InstanceStarting,
@@ -87,9 +86,8 @@ func ExampleInstanceState() {
 }
 
 func ExampleEndpoint() {
-	w := lakebasetest.NewWorkspace()
+	w := adaWorkspace()
 	defer w.Close()
-	_ = w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"})
 	err := w.AddEndpoint(lakebasetest.Endpoint{
 		Path:         "projects/shop/branches/main/endpoints/primary",
 		State:        lakebasetest.EndpointIdle,
@@ -105,9 +103,8 @@ func ExampleEndpoint() {
 }
 
 func ExampleEndpointHosts() {
-	w := lakebasetest.NewWorkspace()
+	w := adaWorkspace()
 	defer w.Close()
-	_ = w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"})
 	err := w.AddEndpoint(lakebasetest.Endpoint{
 		Path: "projects/shop/branches/main/endpoints/primary",
 		Hosts: lakebasetest.EndpointHosts{

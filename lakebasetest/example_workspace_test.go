@@ -30,14 +30,21 @@ func call(w *lakebasetest.Workspace, token, method, path, body string) (int, map
 	return resp.StatusCode, answer
 }
 
-// workspaceWith starts a workspace that knows a user with a personal access
-// token, an instance and an endpoint.
-func workspaceWith() *lakebasetest.Workspace {
+// adaWorkspace starts a workspace that knows a user, ada, with the personal
+// access token dapi-ada.
+func adaWorkspace() *lakebasetest.Workspace {
 	w := lakebasetest.NewWorkspace()
-	err := w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"})
-	if err == nil {
-		err = w.AddInstance(lakebasetest.Instance{Name: "orders", ReadWriteHost: "orders.database.example"})
+	if err := w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"}); err != nil {
+		panic(err)
 	}
+	return w
+}
+
+// workspaceWith starts a workspace that knows ada, an instance and an
+// endpoint.
+func workspaceWith() *lakebasetest.Workspace {
+	w := adaWorkspace()
+	err := w.AddInstance(lakebasetest.Instance{Name: "orders", ReadWriteHost: "orders.database.example"})
 	if err == nil {
 		err = w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/shop/branches/main/endpoints/primary",
 			Hosts: lakebasetest.EndpointHosts{Host: "ep-primary.database.example"}})
@@ -98,9 +105,8 @@ func ExampleWorkspace_Close() {
 }
 
 func ExampleWorkspace_AddInstance() {
-	w := lakebasetest.NewWorkspace()
+	w := adaWorkspace()
 	defer w.Close()
-	_ = w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"})
 	err := w.AddInstance(lakebasetest.Instance{Name: "orders", ReadWriteHost: "orders.database.example", NativeLogin: true})
 	if err != nil {
 		panic(err)
