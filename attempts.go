@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // loginFunc makes one login attempt: at host, as user, with cred, calling
@@ -14,7 +16,7 @@ import (
 // says what went wrong the way a PostgreSQL client says it: a refusal by the
 // server carries the SQLSTATE (see sqlState); anything else is taken for a
 // failure to reach the server.
-type loginFunc func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) error
+type loginFunc func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) error
 
 // open frames the steps of one new connection, for Connect's logins through
 // lib/pq and for Open's through the caller's client: it honours ctx and
@@ -30,7 +32,7 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 	// Close ends the connects in flight too: their lookups, their waits for
 	// a credential or a starting target, and their logins.
 	start := time.Now()
-	ctx, span := c.tel.startConnect(ctx)
+	ctx, span := c.tel.StartConnect(ctx)
 	tied, untie := c.life.tie(ctx)
 	err := c.attempts(tied, login)
 	untie()
@@ -43,7 +45,7 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 			final = ErrConnectorClosed
 		}
 	}
-	c.tel.endConnect(ctx, span, start, final, err)
+	c.tel.EndConnect(ctx, span, start, final, failedStep(err))
 	return final
 }
 
@@ -56,7 +58,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	retriedLogin, retriedDial := false, false
 	wait := c.newWait(ctx)
 	for {
-		sctx, end := c.tel.step(ctx, spanResolve)
+		sctx, end := c.tel.Step(ctx, telemetry.SpanResolve)
 		host, err := c.target.resolve(sctx)
 		end(err)
 		if err != nil {
@@ -66,23 +68,27 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			}
 			return c.stepError("resolve", "", err)
 		}
-		c.tel.resolved(ctx, host)
-		sctx, end = c.tel.step(ctx, spanIdentity)
+		c.tel.Resolved(ctx, host.host, int(host.port))
+		sctx, end = c.tel.Step(ctx, telemetry.SpanIdentity)
 		user, err := c.identity(sctx)
 		end(err)
 		if err != nil {
 			return c.stepError("identity", "", err)
 		}
-		c.tel.identified(ctx, user)
-		sctx, end = c.tel.step(ctx, spanMint)
-		cred, err := c.credential(sctx, wait)
+		c.tel.Identified(ctx, user)
+		sctx, end = c.tel.Step(ctx, telemetry.SpanMint)
+		sctx, release := wait.bound(sctx)
+		cred, err := c.creds.credential(sctx)
+		release()
 		end(err)
 		if err != nil {
 			return c.stepError("mint", user, err)
 		}
-		spans := c.tel.startDial(ctx)
-		err = c.login(ctx, wait, login, host, user, cred, spans.hook())
-		spans.end(err)
+		spans := c.tel.StartDial(ctx)
+		lctx, release := wait.bound(ctx)
+		err = login(lctx, host, user, cred, spans.Hook())
+		release()
+		spans.End(err)
 		if err == nil {
 			c.creds.confirmed(cred)
 			return nil
@@ -101,7 +107,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		case isAuthFailure(state) && !retriedLogin && c.creds.rejected(cred):
 			retriedLogin = true
 			c.loginRetries.Add(1)
-			c.tel.retrying(ctx, "lakebase.login.retry", err)
+			c.tel.Retrying(ctx, "lakebase.login.retry", err)
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "lakebase: login rejected; retrying with a new credential",
 				slog.String("target", c.target.describe()), slog.String("user", user))
 			continue
@@ -111,7 +117,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			continue
 		case state == "" && c.target.looksUp() && !retriedDial:
 			retriedDial = true
-			c.tel.retrying(ctx, "lakebase.dial.retry", err)
+			c.tel.Retrying(ctx, "lakebase.dial.retry", err)
 			c.target.forget()
 			continue
 		}
@@ -122,17 +128,6 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		}
 		return c.stepError(step, user, err)
 	}
-}
-
-// login makes one attempt within the connect budget: a server that accepts
-// and never answers cannot hang a connect whose context has no deadline.
-func (c *Connector) login(ctx context.Context, wait *connectWait, login loginFunc, host hostPort, user string, cred credential, dialed func(error)) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, wait.deadline)
-		defer cancel()
-	}
-	return login(ctx, host, user, cred, dialed)
 }
 
 // budgetEnded reports whether err says that the connect budget, not ctx,

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/pqsession"
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 	"github.com/lib/pq"
 )
 
@@ -33,7 +35,7 @@ type Connector struct {
 	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
 	life   *lifetime
-	tel    *telemetry // nil when off
+	tel    *telemetry.Telemetry // nil when off
 
 	client   *lazy[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
@@ -97,7 +99,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}
-	if err := tel.observe(conn.Stats); err != nil {
+	if err := conn.observe(); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -109,7 +111,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 // honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	var conn driver.Conn
-	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred credential, dialed func(error)) (err error) {
+	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) (err error) {
 		conn, err = c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
 		return err
 	})
@@ -151,7 +153,7 @@ func (c *Connector) Close() error {
 	}
 	c.creds.close()
 	c.life.end()
-	c.tel.close()
+	c.tel.Close()
 	return nil
 }
 
@@ -162,7 +164,7 @@ func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err er
 	if !wait.pause(ctx) {
 		return false
 	}
-	c.tel.retrying(ctx, "lakebase.target.not_ready", err)
+	c.tel.Retrying(ctx, "lakebase.target.not_ready", err)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
 		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
 	return true
@@ -199,4 +201,35 @@ func (c *Connector) stepError(step, user string, err error) error {
 		return err
 	}
 	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
+}
+
+// basePQConfig builds the lib/pq configuration that every connection of a
+// connector starts from. Host, port, user and password are set per connection
+// (they come from lookups and credentials), so they are left as placeholders
+// here. lib/pq reads its own PG* environment variables for the keys the
+// Config leaves open, as libpq does.
+func basePQConfig(c *Config) (pq.Config, error) {
+	var b strings.Builder
+	write := func(key, value string) {
+		b.WriteString(key)
+		b.WriteByte('=')
+		b.WriteString(quoteValue(value))
+		b.WriteByte(' ')
+	}
+	// The placeholders keep lib/pq from looking up the operating system
+	// user, which fails in some containers.
+	write("host", "localhost")
+	write("user", "lakebase")
+	write("dbname", c.DBName)
+	write("sslmode", c.SSLMode)
+	for k, v := range c.Params {
+		write(k, v)
+	}
+	pc, err := pq.NewConfig(b.String())
+	if err != nil {
+		// lib/pq's messages name the key and never a password: the base
+		// configuration holds none.
+		return pq.Config{}, fmt.Errorf("%w: lib/pq: %v", ErrInvalidDSN, strings.TrimPrefix(err.Error(), "pq: "))
+	}
+	return pc, nil
 }

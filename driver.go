@@ -19,6 +19,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"io"
 	"slices"
 )
 
@@ -47,15 +48,11 @@ func init() {
 // database/sql uses OpenConnector instead, which keeps the credential cache
 // across connections.
 func (d Driver) Open(dsn string) (driver.Conn, error) {
-	cfg, err := ParseDSN(dsn)
+	c, err := d.OpenConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewConnector(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+	defer c.(io.Closer).Close()
 	return c.Connect(context.Background())
 }
 

@@ -25,49 +25,15 @@ var dsnKeys = []dsnKey{
 	stringKey("endpoint", false, func(c *Config) *string { return &c.Endpoint }, checkEndpoint),
 	stringKey("workspace", false, func(c *Config) *string { return &c.Workspace }, checkWorkspace),
 	stringKey("profile", false, func(c *Config) *string { return &c.Profile }, nil),
-	{
-		name: "auth",
-		get:  func(c *Config) string { return string(c.Auth) },
-		set: func(c *Config, v string) error {
-			m, err := parseAuthMode(v)
-			c.Auth = m
-			return err
-		},
-	},
+	parsedKey("auth", func(c *Config) *AuthMode { return &c.Auth }, parseAuthMode, func(m AuthMode) string { return string(m) }),
 	stringKey("client_id", false, func(c *Config) *string { return &c.ClientID }, nil),
 	stringKey("client_secret", true, func(c *Config) *string { return &c.ClientSecret }, nil),
 	stringKey("token", true, func(c *Config) *string { return &c.AccessToken }, nil),
 	boolKey("read_only", func(c *Config) *bool { return &c.ReadOnly }),
 	boolKey("pooled", func(c *Config) *bool { return &c.Pooled }),
-	{
-		name: "ttl",
-		get: func(c *Config) string {
-			if c.CredentialTTL == 0 {
-				return ""
-			}
-			return c.CredentialTTL.String()
-		},
-		set: func(c *Config, v string) error {
-			d, err := parseTTL(v)
-			c.CredentialTTL = d
-			return err
-		},
-	},
+	parsedKey("ttl", func(c *Config) *time.Duration { return &c.CredentialTTL }, parseTTL, time.Duration.String),
 	stringKey("host", false, func(c *Config) *string { return &c.Host }, checkHost),
-	{
-		name: "port",
-		get: func(c *Config) string {
-			if c.Port == 0 {
-				return ""
-			}
-			return strconv.Itoa(c.Port)
-		},
-		set: func(c *Config, v string) error {
-			p, err := parsePort(v)
-			c.Port = p
-			return err
-		},
-	},
+	parsedKey("port", func(c *Config) *int { return &c.Port }, parsePort, strconv.Itoa),
 	stringKey("user", false, func(c *Config) *string { return &c.User }, nil),
 	stringKey("password", true, func(c *Config) *string { return &c.Password }, nil),
 	stringKey("dbname", false, func(c *Config) *string { return &c.DBName }, nil),
@@ -110,6 +76,26 @@ func boolKey(name string, field func(*Config) *bool) dsnKey {
 			}
 			*field(c) = b
 			return nil
+		},
+	}
+}
+
+// parsedKey builds a dsnKey for a field that parse reads (its errors name
+// the key) and format writes; the zero value is written as unset.
+func parsedKey[T comparable](name string, field func(*Config) *T, parse func(string) (T, error), format func(T) string) dsnKey {
+	return dsnKey{
+		name: name,
+		get: func(c *Config) string {
+			var zero T
+			if v := *field(c); v != zero {
+				return format(v)
+			}
+			return ""
+		},
+		set: func(c *Config, v string) error {
+			parsed, err := parse(v)
+			*field(c) = parsed
+			return err
 		},
 	}
 }

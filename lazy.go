@@ -31,7 +31,7 @@ const (
 // Connect of a busy pool.
 type lazy[T any] struct {
 	load func(ctx context.Context) (T, error)
-	kind string // what is looked up, for telemetry (lookupHost, say)
+	kind string // what is looked up, for telemetry (telemetry.LookupHost, say)
 	life *lifetime
 	now  func() time.Time // nil: time.Now
 
@@ -93,7 +93,7 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.Span) {
 	ctx, cancel := context.WithTimeout(lifeCtx, lazyTimeout)
 	defer cancel()
-	ctx, done := l.life.tel.lookup(ctx, parent, l.kind)
+	ctx, done := l.life.tel.Lookup(ctx, parent, l.kind)
 	f.value, f.err = l.load(ctx)
 	done(f.err)
 	l.mu.Lock()
@@ -147,56 +147,4 @@ func (l *lazy[T]) clock() time.Time {
 		return l.now()
 	}
 	return time.Now()
-}
-
-// lifetime is the connector's: background work runs under its context, which
-// Close cancels before waiting for that work to end.
-type lifetime struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	tel    *telemetry // the connector's, for the lookups run under the lifetime; nil when off
-
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func newLifetime() *lifetime {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &lifetime{ctx: ctx, cancel: cancel}
-}
-
-// run starts fn in a goroutine unless the lifetime has ended.
-func (l *lifetime) run(fn func(ctx context.Context)) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		fn(l.ctx)
-	}()
-	return true
-}
-
-// tie returns ctx, also cancelled when the lifetime ends, and the function
-// that unties it.
-func (l *lifetime) tie(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(l.ctx, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-	}
-}
-
-// end cancels the background work and waits for it.
-func (l *lifetime) end() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-	l.cancel()
-	l.wg.Wait()
 }

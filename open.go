@@ -79,10 +79,10 @@ func (c *Connector) Open(ctx context.Context, login func(ctx context.Context, l 
 	if !c.opener.CanDial() {
 		return invalidKey("sslmode", "Open runs TLS itself for sslmode disable, require, verify-ca and verify-full, without client certificates or direct negotiation; this configuration needs lib/pq's (sslmode %s)", strconv.Quote(string(c.base.SSLMode)))
 	}
-	return c.open(ctx, func(ctx context.Context, host hostPort, user string, cred credential, _ func(error)) error {
+	return c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, _ func(error)) error {
 		return login(ctx, Login{
 			Host: host.host, Port: int(host.port), User: user, Database: c.cfg.DBName,
-			Credential:    Token{Value: cred.Value, Expiry: cred.Expiry},
+			Credential:    cred,
 			RuntimeParams: c.runtimeParams(),
 			opener:        c.opener,
 		})

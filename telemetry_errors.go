@@ -9,8 +9,6 @@ import (
 
 	"github.com/lakebase-go/lakebase/internal/credcache"
 	"github.com/lib/pq"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // errorTypeOther is OpenTelemetry's error.type for an error of no known kind.
@@ -66,15 +64,4 @@ func errorType(err error) string {
 		return "network"
 	}
 	return errorTypeOther
-}
-
-// endSpan ends span, marking it failed with err's error.type, never with
-// err's text.
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		et := errorType(err)
-		span.SetAttributes(attrErrorType.String(et))
-		span.SetStatus(codes.Error, et)
-	}
-	span.End()
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os/user"
 
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/credcache"
+	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
 // effectiveAuth decides the auth mode when the Config leaves it automatic,
@@ -57,13 +59,13 @@ func (c *Connector) wire() error {
 		}
 		c.identity = func(context.Context) (string, error) { return name, nil }
 	case c.client != nil:
-		c.identity = workspaceUser(c.client, c.life).get
+		c.identity = c.identityName.get // one lookup serves both
 	default:
 		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
 
 	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger, Now: cfg.now,
-		Observer: c.tel.credentialObserver()}
+		Observer: c.tel.CredentialObserver()}
 	switch {
 	case c.mode == AuthPassword:
 		c.creds = staticPassword(cfg.Password)
@@ -82,4 +84,49 @@ func osUserName() string {
 		return u.Username
 	}
 	return ""
+}
+
+// controlSettings are the workspace login settings of a Config.
+func (c *Config) controlSettings(mode AuthMode) controlplane.Settings {
+	s := controlplane.Settings{
+		Workspace:     c.Workspace,
+		Profile:       c.Profile,
+		Auth:          controlplane.AuthMode(mode),
+		ClientID:      c.ClientID,
+		ClientSecret:  c.ClientSecret,
+		Token:         c.AccessToken,
+		SDKConfig:     c.SDKConfig,
+		Client:        c.WorkspaceClient,
+		Browser:       c.Browser,
+		TokenCacheDir: c.TokenCacheDir,
+		Logger:        c.Logger,
+	}
+	if mode == AuthAutomatic && c.ClientID != "" && c.ClientSecret != "" {
+		// The service principal is known: say so, so that the SDK does not
+		// probe every login method in turn.
+		s.Auth = controlplane.AuthM2M
+	}
+	return s
+}
+
+// newWorkspaceClient returns the lazily built workspace client of a
+// connector: the first lookup, identity or mint logs in.
+func newWorkspaceClient(life *lifetime, s controlplane.Settings) *lazy[*controlplane.Client] {
+	return &lazy[*controlplane.Client]{
+		life: life,
+		kind: telemetry.LookupWorkspace,
+		load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
+	}
+}
+
+// workspaceUser is the Postgres user of the workspace identity: a service
+// principal's client id, or SCIM Me's userName, asked once and cached.
+func workspaceUser(client *lazy[*controlplane.Client], life *lifetime) *lazy[string] {
+	return &lazy[string]{life: life, kind: telemetry.LookupIdentity, load: func(ctx context.Context) (string, error) {
+		c, err := client.get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return c.UserName(ctx)
+	}}
 }

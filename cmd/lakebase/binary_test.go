@@ -19,10 +19,7 @@ import (
 // buildBinary builds the command into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the command with")
-	}
+	goTool := program(t, "go", "no go tool to build the command with")
 	bin := t.TempDir() + "/lakebase"
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
+	"flag"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,24 +12,31 @@ import (
 	"github.com/lakebase-go/lakebase"
 )
 
-// openConnector parses dsn and returns the parsed DSN and a Connector for
-// it, which reads the environment for what the DSN leaves open. logger may be
-// nil (silence); edits change the Config before the Connector is made. The
-// caller closes the Connector.
-func openConnector(dsn string, logger *slog.Logger, edits ...func(*lakebase.Config)) (*lakebase.Config, *lakebase.Connector, error) {
-	cfg, err := lakebase.ParseDSN(dsn)
+// start parses cmd's flags in args with fs, reads its DSN from the
+// arguments left (see dsnFrom) and returns the parsed DSN and a Connector for
+// it, which reads the environment for what the DSN leaves open. edits change
+// the Config before the Connector is made, after the flags are parsed. When
+// ok is false the command returns code at once: after --help, a misuse or a
+// bad DSN, each reported as parse says. The caller closes the Connector.
+func (cmd command) start(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, edits ...func(*lakebase.Config)) (cfg *lakebase.Config, c *lakebase.Connector, code int, ok bool) {
+	if code, ok := cmd.parse(fs, args, stdout, stderr); !ok {
+		return nil, nil, code, false
+	}
+	dsn, err := dsnFrom(fs.Args())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, cmd.usageError(fs, stderr, err.Error()+cmd.argsHint), false
 	}
-	cfg.Logger = logger
-	for _, edit := range edits {
-		edit(cfg)
+	if cfg, err = lakebase.ParseDSN(dsn); err == nil {
+		for _, edit := range edits {
+			edit(cfg)
+		}
+		c, err = lakebase.NewConnector(cfg)
 	}
-	c, err := lakebase.NewConnector(cfg)
 	if err != nil {
-		return nil, nil, err
+		diagnose(stderr, cmd.name, stepDSN, err)
+		return nil, nil, exitFailure, false
 	}
-	return cfg, c, nil
+	return cfg, c, exitOK, true
 }
 
 // commandContext returns a context that ends after timeout (when positive)

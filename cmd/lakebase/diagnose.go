@@ -55,23 +55,10 @@ func stepOf(err error, fallback string) string {
 // hint says what to check after err at step: first by the kind of error,
 // which is the same at any step, then by the step.
 func hint(step string, err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "the step did not finish in time: the workspace or the server may be unreachable or slow, or the target may still be starting; retry, or allow more with --timeout"
-	case errors.Is(err, context.Canceled):
-		return "interrupted"
-	case errors.Is(err, lakebase.ErrUnauthenticated):
-		return "the workspace refused the login: check client_id and client_secret (oauth-m2m), the token (pat), the profile, or run 'databricks auth login' (oauth-u2m)"
-	case errors.Is(err, lakebase.ErrPermissionDenied):
-		return "the identity may not use this instance or endpoint: check its permission on it in the workspace"
-	case errors.Is(err, lakebase.ErrNotFound):
-		return "the workspace knows no such target: check the instance or endpoint name and the workspace URL (workspace=, DATABRICKS_HOST)"
-	case errors.Is(err, lakebase.ErrUnreachable):
-		return "the workspace cannot be reached: check its URL (workspace=, DATABRICKS_HOST, the profile's host), a proxy or VPN, and its TLS certificate's issuer"
-	case errors.Is(err, lakebase.ErrStopped):
-		return "the instance is stopped or being deleted, or the endpoint is disabled: start or enable it in the workspace"
-	case errors.Is(err, lakebase.ErrNotReady):
-		return "the target is still starting or waking: retry, or allow more time with --timeout"
+	for _, k := range kindHints {
+		if errors.Is(err, k.kind) {
+			return k.hint
+		}
 	}
 	var pe *pq.Error
 	if step == "login" && errors.As(err, &pe) {
@@ -81,6 +68,22 @@ func hint(step string, err error) string {
 		return h
 	}
 	return "see the error"
+}
+
+// kindHints are the hints for the kinds of error, in the order they are
+// tried.
+var kindHints = []struct {
+	kind error
+	hint string
+}{
+	{context.DeadlineExceeded, "the step did not finish in time: the workspace or the server may be unreachable or slow, or the target may still be starting; retry, or allow more with --timeout"},
+	{context.Canceled, "interrupted"},
+	{lakebase.ErrUnauthenticated, "the workspace refused the login: check client_id and client_secret (oauth-m2m), the token (pat), the profile, or run 'databricks auth login' (oauth-u2m)"},
+	{lakebase.ErrPermissionDenied, "the identity may not use this instance or endpoint: check its permission on it in the workspace"},
+	{lakebase.ErrNotFound, "the workspace knows no such target: check the instance or endpoint name and the workspace URL (workspace=, DATABRICKS_HOST)"},
+	{lakebase.ErrUnreachable, "the workspace cannot be reached: check its URL (workspace=, DATABRICKS_HOST, the profile's host), a proxy or VPN, and its TLS certificate's issuer"},
+	{lakebase.ErrStopped, "the instance is stopped or being deleted, or the endpoint is disabled: start or enable it in the workspace"},
+	{lakebase.ErrNotReady, "the target is still starting or waking: retry, or allow more time with --timeout"},
 }
 
 // stepHints are the hints for a step when the error says nothing more.

@@ -13,6 +13,7 @@ type command struct {
 	name     string // "ping"
 	synopsis string // "[flags] [DSN]"
 	about    string // what it does, one paragraph or more
+	argsHint string // added to the error about too many arguments
 }
 
 // flagSet returns an empty FlagSet for cmd that prints nothing by itself:

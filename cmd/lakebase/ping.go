@@ -36,27 +36,18 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log the driver's own events to stderr")
 	traced := fs.Bool("trace", false, "connect in one go and print the tree of the driver's spans, with each step's timing")
-	if code, ok := pingCmd.parse(fs, args, stdout, stderr); !ok {
+	var tree *spanTree // the spans of -trace
+	_, conn, code, ok := pingCmd.start(fs, args, stdout, stderr, func(c *lakebase.Config) {
+		if *verbose {
+			c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		if *traced {
+			tree = &spanTree{}
+			c.TracerProvider = tree
+		}
+	})
+	if !ok {
 		return code
-	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return pingCmd.usageError(fs, stderr, err.Error())
-	}
-	var logger *slog.Logger
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	var tree *spanTree
-	var edits []func(*lakebase.Config)
-	if *traced {
-		tree = &spanTree{}
-		edits = append(edits, func(c *lakebase.Config) { c.TracerProvider = tree })
-	}
-	_, conn, err := openConnector(dsn, logger, edits...)
-	if err != nil {
-		diagnose(stderr, pingCmd.name, stepDSN, err)
-		return exitFailure
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)

@@ -25,6 +25,7 @@ Arguments after -- go to psql; psql's exit code is passed on.
   lakebase psql "$DSN" -- -c 'select current_user'
 
 ` + dsnHelp,
+	argsHint: " (put psql's arguments after --)",
 }
 
 // runPsql is the psql command.
@@ -33,17 +34,9 @@ func runPsql(args []string, stdout, stderr io.Writer) int {
 	fs := psqlCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on the credential after this long (psql itself runs as long as it likes)")
 	program := fs.String("psql", "psql", "the psql program to run")
-	if code, ok := psqlCmd.parse(fs, own, stdout, stderr); !ok {
+	cfg, conn, code, ok := psqlCmd.start(fs, own, stdout, stderr)
+	if !ok {
 		return code
-	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return psqlCmd.usageError(fs, stderr, err.Error()+" (put psql's arguments after --)")
-	}
-	cfg, conn, err := openConnector(dsn, nil)
-	if err != nil {
-		diagnose(stderr, psqlCmd.name, stepDSN, err)
-		return exitFailure
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)

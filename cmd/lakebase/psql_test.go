@@ -8,18 +8,24 @@ import (
 	"testing"
 )
 
-// psqlProgram returns the machine's psql; without one it skips, except
-// under CI.
-func psqlProgram(t *testing.T) string {
+// program returns the path of the machine's program name; without one the
+// test skips, saying why (missing), except under CI, where it fails.
+func program(t *testing.T, name, missing string) string {
 	t.Helper()
-	path, err := exec.LookPath("psql")
+	path, err := exec.LookPath(name)
 	if err != nil && os.Getenv("CI") != "true" {
-		t.Skip("psql is not installed (apt-get install postgresql-client)")
+		t.Skip(missing)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// psqlProgram returns the machine's psql.
+func psqlProgram(t *testing.T) string {
+	t.Helper()
+	return program(t, "psql", "psql is not installed (apt-get install postgresql-client)")
 }
 
 func TestPsql(t *testing.T) {

@@ -24,17 +24,9 @@ Errors go to stderr, and never carry a secret.
 func runToken(args []string, stdout, stderr io.Writer) int {
 	fs := tokenCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, ok := tokenCmd.parse(fs, args, stdout, stderr); !ok {
+	_, conn, code, ok := tokenCmd.start(fs, args, stdout, stderr)
+	if !ok {
 		return code
-	}
-	dsn, err := dsnFrom(fs.Args())
-	if err != nil {
-		return tokenCmd.usageError(fs, stderr, err.Error())
-	}
-	_, conn, err := openConnector(dsn, nil)
-	if err != nil {
-		diagnose(stderr, tokenCmd.name, stepDSN, err)
-		return exitFailure
 	}
 	defer conn.Close()
 	ctx, cancel := commandContext(*timeout)

@@ -5,6 +5,7 @@
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -38,3 +39,18 @@ func (e *Error) Error() string {
 
 // Unwrap returns the failure.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Sleep waits for d between two attempts and reports true, or reports false
+// as soon as ctx ends or stop closes (a nil stop never does).
+func Sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}

@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -39,5 +40,34 @@ func TestError(t *testing.T) {
 	}
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Error("errors.Is does not see the failure")
+	}
+}
+
+func TestSleep(t *testing.T) {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	closed := make(chan struct{})
+	close(closed)
+	tests := []struct {
+		name string
+		ctx  context.Context
+		stop <-chan struct{}
+		d    time.Duration
+		want bool
+	}{
+		{"waits its time", context.Background(), nil, time.Millisecond, true},
+		{"context ended", ended, nil, time.Hour, false},
+		{"stopped", context.Background(), closed, time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			if got := Sleep(tt.ctx, tt.d, tt.stop); got != tt.want {
+				t.Errorf("Sleep = %v, want %v", got, tt.want)
+			}
+			if took := time.Since(start); tt.want && took < tt.d {
+				t.Errorf("Sleep returned after %s, before its %s", took, tt.d)
+			}
+		})
 	}
 }

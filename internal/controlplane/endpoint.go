@@ -37,17 +37,11 @@ const (
 // budget. A disabled endpoint gives ErrStopped: a connection cannot enable
 // it. Errors are *Error with step resolve.
 func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
-	target := endpointTarget(path)
-	if err := CheckEndpointPath(path); err != nil {
-		return Endpoint{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: err}
-	}
-	ctx, err := c.prepare(ctx)
+	pe, err := request(ctx, c, StepResolve, endpointTarget(path), CheckEndpointPath(path), func(ctx context.Context) (*postgres.Endpoint, error) {
+		return c.w.Postgres.GetEndpoint(ctx, postgres.GetEndpointRequest{Name: path})
+	})
 	if err != nil {
-		return Endpoint{}, fail(StepResolve, target, err)
-	}
-	pe, err := c.w.Postgres.GetEndpoint(ctx, postgres.GetEndpointRequest{Name: path})
-	if err != nil {
-		return Endpoint{}, fail(StepResolve, target, err)
+		return Endpoint{}, err
 	}
 	ep := endpointOf(pe)
 	if ep.Path == "" {
@@ -126,35 +120,20 @@ func (e Endpoint) describeState() string {
 // parse, the time of the request plus ttl (or DefaultCredentialLifetime). Errors are *Error with
 // step mint; a 429 answer fails at once, as in MintForInstance.
 func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
-	target := endpointTarget(path)
-	if err := CheckEndpointPath(path); err != nil {
-		return "", time.Time{}, &Error{Step: StepMint, Target: target, Kind: ErrConfig, Err: err}
-	}
 	req := postgres.GenerateDatabaseCredentialRequest{Endpoint: path}
+	lifetime := DefaultCredentialLifetime
+	invalid := CheckEndpointPath(path)
 	if ttl != 0 {
-		if ttl < MinEndpointTTL || ttl > MaxEndpointTTL {
-			return "", time.Time{}, &Error{Step: StepMint, Target: target, Kind: ErrConfig,
-				Err: fmt.Errorf("credential lifetime %s is outside %s..%s", ttl, MinEndpointTTL, MaxEndpointTTL)}
+		if invalid == nil && (ttl < MinEndpointTTL || ttl > MaxEndpointTTL) {
+			invalid = fmt.Errorf("credential lifetime %s is outside %s..%s", ttl, MinEndpointTTL, MaxEndpointTTL)
 		}
 		req.Ttl = duration.New(ttl)
-	}
-	ctx, err = c.prepare(ctx)
-	if err != nil {
-		return "", time.Time{}, fail(StepMint, target, err)
-	}
-	started := time.Now()
-	cred, err := c.generateEndpointCredential(reportThrottling(ctx), req)
-	if err != nil {
-		return "", time.Time{}, fail(StepMint, target, err)
-	}
-	if cred.Token == "" {
-		return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: errors.New("the workspace returned no token")}
-	}
-	lifetime := DefaultCredentialLifetime
-	if ttl != 0 {
 		lifetime = ttl
 	}
-	return cred.Token, c.expiryOr(ctx, target, cred.ExpireTime, started, lifetime), nil
+	return c.mint(ctx, endpointTarget(path), invalid, lifetime, func(ctx context.Context) (mintAnswer, error) {
+		cred, err := c.generateEndpointCredential(ctx, req)
+		return mintAnswer{cred.Token, cred.ExpireTime}, err
+	})
 }
 
 // endpointCredential is the answer of POST /api/2.0/postgres/credentials.

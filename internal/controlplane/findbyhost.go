@@ -74,12 +74,22 @@ func (s *search) skip(ctx context.Context, what string, err error) {
 		slog.String("listing", what), slog.String("error", err.Error()))
 }
 
+// listed is what list returns, or nothing when the listing fails: the
+// failure is recorded (see skip) and the search goes on without it.
+func listed[T any](ctx context.Context, s *search, what string, list func() ([]T, error)) []T {
+	all, err := list()
+	if err != nil {
+		s.skip(ctx, what, err)
+		return nil
+	}
+	return all
+}
+
 // instances lists the Provisioned instances for one with the host.
 func (s *search) instances(ctx context.Context) Target {
-	all, err := s.c.w.Database.ListDatabaseInstancesAll(ctx, database.ListDatabaseInstancesRequest{})
-	if err != nil {
-		s.skip(ctx, "the instances", err)
-	}
+	all := listed(ctx, s, "the instances", func() ([]database.DatabaseInstance, error) {
+		return s.c.w.Database.ListDatabaseInstancesAll(ctx, database.ListDatabaseInstancesRequest{})
+	})
 	for _, di := range all {
 		s.instancesSeen++
 		inst := instanceOf(&di)
@@ -96,27 +106,22 @@ func (s *search) instances(ctx context.Context) Target {
 // endpoints walks the Autoscaling projects, branches and endpoints for one
 // with the host, skipping those whose listing fails.
 func (s *search) endpoints(ctx context.Context) Target {
-	projects, err := s.c.w.Postgres.ListProjectsAll(ctx, postgres.ListProjectsRequest{})
-	if err != nil {
-		s.skip(ctx, "the projects", err)
-	}
+	projects := listed(ctx, s, "the projects", func() ([]postgres.Project, error) {
+		return s.c.w.Postgres.ListProjectsAll(ctx, postgres.ListProjectsRequest{})
+	})
 	for _, p := range projects {
 		if ctx.Err() != nil {
 			return Target{}
 		}
 		s.projectsSeen++
-		branches, err := s.c.w.Postgres.ListBranchesAll(ctx, postgres.ListBranchesRequest{Parent: p.Name})
-		if err != nil {
-			s.skip(ctx, "the branches of "+p.Name, err)
-			continue
-		}
+		branches := listed(ctx, s, "the branches of "+p.Name, func() ([]postgres.Branch, error) {
+			return s.c.w.Postgres.ListBranchesAll(ctx, postgres.ListBranchesRequest{Parent: p.Name})
+		})
 		for _, b := range branches {
 			s.branchesSeen++
-			eps, err := s.c.w.Postgres.ListEndpointsAll(ctx, postgres.ListEndpointsRequest{Parent: b.Name})
-			if err != nil {
-				s.skip(ctx, "the endpoints of "+b.Name, err)
-				continue
-			}
+			eps := listed(ctx, s, "the endpoints of "+b.Name, func() ([]postgres.Endpoint, error) {
+				return s.c.w.Postgres.ListEndpointsAll(ctx, postgres.ListEndpointsRequest{Parent: b.Name})
+			})
 			for _, pe := range eps {
 				s.endpointsSeen++
 				if t, ok := endpointHas(endpointOf(&pe), s.want); ok {

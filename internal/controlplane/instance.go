@@ -24,17 +24,11 @@ type Instance struct {
 // updating or failing over gives ErrNotReady together with the instance, so
 // the caller may wait and ask again. Errors are *Error with step resolve.
 func (c *Client) Instance(ctx context.Context, name string) (Instance, error) {
-	target := instanceTarget(name)
-	if err := CheckInstanceName(name); err != nil {
-		return Instance{}, &Error{Step: StepResolve, Target: target, Kind: ErrConfig, Err: err}
-	}
-	ctx, err := c.prepare(ctx)
+	di, err := request(ctx, c, StepResolve, instanceTarget(name), CheckInstanceName(name), func(ctx context.Context) (*database.DatabaseInstance, error) {
+		return c.w.Database.GetDatabaseInstance(ctx, database.GetDatabaseInstanceRequest{Name: name})
+	})
 	if err != nil {
-		return Instance{}, fail(StepResolve, target, err)
-	}
-	di, err := c.w.Database.GetDatabaseInstance(ctx, database.GetDatabaseInstanceRequest{Name: name})
-	if err != nil {
-		return Instance{}, fail(StepResolve, target, err)
+		return Instance{}, err
 	}
 	inst := instanceOf(di)
 	return inst, inst.check()
@@ -78,24 +72,14 @@ func (i Instance) check() error {
 // a 429 answer is not retried: it fails at once with kind ErrThrottled and
 // a *ThrottledError cause.
 func (c *Client) MintForInstance(ctx context.Context, name string) (token string, expiry time.Time, err error) {
-	target := instanceTarget(name)
-	if err := CheckInstanceName(name); err != nil {
-		return "", time.Time{}, &Error{Step: StepMint, Target: target, Kind: ErrConfig, Err: err}
-	}
-	ctx, err = c.prepare(ctx)
-	if err != nil {
-		return "", time.Time{}, fail(StepMint, target, err)
-	}
-	started := time.Now()
-	cred, err := c.w.Database.GenerateDatabaseCredential(reportThrottling(ctx), database.GenerateDatabaseCredentialRequest{
-		InstanceNames: []string{name},
-		RequestId:     uuid.NewString(),
+	return c.mint(ctx, instanceTarget(name), CheckInstanceName(name), DefaultCredentialLifetime, func(ctx context.Context) (mintAnswer, error) {
+		cred, err := c.w.Database.GenerateDatabaseCredential(ctx, database.GenerateDatabaseCredentialRequest{
+			InstanceNames: []string{name},
+			RequestId:     uuid.NewString(),
+		})
+		if err != nil {
+			return mintAnswer{}, err
+		}
+		return mintAnswer{cred.Token, cred.ExpirationTime}, nil
 	})
-	if err != nil {
-		return "", time.Time{}, fail(StepMint, target, err)
-	}
-	if cred.Token == "" {
-		return "", time.Time{}, &Error{Step: StepMint, Target: target, Err: errors.New("the workspace returned no token")}
-	}
-	return cred.Token, c.expiryOr(ctx, target, cred.ExpirationTime, started, DefaultCredentialLifetime), nil
 }

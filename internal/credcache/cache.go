@@ -79,18 +79,19 @@ func (c *Cache) now() time.Time { return c.opts.Now().Round(0) }
 // window the first caller also starts a background fetch. Otherwise Get waits
 // for the one shared fetch until it lands or ctx ends, and then returns
 // ctx.Err().
-func (c *Cache) Get(ctx context.Context) (Credential, error) {
+func (c *Cache) Get(ctx context.Context) (value string, expiry time.Time, err error) {
 	if e := c.cur.Load(); e != nil {
 		now := c.now()
 		if now.Before(e.refreshAt) {
-			return e.cred, nil
+			return e.cred.value, e.cred.expiry, nil
 		}
 		if now.Before(e.usableUntil) {
 			c.refreshEarly(ctx, e, now)
-			return e.cred, nil
+			return e.cred.value, e.cred.expiry, nil
 		}
 	}
-	return c.await(ctx)
+	cred, err := c.await(ctx)
+	return cred.value, cred.expiry, err
 }
 
 // refreshEarly starts a background fetch to replace e, unless one is running,
@@ -112,18 +113,18 @@ func (c *Cache) refreshEarly(ctx context.Context, e *entry, now time.Time) {
 // failure at once, unless the failure said when to try again (a throttled
 // mint, see RetryAfter): then it waits for that moment and fetches, if ctx's
 // deadline allows, and otherwise fails at once.
-func (c *Cache) await(ctx context.Context) (Credential, error) {
+func (c *Cache) await(ctx context.Context) (minted, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return Credential{}, err
+			return minted{}, err
 		}
 		cred, f, wait, err := c.join(ctx)
 		switch {
 		case err != nil:
-			return Credential{}, err
+			return minted{}, err
 		case wait > 0:
 			if err := c.sleep(ctx, wait); err != nil {
-				return Credential{}, err
+				return minted{}, err
 			}
 			continue
 		case f == nil:
@@ -136,9 +137,9 @@ func (c *Cache) await(ctx context.Context) (Credential, error) {
 			}
 			return f.cred, f.err
 		case <-ctx.Done():
-			return Credential{}, ctx.Err()
+			return minted{}, ctx.Err()
 		case <-c.life.Done():
-			return Credential{}, ErrClosed
+			return minted{}, ErrClosed
 		}
 	}
 }
@@ -146,11 +147,11 @@ func (c *Cache) await(ctx context.Context) (Credential, error) {
 // join gives a caller without a usable credential what to do next: take cred
 // (one landed meanwhile), wait for f, sleep for wait and look again, or fail
 // with err.
-func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time.Duration, err error) {
+func (c *Cache) join(ctx context.Context) (cred minted, f *flight, wait time.Duration, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return Credential{}, nil, 0, ErrClosed
+		return minted{}, nil, 0, ErrClosed
 	}
 	now := c.now()
 	if e := c.cur.Load(); e != nil && now.Before(e.usableUntil) {
@@ -158,35 +159,32 @@ func (c *Cache) join(ctx context.Context) (cred Credential, f *flight, wait time
 	}
 	if c.flight != nil {
 		c.stats.Waits++
-		return Credential{}, c.flight, 0, nil
+		return minted{}, c.flight, 0, nil
 	}
 	if wait := time.Duration(c.retryAt.Load() - now.UnixNano()); c.lastErr != nil && wait > 0 {
 		if _, throttled := retryAfter(c.lastErr); !throttled {
-			return Credential{}, nil, 0, &backoff.Error{Err: c.lastErr, Next: wait}
+			return minted{}, nil, 0, &backoff.Error{Err: c.lastErr, Next: wait}
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return Credential{}, nil, 0, fmt.Errorf("%w (next attempt in %s, beyond the deadline: %w)",
+			return minted{}, nil, 0, fmt.Errorf("%w (next attempt in %s, beyond the deadline: %w)",
 				c.lastErr, wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
-		return Credential{}, nil, wait, nil
+		return minted{}, nil, wait, nil
 	}
 	c.stats.Waits++
-	return Credential{}, c.startLocked(ctx, "no usable credential"), 0, nil
+	return minted{}, c.startLocked(ctx, "no usable credential"), 0, nil
 }
 
 // sleep waits for d, and returns ctx's error if it ends first, or ErrClosed
 // if the cache closes.
 func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	if backoff.Sleep(ctx, d, c.life.Done()) {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.life.Done():
-		return ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 // Close stops a fetch in progress, waits for it to return, and makes later
@@ -208,7 +206,7 @@ func (c *Cache) Stats() Stats {
 	defer c.mu.Unlock()
 	s := c.stats
 	if e := c.cur.Load(); e != nil {
-		s.Expiry = e.cred.Expiry
+		s.Expiry = e.cred.expiry
 	}
 	s.Refreshing = c.flight != nil
 	return s

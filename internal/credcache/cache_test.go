@@ -32,16 +32,10 @@ func TestGetReusesValidCredential(t *testing.T) {
 }
 
 func TestGetHitDoesNotAllocate(t *testing.T) {
-	c := New(func(context.Context) (Credential, error) {
-		return Credential{Value: "v", Expiry: time.Now().Add(time.Hour)}, nil
-	}, Options{})
-	defer c.Close()
+	c := warmCache(t)
 	ctx := context.Background()
-	if _, err := c.Get(ctx); err != nil {
-		t.Fatal(err)
-	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := c.Get(ctx); err != nil {
+		if _, _, err := c.Get(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -53,14 +47,7 @@ func TestGetHitDoesNotAllocate(t *testing.T) {
 func TestEarlyRefreshServesCurrentCredential(t *testing.T) {
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 {
-			<-release
-		}
-		return mint(ctx, n)
-	}
+	s := held(clock, release, 2)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 	old := mustGet(t, c)
@@ -81,8 +68,8 @@ func TestEarlyRefreshServesCurrentCredential(t *testing.T) {
 
 	close(release)
 	waitIdle(c)
-	if got := mustGet(t, c); got.Value != secret(2) {
-		t.Errorf("Get after the refresh = %q, want %q", got.Value, secret(2))
+	if got := mustGet(t, c); got.value != secret(2) {
+		t.Errorf("Get after the refresh = %q, want %q", got.value, secret(2))
 	}
 	if n := s.calls.Load(); n != 2 {
 		t.Errorf("fetch called %d times, want 2", n)
@@ -96,12 +83,7 @@ func TestColdGetsShareOneFetch(t *testing.T) {
 	const callers = 200
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		<-release
-		return mint(ctx, n)
-	}
+	s := held(clock, release)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 
@@ -116,7 +98,7 @@ func TestColdGetsShareOneFetch(t *testing.T) {
 	close(release)
 	for _, ch := range results {
 		r := <-ch
-		if r.err != nil || r.cred.Value != secret(1) {
+		if r.err != nil || r.cred.value != secret(1) {
 			t.Fatalf("Get = %v, %v; want %q", r.cred, r.err, secret(1))
 		}
 	}
@@ -136,7 +118,7 @@ func TestWaiterHonoursItsOwnContext(t *testing.T) {
 	fetchCtx := make(chan context.Context, 1)
 	s := minting(clock, time.Hour)
 	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
 		fetchCtx <- ctx
 		<-release
 		return mint(ctx, n)
@@ -153,7 +135,7 @@ func TestWaiterHonoursItsOwnContext(t *testing.T) {
 	<-joined
 
 	quit()
-	if r := <-gone; !errors.Is(r.err, context.Canceled) || r.cred != (Credential{}) {
+	if r := <-gone; !errors.Is(r.err, context.Canceled) || r.cred != (minted{}) {
 		t.Errorf("cancelled waiter got %v, %v; want context.Canceled", r.cred, r.err)
 	}
 	fctx := <-fetchCtx
@@ -167,7 +149,7 @@ func TestWaiterHonoursItsOwnContext(t *testing.T) {
 		t.Errorf("the fetch's context lost the caller's values: %v", v)
 	}
 	close(release)
-	if r := <-stays; r.err != nil || r.cred.Value != secret(1) {
+	if r := <-stays; r.err != nil || r.cred.value != secret(1) {
 		t.Errorf("remaining waiter got %v, %v; want %q", r.cred, r.err, secret(1))
 	}
 }
@@ -175,15 +157,7 @@ func TestWaiterHonoursItsOwnContext(t *testing.T) {
 func TestFetchOutlivesWaitersWhoLeft(t *testing.T) {
 	clock := newClock()
 	release := make(chan struct{})
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		<-release
-		if err := ctx.Err(); err != nil {
-			return Credential{}, err
-		}
-		return mint(ctx, n)
-	}
+	s := held(clock, release)
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
 
@@ -197,8 +171,8 @@ func TestFetchOutlivesWaitersWhoLeft(t *testing.T) {
 	}
 	close(release) // the fetch goes on with nobody waiting
 	waitIdle(c)
-	if got := mustGet(t, c); got.Value != secret(1) {
-		t.Errorf("Get = %q, want the credential fetched for the caller who left", got.Value)
+	if got := mustGet(t, c); got.value != secret(1) {
+		t.Errorf("Get = %q, want the credential fetched for the caller who left", got.value)
 	}
 	if n := s.calls.Load(); n != 1 {
 		t.Errorf("fetch called %d times, want 1", n)
@@ -211,7 +185,7 @@ func TestGetWithEndedContextDoesNotFetch(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Get(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := get(c, ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get = %v, want context.Canceled", err)
 	}
 	if n := s.calls.Load(); n != 0 {
@@ -220,12 +194,9 @@ func TestGetWithEndedContextDoesNotFetch(t *testing.T) {
 }
 
 func TestFetchTimeout(t *testing.T) {
-	c := New(func(ctx context.Context) (Credential, error) {
-		<-ctx.Done()
-		return Credential{}, ctx.Err()
-	}, Options{FetchTimeout: 10 * time.Millisecond})
+	c := New(blocked, Options{FetchTimeout: 10 * time.Millisecond})
 	defer c.Close()
-	_, err := c.Get(context.Background())
+	_, err := get(c, context.Background())
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 10ms") {
 		t.Errorf("Get = %v, want a timeout", err)
 	}
@@ -240,14 +211,7 @@ func (e *mintErr) Error() string { return "mint refused" }
 
 func TestFailedRefreshKeepsServingAndBacksOff(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 || n == 3 {
-			return Credential{}, errBoom
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, errBoom, 2, 3)
 	c := New(s.fetch, Options{Now: clock.Now, MinBackoff: time.Second, MaxBackoff: time.Minute})
 	defer c.Close()
 	old := mustGet(t, c)
@@ -277,8 +241,8 @@ func TestFailedRefreshKeepsServingAndBacksOff(t *testing.T) {
 			t.Fatalf("step %d: fetch called %d times, want %d", i, n, step.calls)
 		}
 	}
-	if got := mustGet(t, c); got.Value != secret(4) {
-		t.Errorf("Get = %q, want %q", got.Value, secret(4))
+	if got := mustGet(t, c); got.value != secret(4) {
+		t.Errorf("Get = %q, want %q", got.value, secret(4))
 	}
 	if st := c.Stats(); st.Minted != 2 || st.MintFailures != 2 {
 		t.Errorf("Stats = %+v, want 2 minted and 2 failures", st)
@@ -287,14 +251,7 @@ func TestFailedRefreshKeepsServingAndBacksOff(t *testing.T) {
 
 func TestBackoffEndsWhenTheCurrentCredentialStopsServing(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 {
-			return Credential{}, errBoom
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, errBoom, 2)
 	// A backoff far longer than what is left of the current credential.
 	c := New(s.fetch, Options{Now: clock.Now, MinBackoff: 10 * time.Minute, MaxBackoff: 10 * time.Minute})
 	defer c.Close()
@@ -308,21 +265,14 @@ func TestBackoffEndsWhenTheCurrentCredentialStopsServing(t *testing.T) {
 	clock.Advance(30 * time.Second)
 	// The credential no longer serves: instead of failing with the old error
 	// until the backoff is over, the next Get tries again, and waits.
-	if got := mustGet(t, c); got.Value != secret(3) {
-		t.Errorf("Get after the credential stopped serving = %q, want the new %q", got.Value, secret(3))
+	if got := mustGet(t, c); got.value != secret(3) {
+		t.Errorf("Get after the credential stopped serving = %q, want the new %q", got.value, secret(3))
 	}
 }
 
 func TestColdFailureIsReturnedThenRetriedAfterBackoff(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 1 {
-			return Credential{}, &mintErr{status: 403}
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, &mintErr{status: 403}, 1)
 	c := New(s.fetch, Options{Now: clock.Now, MinBackoff: time.Second})
 	defer c.Close()
 
@@ -337,17 +287,17 @@ func TestColdFailureIsReturnedThenRetriedAfterBackoff(t *testing.T) {
 			t.Errorf("error = %q, want it to contain %q", err, wantText)
 		}
 	}
-	_, err := c.Get(context.Background())
+	_, err := get(c, context.Background())
 	check(err, "")
-	_, err = c.Get(context.Background()) // within the backoff: the same failure, no fetch
+	_, err = get(c, context.Background()) // within the backoff: the same failure, no fetch
 	check(err, "next attempt in")
 	if n := s.calls.Load(); n != 1 {
 		t.Fatalf("fetch called %d times during the backoff, want 1", n)
 	}
 
 	clock.Advance(time.Second)
-	if got := mustGet(t, c); got.Value != secret(2) {
-		t.Errorf("Get after the backoff = %q, want %q", got.Value, secret(2))
+	if got := mustGet(t, c); got.value != secret(2) {
+		t.Errorf("Get after the backoff = %q, want %q", got.value, secret(2))
 	}
 }
 
@@ -370,8 +320,8 @@ func TestInvalidate(t *testing.T) {
 			defer c.Close()
 			mustGet(t, c)
 			c.Invalidate(tt.value)
-			if got := mustGet(t, c); got.Value != tt.wantSecret {
-				t.Errorf("Get after Invalidate = %q, want %q", got.Value, tt.wantSecret)
+			if got := mustGet(t, c); got.value != tt.wantSecret {
+				t.Errorf("Get after Invalidate = %q, want %q", got.value, tt.wantSecret)
 			}
 			if st := c.Stats(); (st.Invalidations == 1) != tt.wantDrop {
 				t.Errorf("Stats.Invalidations = %d, want a drop: %v", st.Invalidations, tt.wantDrop)
@@ -401,25 +351,18 @@ func TestWallClockJumpNeverServesExpired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newClock()
-			s := minting(clock, time.Hour)
-			mint := s.fn
-			s.fn = func(ctx context.Context, n int64) (Credential, error) {
-				if n == 2 {
-					return Credential{}, errBoom
-				}
-				return mint(ctx, n)
-			}
+			s := failingAt(clock, time.Hour, errBoom, 2)
 			c := New(s.fetch, Options{Now: clock.Now})
 			defer c.Close()
 			mustGet(t, c)
 
 			clock.Set(epoch.Add(tt.jump))
-			if got, err := c.Get(context.Background()); !errors.Is(err, errBoom) {
+			if got, err := get(c, context.Background()); !errors.Is(err, errBoom) {
 				t.Errorf("Get after the jump = %v, %v; want the failed fetch's error", got, err)
 			}
 			clock.Advance(defaultMaxBackoff)
-			if got := mustGet(t, c); got.Value != secret(3) {
-				t.Errorf("Get = %q, want a new credential %q", got.Value, secret(3))
+			if got := mustGet(t, c); got.value != secret(3) {
+				t.Errorf("Get = %q, want a new credential %q", got.value, secret(3))
 			}
 		})
 	}
@@ -429,11 +372,11 @@ func TestCredentialWithoutExpiryIsNotCached(t *testing.T) {
 	clock := newClock()
 	s := minting(clock, time.Hour)
 	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
 		if n == 1 {
 			return mint(ctx, n)
 		}
-		return Credential{Value: secret(n)}, nil
+		return minted{value: secret(n)}, nil
 	}
 	c := New(s.fetch, Options{Now: clock.Now})
 	defer c.Close()
@@ -447,8 +390,8 @@ func TestCredentialWithoutExpiryIsNotCached(t *testing.T) {
 		t.Errorf("Stats.Expiry = %v after a credential without expiry, want zero", st.Expiry)
 	}
 	for want := int64(3); want <= 7; want++ {
-		if got := mustGet(t, c); got.Value != secret(want) {
-			t.Errorf("Get = %q, want a fresh %q", got.Value, secret(want))
+		if got := mustGet(t, c); got.value != secret(want) {
+			t.Errorf("Get = %q, want a fresh %q", got.value, secret(want))
 		}
 	}
 	if n := s.calls.Load(); n != 7 {
@@ -472,8 +415,8 @@ func TestFetchOfExpiredCredentialFails(t *testing.T) {
 			s := minting(clock, tt.expiry)
 			c := New(s.fetch, Options{Now: clock.Now, SafetyMargin: tt.margin})
 			defer c.Close()
-			got, err := c.Get(context.Background())
-			if !errors.Is(err, ErrExpired) || got != (Credential{}) {
+			got, err := get(c, context.Background())
+			if !errors.Is(err, ErrExpired) || got != (minted{}) {
 				t.Errorf("Get = %v, %v; want ErrExpired", got, err)
 			}
 			if n := s.calls.Load(); n != 1 {
@@ -492,14 +435,14 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	var refreshErr error
 	s := minting(clock, time.Hour)
 	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
 		if n == 1 {
 			return mint(ctx, n)
 		}
 		close(started)
 		<-ctx.Done()
 		refreshErr = ctx.Err()
-		return Credential{}, refreshErr
+		return minted{}, refreshErr
 	}
 	c := New(s.fetch, Options{Now: clock.Now})
 	mustGet(t, c)
@@ -511,7 +454,7 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	if !errors.Is(refreshErr, context.Canceled) {
 		t.Errorf("refresh ended with %v, want context.Canceled", refreshErr)
 	}
-	if _, err := c.Get(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := get(c, context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Get after Close = %v, want ErrClosed", err)
 	}
 	if st := c.Stats(); st.Refreshing || !st.Expiry.IsZero() || st.MintFailures != 0 {
@@ -521,10 +464,7 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 }
 
 func TestCloseReleasesWaiters(t *testing.T) {
-	c := New(func(ctx context.Context) (Credential, error) {
-		<-ctx.Done()
-		return Credential{}, ctx.Err()
-	}, Options{})
+	c := New(blocked, Options{})
 	joined := make(chan struct{}, 1)
 	ch := getAsync(c, &spyCtx{Context: context.Background(), joined: joined})
 	<-joined
@@ -544,7 +484,7 @@ func TestConcurrentUse(t *testing.T) {
 	var mu sync.Mutex
 	s := minting(clock, time.Minute)
 	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
 		mu.Lock()
 		active++
 		if active > 1 {
@@ -553,7 +493,7 @@ func TestConcurrentUse(t *testing.T) {
 		mu.Unlock()
 		defer func() { mu.Lock(); active--; mu.Unlock() }()
 		if n%7 == 0 {
-			return Credential{}, errBoom
+			return minted{}, errBoom
 		}
 		return mint(ctx, n)
 	}
@@ -565,16 +505,16 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				before := clock.Now()
-				cred, err := c.Get(context.Background())
+				cred, err := get(c, context.Background())
 				if err != nil {
 					continue
 				}
-				if left := cred.Expiry.Sub(before); left <= margin {
+				if left := cred.expiry.Sub(before); left <= margin {
 					t.Errorf("served a credential with %s left, margin %s", left, margin)
 					return
 				}
 				if (g+i)%50 == 0 {
-					c.Invalidate(cred.Value)
+					c.Invalidate(cred.value)
 				}
 			}
 		})

@@ -10,7 +10,7 @@ import (
 // never modified once published, so readers need no lock, but for the
 // confirmed flag, which is atomic.
 type entry struct {
-	cred Credential // Expiry without a monotonic reading
+	cred minted // Expiry without a monotonic reading
 	// refreshAt: from here on, a Get starts a background fetch.
 	refreshAt time.Time
 	// usableUntil: from here on, the credential is not handed out.
@@ -20,13 +20,13 @@ type entry struct {
 }
 
 // newEntry checks a credential fetched at obtained and computes its instants.
-// cred.Expiry must not be zero.
-func newEntry(cred Credential, obtained time.Time, o Options) (*entry, error) {
-	cred.Expiry = cred.Expiry.Round(0)
-	lifetime := cred.Expiry.Sub(obtained)
+// cred.expiry must not be zero.
+func newEntry(cred minted, obtained time.Time, o Options) (*entry, error) {
+	cred.expiry = cred.expiry.Round(0)
+	lifetime := cred.expiry.Sub(obtained)
 	if lifetime <= 0 {
 		return nil, fmt.Errorf("%w: it expired at %s, %s before it was fetched",
-			ErrExpired, cred.Expiry.UTC().Format(time.RFC3339), -lifetime)
+			ErrExpired, cred.expiry.UTC().Format(time.RFC3339), -lifetime)
 	}
 	margin := o.SafetyMargin
 	if margin == 0 {
@@ -40,8 +40,8 @@ func newEntry(cred Credential, obtained time.Time, o Options) (*entry, error) {
 	if window == 0 {
 		window = min(maxRefreshWindow, lifetime/4)
 	}
-	e := &entry{cred: cred, usableUntil: cred.Expiry.Add(-margin)}
-	e.refreshAt = cred.Expiry.Add(-window)
+	e := &entry{cred: cred, usableUntil: cred.expiry.Add(-margin)}
+	e.refreshAt = cred.expiry.Add(-window)
 	if e.refreshAt.After(e.usableUntil) {
 		e.refreshAt = e.usableUntil
 	}

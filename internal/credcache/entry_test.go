@@ -27,7 +27,7 @@ func TestNewEntryInstants(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			expiry := epoch.Add(tt.lifetime)
 			opts := Options{SafetyMargin: tt.margin, RefreshWindow: tt.window}.withDefaults()
-			e, err := newEntry(Credential{Value: "v", Expiry: expiry}, epoch, opts)
+			e, err := newEntry(minted{"v", expiry}, epoch, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,11 +43,11 @@ func TestNewEntryInstants(t *testing.T) {
 
 func TestNewEntryStripsMonotonicClock(t *testing.T) {
 	now := time.Now()
-	e, err := newEntry(Credential{Value: "v", Expiry: now.Add(time.Hour)}, now.Round(0), Options{}.withDefaults())
+	e, err := newEntry(minted{"v", now.Add(time.Hour)}, now.Round(0), Options{}.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.cred.Expiry != e.cred.Expiry.Round(0) {
+	if e.cred.expiry != e.cred.expiry.Round(0) {
 		t.Error("the cached expiry keeps a monotonic clock reading")
 	}
 }
@@ -55,7 +55,7 @@ func TestNewEntryStripsMonotonicClock(t *testing.T) {
 func TestNewEntryRejectsShortLived(t *testing.T) {
 	for _, lifetime := range []time.Duration{-time.Hour, 0, 30 * time.Second} {
 		opts := Options{SafetyMargin: 30 * time.Second}.withDefaults()
-		_, err := newEntry(Credential{Value: "v", Expiry: epoch.Add(lifetime)}, epoch, opts)
+		_, err := newEntry(minted{"v", epoch.Add(lifetime)}, epoch, opts)
 		if !errors.Is(err, ErrExpired) {
 			t.Errorf("lifetime %s: err = %v, want ErrExpired", lifetime, err)
 		}

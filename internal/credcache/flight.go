@@ -13,7 +13,7 @@ import (
 // flight is one fetch, shared by everyone who waits for it.
 type flight struct {
 	done chan struct{} // closed when cred and err are set
-	cred Credential
+	cred minted
 	err  error
 }
 
@@ -46,7 +46,7 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 		ctx = c.opts.Observer.FetchStarted(ctx, refresh)
 	}
 	started := time.Now()
-	cred, err := c.fetch(ctx)
+	value, expiry, err := c.fetch(ctx)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s: %w", c.opts.FetchTimeout, err)
 	}
@@ -54,7 +54,7 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	obtained := c.now()
 
 	c.mu.Lock()
-	c.land(f, cred, err, obtained)
+	c.land(f, minted{value, expiry}, err, obtained)
 	failures, retryAt := c.failures, time.Unix(0, c.retryAt.Load())
 	c.flight = nil
 	c.inflight.Store(false)
@@ -62,7 +62,7 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	// The observer hears the outcome before the waiters get it, so that a
 	// connect that waited for this fetch returns with the fetch's span ended.
 	if c.opts.Observer != nil {
-		c.opts.Observer.FetchEnded(ctx, refresh, f.cred, f.err, took)
+		c.opts.Observer.FetchEnded(ctx, refresh, f.cred.expiry, f.err, took)
 	}
 	close(f.done)
 
@@ -78,7 +78,7 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 		c.log(slog.LevelWarn, "credcache: fetch failed", attrs...)
 	default:
 		c.log(slog.LevelInfo, "credcache: credential fetched", slog.String("reason", reason),
-			slog.Duration("took", took), slog.Time("expiry", f.cred.Expiry))
+			slog.Duration("took", took), slog.Time("expiry", f.cred.expiry))
 	}
 }
 
@@ -86,13 +86,13 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 // expiry replaces the cached one; one without is handed to f's waiters only,
 // and drops the cached one, since its source no longer says how long
 // credentials last.
-func (c *Cache) land(f *flight, cred Credential, err error, obtained time.Time) {
+func (c *Cache) land(f *flight, cred minted, err error, obtained time.Time) {
 	if c.closed {
 		f.err = ErrClosed
 		return
 	}
 	if err == nil {
-		if cred.Expiry.IsZero() {
+		if cred.expiry.IsZero() {
 			c.cur.Store(nil)
 			f.cred = cred
 			c.succeeded()

@@ -3,6 +3,7 @@ package credcache
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,11 +43,12 @@ func (c *fakeClock) Set(t time.Time) {
 // stub is a Fetcher whose n-th call (from 1) returns what fn says.
 type stub struct {
 	calls atomic.Int64
-	fn    func(ctx context.Context, n int64) (Credential, error)
+	fn    func(ctx context.Context, n int64) (minted, error)
 }
 
-func (s *stub) fetch(ctx context.Context) (Credential, error) {
-	return s.fn(ctx, s.calls.Add(1))
+func (s *stub) fetch(ctx context.Context) (string, time.Time, error) {
+	cred, err := s.fn(ctx, s.calls.Add(1))
+	return cred.value, cred.expiry, err
 }
 
 // secret is the value of the n-th credential a stub mints.
@@ -55,9 +57,42 @@ func secret(n int64) string { return fmt.Sprintf("secret-%d", n) }
 // minting returns a stub whose every call succeeds with a credential expiring
 // lifetime after the clock's time.
 func minting(clock *fakeClock, lifetime time.Duration) *stub {
-	return &stub{fn: func(_ context.Context, n int64) (Credential, error) {
-		return Credential{Value: secret(n), Expiry: clock.Now().Add(lifetime)}, nil
+	return &stub{fn: func(_ context.Context, n int64) (minted, error) {
+		return minted{secret(n), clock.Now().Add(lifetime)}, nil
 	}}
+}
+
+// failingAt returns a minting stub whose calls numbered in calls fail with
+// err.
+func failingAt(clock *fakeClock, lifetime time.Duration, err error, calls ...int64) *stub {
+	s := minting(clock, lifetime)
+	mint := s.fn
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
+		if slices.Contains(calls, n) {
+			return minted{}, err
+		}
+		return mint(ctx, n)
+	}
+	return s
+}
+
+// held returns a minting stub whose calls numbered in calls (every call,
+// when none is named) wait for release before they mint; a call whose
+// context ended meanwhile fails with the context's error, as a fetch that
+// honours it does.
+func held(clock *fakeClock, release <-chan struct{}, calls ...int64) *stub {
+	s := minting(clock, time.Hour)
+	mint := s.fn
+	s.fn = func(ctx context.Context, n int64) (minted, error) {
+		if len(calls) == 0 || slices.Contains(calls, n) {
+			<-release
+			if err := ctx.Err(); err != nil {
+				return minted{}, err
+			}
+		}
+		return mint(ctx, n)
+	}
+	return s
 }
 
 // waitIdle waits until the fetch in flight, if any, has landed.
@@ -85,7 +120,7 @@ func (s *spyCtx) Done() <-chan struct{} {
 
 // result is what one Get returned.
 type result struct {
-	cred Credential
+	cred minted
 	err  error
 }
 
@@ -93,18 +128,44 @@ type result struct {
 func getAsync(c *Cache, ctx context.Context) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
-		cred, err := c.Get(ctx)
+		cred, err := get(c, ctx)
 		ch <- result{cred, err}
 	}()
 	return ch
 }
 
 // mustGet calls Get and fails the test on an error.
-func mustGet(t *testing.T, c *Cache) Credential {
+func mustGet(t *testing.T, c *Cache) minted {
 	t.Helper()
-	cred, err := c.Get(context.Background())
+	cred, err := get(c, context.Background())
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
 	return cred
+}
+
+// get calls Get and returns what it got as one value.
+func get(c *Cache, ctx context.Context) (minted, error) {
+	value, expiry, err := c.Get(ctx)
+	return minted{value, expiry}, err
+}
+
+// blocked is a Fetcher that returns only when its context ends.
+func blocked(ctx context.Context) (string, time.Time, error) {
+	<-ctx.Done()
+	return "", time.Time{}, ctx.Err()
+}
+
+// warmCache returns a cache that holds a credential valid for an hour, for
+// the tests and benchmarks of a cache hit.
+func warmCache(tb testing.TB) *Cache {
+	tb.Helper()
+	c := New(func(context.Context) (string, time.Time, error) {
+		return "v", time.Now().Add(time.Hour), nil
+	}, Options{})
+	tb.Cleanup(c.Close)
+	if _, _, err := c.Get(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }

@@ -2,7 +2,6 @@ package credcache
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,14 +10,7 @@ import (
 
 func TestLogsNeverShowValue(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 {
-			return Credential{}, errBoom
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, errBoom, 2)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := New(s.fetch, Options{Now: clock.Now, Logger: logger})
@@ -49,7 +41,7 @@ func TestLogsNeverShowValue(t *testing.T) {
 			t.Errorf("logs show credential %d:\n%s", n, logs)
 		}
 	}
-	if cred.Value != secret(1) {
-		t.Errorf("Get = %q, want %q", cred.Value, secret(1))
+	if cred.value != secret(1) {
+		t.Errorf("Get = %q, want %q", cred.value, secret(1))
 	}
 }

@@ -12,7 +12,7 @@ import (
 // server later refuses was revoked: Invalidate drops it at once.
 func (c *Cache) Confirm(value string) {
 	e := c.cur.Load()
-	if e == nil || e.confirmed.Load() || e.cred.Value != value {
+	if e == nil || e.confirmed.Load() || e.cred.value != value {
 		return
 	}
 	e.confirmed.Store(true)
@@ -35,7 +35,7 @@ func (c *Cache) Confirm(value string) {
 func (c *Cache) Invalidate(value string) bool {
 	c.mu.Lock()
 	e := c.cur.Load()
-	if e == nil || e.cred.Value != value {
+	if e == nil || e.cred.value != value {
 		c.mu.Unlock()
 		return true
 	}
@@ -43,7 +43,7 @@ func (c *Cache) Invalidate(value string) bool {
 		now := c.now()
 		if now.Before(c.keepRefusedUntil) {
 			c.mu.Unlock()
-			c.log(slog.LevelDebug, "credcache: refused credential kept; the last one that never logged in was dropped moments ago", slog.Time("expiry", e.cred.Expiry))
+			c.log(slog.LevelDebug, "credcache: refused credential kept; the last one that never logged in was dropped moments ago", slog.Time("expiry", e.cred.expiry))
 			return false
 		}
 		c.refusals++
@@ -52,6 +52,6 @@ func (c *Cache) Invalidate(value string) bool {
 	c.cur.Store(nil)
 	c.stats.Invalidations++
 	c.mu.Unlock()
-	c.log(slog.LevelInfo, "credcache: credential invalidated", slog.Time("expiry", e.cred.Expiry))
+	c.log(slog.LevelInfo, "credcache: credential invalidated", slog.Time("expiry", e.cred.expiry))
 	return true
 }

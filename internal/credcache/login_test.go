@@ -34,13 +34,13 @@ func TestInvalidateRefusedIdentity(t *testing.T) {
 		clock.Advance(st.advance)
 		cur := mustGet(t, c)
 		if st.confirm {
-			c.Confirm(cur.Value)
+			c.Confirm(cur.value)
 		}
-		if got := c.Invalidate(cur.Value); got != st.wantDrop {
-			t.Errorf("%s: Invalidate(%s) = %v, want %v", st.name, cur.Value, got, st.wantDrop)
+		if got := c.Invalidate(cur.value); got != st.wantDrop {
+			t.Errorf("%s: Invalidate(%s) = %v, want %v", st.name, cur.value, got, st.wantDrop)
 		}
-		if got := mustGet(t, c); got.Value != st.wantAfter {
-			t.Errorf("%s: Get after Invalidate = %s, want %s", st.name, got.Value, st.wantAfter)
+		if got := mustGet(t, c); got.value != st.wantAfter {
+			t.Errorf("%s: Get after Invalidate = %s, want %s", st.name, got.value, st.wantAfter)
 		}
 	}
 	if n := s.calls.Load(); n != 5 {

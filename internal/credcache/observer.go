@@ -15,7 +15,8 @@ type Observer interface {
 	// fetch runs under the context it returns.
 	FetchStarted(ctx context.Context, refresh bool) context.Context
 	// FetchEnded is called with the fetch's outcome, as handed to its
-	// waiters: the credential, or the error (ErrClosed when the cache closed
-	// meanwhile), and how long the fetch took.
-	FetchEnded(ctx context.Context, refresh bool, cred Credential, err error, took time.Duration)
+	// waiters: the credential's expiry (never its value), or the error
+	// (ErrClosed when the cache closed meanwhile), and how long the fetch
+	// took.
+	FetchEnded(ctx context.Context, refresh bool, expiry time.Time, err error, took time.Duration)
 }

@@ -11,7 +11,7 @@ import (
 // observed is what a recordingObserver heard of one fetch.
 type observed struct {
 	refresh bool
-	value   string
+	expiry  time.Time
 	err     error
 	marked  bool // FetchEnded got the context FetchStarted returned
 }
@@ -32,10 +32,10 @@ func (o *recordingObserver) FetchStarted(ctx context.Context, refresh bool) cont
 	return context.WithValue(ctx, markKey{}, true)
 }
 
-func (o *recordingObserver) FetchEnded(ctx context.Context, refresh bool, cred Credential, err error, _ time.Duration) {
+func (o *recordingObserver) FetchEnded(ctx context.Context, refresh bool, expiry time.Time, err error, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.ended = append(o.ended, observed{refresh: refresh, value: cred.Value, err: err, marked: ctx.Value(markKey{}) == true})
+	o.ended = append(o.ended, observed{refresh: refresh, expiry: expiry, err: err, marked: ctx.Value(markKey{}) == true})
 }
 
 func (o *recordingObserver) snapshot() (int, []observed) {
@@ -49,15 +49,8 @@ func (o *recordingObserver) snapshot() (int, []observed) {
 // not a fetch.
 func TestObserverHearsEveryFetch(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
 	refused := errors.New("refused")
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 {
-			return Credential{}, refused
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, refused, 2)
 	obs := &recordingObserver{}
 	c := New(s.fetch, Options{Now: clock.Now, Observer: obs, MinBackoff: time.Second, MaxBackoff: time.Second})
 	defer c.Close()
@@ -75,9 +68,9 @@ func TestObserverHearsEveryFetch(t *testing.T) {
 	waitIdle(c)
 
 	want := []observed{
-		{refresh: false, value: secret(1), marked: true},
+		{refresh: false, expiry: epoch.Add(time.Hour), marked: true},
 		{refresh: true, err: refused, marked: true},
-		{refresh: true, value: secret(3), marked: true},
+		{refresh: true, expiry: epoch.Add(56*time.Minute + 2*time.Second + time.Hour), marked: true},
 	}
 	started, ended := obs.snapshot()
 	if started != len(want) || len(ended) != len(want) {
@@ -85,7 +78,7 @@ func TestObserverHearsEveryFetch(t *testing.T) {
 	}
 	for i, w := range want {
 		got := ended[i]
-		if got.refresh != w.refresh || got.value != w.value || !errors.Is(got.err, w.err) || (w.err == nil) != (got.err == nil) || !got.marked {
+		if got.refresh != w.refresh || !got.expiry.Equal(w.expiry) || !errors.Is(got.err, w.err) || (w.err == nil) != (got.err == nil) || !got.marked {
 			t.Errorf("fetch %d: observed %+v, want %+v", i+1, got, w)
 		}
 	}

@@ -18,11 +18,11 @@ func (e *throttled) RetryAfter() time.Duration { return e.wait }
 // throttledFirst returns a stub whose first call is throttled for wait and
 // whose later calls mint credentials living an hour.
 func throttledFirst(wait time.Duration) *stub {
-	return &stub{fn: func(_ context.Context, n int64) (Credential, error) {
+	return &stub{fn: func(_ context.Context, n int64) (minted, error) {
 		if n == 1 {
-			return Credential{}, &throttled{wait}
+			return minted{}, &throttled{wait}
 		}
-		return Credential{Value: secret(n), Expiry: time.Now().Add(time.Hour)}, nil
+		return minted{secret(n), time.Now().Add(time.Hour)}, nil
 	}}
 }
 
@@ -47,8 +47,8 @@ func TestThrottledGetWaitsAsToldThenFetches(t *testing.T) {
 			wg.Go(func() {
 				ctx, cancel := mk()
 				defer cancel()
-				cred, err := c.Get(ctx)
-				if err != nil || cred.Value != secret(2) {
+				cred, err := get(c, ctx)
+				if err != nil || cred.value != secret(2) {
 					t.Errorf("%s: Get = %v, %v; want %q", name, cred, err, secret(2))
 				}
 			})
@@ -71,7 +71,7 @@ func TestThrottledGetFailsAtOnceWhenItsDeadlineIsSooner(t *testing.T) {
 	for i := range 3 { // the first Get fetches; the others find the backoff
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		start := time.Now()
-		_, err := c.Get(ctx)
+		_, err := get(c, ctx)
 		took := time.Since(start)
 		cancel()
 		var ra RetryAfter
@@ -92,14 +92,7 @@ func TestThrottledGetFailsAtOnceWhenItsDeadlineIsSooner(t *testing.T) {
 
 func TestThrottledRefreshWaitsAtLeastRetryAfter(t *testing.T) {
 	clock := newClock()
-	s := minting(clock, time.Hour)
-	mint := s.fn
-	s.fn = func(ctx context.Context, n int64) (Credential, error) {
-		if n == 2 {
-			return Credential{}, &throttled{10 * time.Minute}
-		}
-		return mint(ctx, n)
-	}
+	s := failingAt(clock, time.Hour, &throttled{10 * time.Minute}, 2)
 	c := New(s.fetch, Options{Now: clock.Now, MinBackoff: time.Second, MaxBackoff: time.Second,
 		RefreshWindow: 30 * time.Minute})
 	defer c.Close()
@@ -121,8 +114,8 @@ func TestThrottledRefreshWaitsAtLeastRetryAfter(t *testing.T) {
 	clock.Advance(time.Minute)
 	mustGet(t, c)
 	waitIdle(c)
-	if got := mustGet(t, c); got.Value != secret(3) {
-		t.Errorf("Get after Retry-After = %q, want %q", got.Value, secret(3))
+	if got := mustGet(t, c); got.value != secret(3) {
+		t.Errorf("Get after Retry-After = %q, want %q", got.value, secret(3))
 	}
 }
 

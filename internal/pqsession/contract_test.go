@@ -100,17 +100,6 @@ func execOne(ctx context.Context, conn driver.Conn) error {
 	return err
 }
 
-func TestLibPQWriteWithNothingSentIsBadConn(t *testing.T) {
-	srv := newFakeServer(t)
-	d := &scriptedDialer{}
-	conn := pqConnect(t, srv, d)
-	var werr error = &net.OpError{Op: "write", Net: "tcp", Err: errAnyRead}
-	d.last.writeErr.Store(&werr)
-	if err := execOne(ctx10s(t), conn); err != driver.ErrBadConn {
-		t.Fatalf("a write that sent nothing = %v; want driver.ErrBadConn, on which database/sql retries", err)
-	}
-}
-
 func TestLibPQReadNetworkErrorIsReturned(t *testing.T) {
 	srv := newFakeServer(t)
 	d := &scriptedDialer{}
@@ -127,15 +116,31 @@ func TestLibPQReadNetworkErrorIsReturned(t *testing.T) {
 	}
 }
 
-func TestLibPQEndOfStreamIsBadConn(t *testing.T) {
-	for _, end := range []error{io.EOF, io.ErrUnexpectedEOF} {
-		t.Run(end.Error(), func(t *testing.T) {
+// lib/pq returns driver.ErrBadConn, on which database/sql retries, for a
+// write that sent nothing and for the end of the stream (why Conn turns the
+// latter into a network error).
+func TestLibPQBadConn(t *testing.T) {
+	tests := []struct {
+		name        string
+		write, read error
+	}{
+		{"a write that sent nothing", &net.OpError{Op: "write", Net: "tcp", Err: errAnyRead}, nil},
+		{"the end of the stream", nil, io.EOF},
+		{"an unexpected end of the stream", nil, io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			srv := newFakeServer(t)
 			d := &scriptedDialer{}
 			conn := pqConnect(t, srv, d)
-			d.last.readErr.Store(&end)
+			if tt.write != nil {
+				d.last.writeErr.Store(&tt.write)
+			}
+			if tt.read != nil {
+				d.last.readErr.Store(&tt.read)
+			}
 			if err := execOne(ctx10s(t), conn); err != driver.ErrBadConn {
-				t.Fatalf("the end of the stream = %v; want driver.ErrBadConn (why Conn turns it into a network error)", err)
+				t.Fatalf("%s = %v; want driver.ErrBadConn", tt.name, err)
 			}
 		})
 	}

@@ -17,10 +17,10 @@ const hitGoroutines = 64
 // hour: every Get is a hit. It is the cache each Connector keeps, which every
 // new connection asks first.
 func newWarmCache(ctx context.Context) (*credcache.Cache, error) {
-	c := credcache.New(func(context.Context) (credcache.Credential, error) {
-		return credcache.Credential{Value: "warm", Expiry: time.Now().Add(time.Hour)}, nil
+	c := credcache.New(func(context.Context) (string, time.Time, error) {
+		return "warm", time.Now().Add(time.Hour), nil
 	}, credcache.Options{})
-	if _, err := c.Get(ctx); err != nil {
+	if _, _, err := c.Get(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("bench: warm the cache: %w", err)
 	}
@@ -49,12 +49,12 @@ func (e *Env) roundCacheHit(ctx context.Context, d time.Duration, r *Results) er
 	}{
 		{"cache/clock", 1, func() { _ = time.Now() }},
 		{"cache/get-1", 1, func() {
-			if _, err := cache.Get(ctx); err != nil {
+			if _, _, err := cache.Get(ctx); err != nil {
 				fail(err)
 			}
 		}},
 		{"cache/get-64", hitGoroutines, func() {
-			if _, err := cache.Get(ctx); err != nil {
+			if _, _, err := cache.Get(ctx); err != nil {
 				fail(err)
 			}
 		}},

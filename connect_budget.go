@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/backoff"
 	"github.com/lib/pq"
 )
 
@@ -52,23 +53,16 @@ func (w *connectWait) pause(ctx context.Context) bool {
 		return false
 	}
 	w.next = min(2*w.next, lastPause)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return backoff.Sleep(ctx, d, nil)
 }
 
-// credential takes a credential for one Connect. A context without a
-// deadline waits for a throttled workspace only within the connect budget.
-func (c *Connector) credential(ctx context.Context, w *connectWait) (credential, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, w.deadline)
-		defer cancel()
+// bound returns ctx with the budget's deadline when it has no deadline of
+// its own, so that a step of such a Connect (a wait for a throttled
+// workspace, a server that accepts and never answers) ends within the
+// budget; and the function that releases it.
+func (w *connectWait) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
-	return c.creds.credential(ctx)
+	return context.WithDeadline(ctx, w.deadline)
 }

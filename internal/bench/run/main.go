@@ -2,8 +2,8 @@
 // test kit it starts, prints the tables and the targets as Markdown, and
 // exits with status 1 when a target is missed (2 when the run fails).
 //
-//	go run ./bench/run            # the full run: 6 rounds, every target enforced
-//	go run ./bench/run -short     # a quick run for CI: only targets noise cannot move
+//	go run ./internal/bench/run            # the full run: 6 rounds, every target enforced
+//	go run ./internal/bench/run -short     # a quick run for CI: only targets noise cannot move
 //
 // It needs PostgreSQL's server binaries, as the test kit does.
 package main
@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lakebase-go/lakebase/bench"
+	"github.com/lakebase-go/lakebase/internal/bench"
 )
 
 func main() {
@@ -68,7 +68,7 @@ func run(opts bench.Options, cpuProfile, memProfile string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	fmt.Fprintf(os.Stdout, "<!-- go run ./bench/run %s: %s; %d CPUs, %s -->\n\n", strings.Join(os.Args[1:], " "),
+	fmt.Fprintf(os.Stdout, "<!-- go run ./internal/bench/run %s: %s; %d CPUs, %s -->\n\n", strings.Join(os.Args[1:], " "),
 		time.Since(start).Round(time.Second), runtime.NumCPU(), runtime.Version())
 	ok := bench.WriteReport(os.Stdout, res, opts.Short)
 	if memProfile != "" {

@@ -7,7 +7,7 @@
 //
 // Run reports each case as a table with the median over rounds, the spread,
 // the ratio of lakebase to lib/pq, and the targets the driver must meet. The
-// command in bench/run runs it and exits non-zero when a target is missed;
+// command in internal/bench/run runs it and exits non-zero when a target is missed;
 // the Benchmark functions of this package's tests measure the same
 // operations with go test -bench.
 package bench

@@ -1,4 +1,4 @@
-package lakebase
+package telemetry
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 // Kinds of lookup, as the lakebase.lookup attribute and the lookup spans
 // (lakebase.lookup.<kind>) name them.
 const (
-	lookupWorkspace = "workspace" // the workspace login: the SDK client
-	lookupHost      = "host"      // the instance's or endpoint's host
-	lookupIdentity  = "identity"  // the identity's user name
-	lookupTarget    = "target"    // the instance or endpoint serving a host
+	LookupWorkspace = "workspace" // the workspace login: the SDK client
+	LookupHost      = "host"      // the instance's or endpoint's host
+	LookupIdentity  = "identity"  // the identity's user name
+	LookupTarget    = "target"    // the instance or endpoint serving a host
 )
 
-// lookup starts the span of one lookup of kind, a child of parent (the span
+// Lookup starts the span of one lookup of kind, a child of parent (the span
 // of the connect step that started it, though it runs detached from that
 // connect), and returns its context and the function that ends it and
 // counts it.
-func (t *telemetry) lookup(ctx context.Context, parent trace.Span, kind string) (context.Context, func(error)) {
+func (t *Telemetry) Lookup(ctx context.Context, parent trace.Span, kind string) (context.Context, func(error)) {
 	if t == nil {
 		return ctx, noEnd
 	}
@@ -30,7 +30,7 @@ func (t *telemetry) lookup(ctx context.Context, parent trace.Span, kind string) 
 	}
 	return ctx, func(err error) {
 		if span != nil {
-			endSpan(span, err)
+			t.endSpan(span, err)
 		}
 		if m := t.metrics; m != nil {
 			m.lookups.Add(ctx, 1, m.with(attrLookup.String(kind), outcome(err)))

@@ -1,4 +1,4 @@
-package lakebase
+package telemetry
 
 import (
 	"context"
@@ -15,7 +15,7 @@ const spanFetch = "lakebase.credential.fetch"
 
 // credentialObserver reports a connector's credential fetches: a span for
 // each, and the mint metrics.
-type credentialObserver struct{ t *telemetry }
+type credentialObserver struct{ t *Telemetry }
 
 var _ credcache.Observer = credentialObserver{}
 
@@ -42,13 +42,13 @@ func (o credentialObserver) FetchStarted(ctx context.Context, refresh bool) cont
 
 // FetchEnded ends the fetch's span and counts the fetch. A fetch stopped
 // by Close is not counted.
-func (o credentialObserver) FetchEnded(ctx context.Context, refresh bool, cred credcache.Credential, err error, took time.Duration) {
+func (o credentialObserver) FetchEnded(ctx context.Context, refresh bool, expiry time.Time, err error, took time.Duration) {
 	if o.t.tracer != nil {
 		span := trace.SpanFromContext(ctx)
-		if err == nil && !cred.Expiry.IsZero() {
-			span.SetAttributes(attrLifetime.Int64(int64(time.Until(cred.Expiry).Seconds())))
+		if err == nil && !expiry.IsZero() {
+			span.SetAttributes(attrLifetime.Int64(int64(time.Until(expiry).Seconds())))
 		}
-		endSpan(span, err)
+		o.t.endSpan(span, err)
 	}
 	m := o.t.metrics
 	if m == nil || errors.Is(err, credcache.ErrClosed) {

@@ -6,12 +6,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
-// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./bench.
-// The comparison with its ratios, spread and targets is go run ./bench/run.
+// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./internal/bench.
+// The comparison with its ratios, spread and targets is go run ./internal/bench/run.
 
 func BenchmarkConnect(b *testing.B) {
 	env := testEnv(b)
@@ -61,39 +60,12 @@ func benchmarkPools(b *testing.B, op func(context.Context, *sql.DB) error) {
 	}
 }
 
+// BenchmarkCacheHit measures the public Connector.Credential on a warm
+// cache; the cache's own Get, and the wall clock that is its floor, are
+// internal/credcache's BenchmarkGet.
 func BenchmarkCacheHit(b *testing.B) {
 	env := testEnv(b)
 	ctx := context.Background()
-	cache, err := newWarmCache(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cache.Close()
-	b.Run("clock", func(b *testing.B) {
-		for b.Loop() {
-			_ = time.Now()
-		}
-	})
-	b.Run("get", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := cache.Get(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("get-64", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetParallelism(max(1, hitGoroutines/runtime.GOMAXPROCS(0)))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := cache.Get(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
 	b.Run("credential", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

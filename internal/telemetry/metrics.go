@@ -1,4 +1,4 @@
-package lakebase
+package telemetry
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // metrics are a connector's instruments, created once in NewConnector. The
-// counters that Stats already keeps (waits, login retries) and the remaining
-// lifetime are observed from Stats when the reader collects, so that they
+// counters that the connector's Stats already keeps (waits, login retries) and the remaining
+// lifetime are observed from them (Observed) when the reader collects, so that they
 // add nothing to the paths of a connect.
 type metrics struct {
 	mints         metric.Int64Counter
@@ -94,7 +94,7 @@ func (m *metrics) with(extra ...attribute.KeyValue) metric.MeasurementOption {
 
 // observe registers the callback that reports what stats tells, until
 // unobserve.
-func (m *metrics) observe(stats func() Stats) error {
+func (m *metrics) observe(stats func() Observed) error {
 	all := m.with()
 	reg, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := stats()
