@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/common/environment"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -64,7 +65,7 @@ func TestWorkspaceClouds(t *testing.T) {
 	for _, cloud := range []string{"Azure", "GCP", "AWS"} {
 		t.Run(cloud, func(t *testing.T) {
 			e := newFaultEnv(t)
-			if err := e.kit.Workspace.SetCloud(lakebasetest.Cloud(cloud)); err != nil {
+			if err := e.kit.Workspace.SetCloud(environment.Cloud(cloud)); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud("AWS") })

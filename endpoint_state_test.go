@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -18,7 +19,7 @@ func TestDisabledEndpointFailsAtOnce(t *testing.T) {
 	kit := sharedKit(t)
 	for _, tt := range []struct {
 		name  string
-		state lakebasetest.EndpointState
+		state postgres.EndpointStatusState
 		app   bool // found by PGHOST in a Databricks App
 	}{
 		{name: "idle", state: "IDLE"},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	_ "github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -235,7 +237,7 @@ func ExampleKit_AddInstance() {
 func ExampleInstanceOptions() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
-	_, err := kit.AddInstance(lakebasetest.InstanceOptions{Name: "archive", State: lakebasetest.InstanceStopped})
+	_, err := kit.AddInstance(lakebasetest.InstanceOptions{Name: "archive", State: database.DatabaseInstanceStateStopped})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -262,10 +264,10 @@ func ExampleEndpointOptions() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
 	path := "projects/shop/branches/dev/endpoints/primary"
-	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: lakebasetest.EndpointIdle, ReadOnly: true}); err != nil {
+	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: postgres.EndpointStatusStateIdle, ReadOnly: true}); err != nil {
 		log.Fatal(err)
 	}
-	time.AfterFunc(time.Second, func() { _ = kit.Workspace.SetEndpointState(path, lakebasetest.EndpointActive) })
+	time.AfterFunc(time.Second, func() { _ = kit.Workspace.SetEndpointState(path, postgres.EndpointStatusStateActive) })
 	_, err := currentUser(endpointDSN(kit, path))
 	fmt.Println(err)
 	// <nil>

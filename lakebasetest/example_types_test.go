@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -58,7 +60,7 @@ func ExampleInstance() {
 	defer w.Close()
 	err := w.AddInstance(lakebasetest.Instance{
 		Name:          "orders",
-		State:         lakebasetest.InstanceStarting,
+		State:         database.DatabaseInstanceStateStarting,
 		ReadWriteHost: "orders.database.example",
 		ReadOnlyHost:  "orders-ro.database.example",
 	})
@@ -70,28 +72,13 @@ func ExampleInstance() {
 	// Output: STARTING orders-ro.database.example true
 }
 
-func ExampleInstanceState() {
-	w := workspaceWith()
-	defer w.Close()
-	for _, state := range []lakebasetest.InstanceState{lakebasetest.InstanceFailingOver, lakebasetest.InstanceAvailable} {
-		_ = w.SetInstanceState("orders", state)
-		_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
-		fmt.Println(inst["state"])
-	}
-	fmt.Println(w.SetInstanceState("orders", "RUNNING"))
-	// Output:
-	// FAILING_OVER
-	// AVAILABLE
-	// lakebasetest: change instance "orders": unknown state "RUNNING"
-}
-
 func ExampleEndpoint() {
 	w := adaWorkspace()
 	defer w.Close()
 	err := w.AddEndpoint(lakebasetest.Endpoint{
 		Path:         "projects/shop/branches/main/endpoints/primary",
-		State:        lakebasetest.EndpointIdle,
-		PendingState: lakebasetest.EndpointActive,
+		State:        postgres.EndpointStatusStateIdle,
+		PendingState: postgres.EndpointStatusStateActive,
 		Hosts:        lakebasetest.EndpointHosts{Host: "ep-primary.database.example"},
 	})
 	if err != nil {
@@ -118,30 +105,6 @@ func ExampleEndpointHosts() {
 	hosts := endpointStatus(w)["hosts"].(map[string]any)
 	fmt.Println(hosts["host"], hosts["read_write_pooled_host"])
 	// Output: ep-primary.database.example ep-primary-pooler.database.example
-}
-
-func ExampleEndpointState() {
-	w := workspaceWith()
-	defer w.Close()
-	path := "projects/shop/branches/main/endpoints/primary"
-	for _, state := range []lakebasetest.EndpointState{lakebasetest.EndpointIdle, lakebasetest.EndpointInit, lakebasetest.EndpointActive} {
-		_ = w.SetEndpointState(path, state)
-		fmt.Println(endpointStatus(w)["current_state"])
-	}
-	// Output:
-	// IDLE
-	// INIT
-	// ACTIVE
-}
-
-func ExampleCloud() {
-	w := lakebasetest.NewWorkspace()
-	defer w.Close()
-	fmt.Println(lakebasetest.CloudAWS, lakebasetest.CloudAzure, lakebasetest.CloudGCP)
-	fmt.Println(w.SetCloud("OnPrem"))
-	// Output:
-	// AWS Azure GCP
-	// lakebasetest: set cloud: want AWS, Azure or GCP, got "OnPrem"
 }
 
 func ExampleWorkspace_SetBrowserUser() {

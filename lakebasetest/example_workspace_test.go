@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/common/environment"
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -243,12 +246,18 @@ func ExampleWorkspace_DenyProjectListing() {
 func ExampleWorkspace_SetInstanceState() {
 	w := workspaceWith()
 	defer w.Close()
-	if err := w.SetInstanceState("orders", lakebasetest.InstanceStopped); err != nil {
-		panic(err)
+	for _, state := range []database.DatabaseInstanceState{database.DatabaseInstanceStateFailingOver, database.DatabaseInstanceStateStopped} {
+		if err := w.SetInstanceState("orders", state); err != nil {
+			panic(err)
+		}
+		_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
+		fmt.Println(inst["state"], inst["effective_stopped"])
 	}
-	_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
-	fmt.Println(inst["state"], inst["effective_stopped"])
-	// Output: STOPPED true
+	fmt.Println(w.SetInstanceState("orders", "RUNNING"))
+	// Output:
+	// FAILING_OVER <nil>
+	// STOPPED true
+	// lakebasetest: change instance "orders": unknown state "RUNNING"
 }
 
 func ExampleWorkspace_SetInstanceHost() {
@@ -268,22 +277,29 @@ func endpointStatus(w *lakebasetest.Workspace) map[string]any {
 	return ep["status"].(map[string]any)
 }
 
+// An endpoint scales to zero, then wakes.
 func ExampleWorkspace_SetEndpointState() {
 	w := workspaceWith()
 	defer w.Close()
-	if err := w.SetEndpointState("projects/shop/branches/main/endpoints/primary", lakebasetest.EndpointIdle); err != nil {
-		panic(err)
+	path := "projects/shop/branches/main/endpoints/primary"
+	for _, state := range []postgres.EndpointStatusState{postgres.EndpointStatusStateIdle, postgres.EndpointStatusStateInit, postgres.EndpointStatusStateActive} {
+		if err := w.SetEndpointState(path, state); err != nil {
+			panic(err)
+		}
+		fmt.Println(endpointStatus(w)["current_state"])
 	}
-	fmt.Println(endpointStatus(w)["current_state"])
-	// Output: IDLE
+	// Output:
+	// IDLE
+	// INIT
+	// ACTIVE
 }
 
 func ExampleWorkspace_SetEndpointPendingState() {
 	w := workspaceWith()
 	defer w.Close()
 	path := "projects/shop/branches/main/endpoints/primary"
-	_ = w.SetEndpointState(path, lakebasetest.EndpointIdle)
-	if err := w.SetEndpointPendingState(path, lakebasetest.EndpointActive); err != nil {
+	_ = w.SetEndpointState(path, postgres.EndpointStatusStateIdle)
+	if err := w.SetEndpointPendingState(path, postgres.EndpointStatusStateActive); err != nil {
 		panic(err)
 	}
 	status := endpointStatus(w)
@@ -355,12 +371,15 @@ func ExampleWorkspace_SetOAuthTokenLifetime() {
 func ExampleWorkspace_SetCloud() {
 	w := lakebasetest.NewWorkspace()
 	defer w.Close()
-	if err := w.SetCloud(lakebasetest.CloudAzure); err != nil {
+	if err := w.SetCloud(environment.CloudAzure); err != nil {
 		panic(err)
 	}
 	_, metadata := call(w, "", "GET", "/.well-known/databricks-config", "")
 	fmt.Println(metadata["cloud"])
-	// Output: Azure
+	fmt.Println(w.SetCloud("OnPrem"))
+	// Output:
+	// Azure
+	// lakebasetest: set cloud: want AWS, Azure or GCP, got "OnPrem"
 }
 
 // The workspace plays the browser of a signed-in user for the SDK's u2m

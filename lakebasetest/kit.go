@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/google/uuid"
 )
 
@@ -163,8 +165,8 @@ func (k *Kit) addRole(ctx context.Context, name, password string) error {
 type InstanceOptions struct {
 	// Name identifies the instance.
 	Name string
-	// State is InstanceAvailable when empty.
-	State InstanceState
+	// State is AVAILABLE when empty.
+	State database.DatabaseInstanceState
 	// ReadOnly gives the instance a read-only host (readable secondaries),
 	// served by a gateway of its own in front of the same server.
 	ReadOnly bool
@@ -192,8 +194,8 @@ func (k *Kit) AddInstance(opts InstanceOptions) (*Gateway, error) {
 type EndpointOptions struct {
 	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
-	// State is EndpointActive when empty.
-	State EndpointState
+	// State is ACTIVE when empty.
+	State postgres.EndpointStatusState
 	// ReadOnly gives the endpoint a read-only host.
 	ReadOnly bool
 	// Pooled gives it pooled hosts, which accept native passwords only.

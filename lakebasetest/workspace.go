@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
+
+	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // Defaults of a new Workspace.
@@ -53,7 +55,7 @@ type Workspace struct {
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
 	expiryFormat  func(time.Time) string // nil: as the service writes it
-	cloud         Cloud                  // host metadata's cloud
+	cloud         environment.Cloud      // host metadata's cloud
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or
@@ -85,7 +87,7 @@ func newWorkspace(store *credentialStore) *Workspace {
 		mints:         make(map[wsGrant]int),
 		credLifetime:  defaultCredentialLifetime,
 		tokenLifetime: defaultOAuthTokenLifetime,
-		cloud:         CloudAWS,
+		cloud:         environment.CloudAWS,
 	}
 	w.srv = httptest.NewServer(w.routes())
 	w.url = w.srv.URL

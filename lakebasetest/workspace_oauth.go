@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // wsAccessToken is an OAuth access token the token route issued.
@@ -40,24 +42,14 @@ func (w *Workspace) SetOAuthTokenLifetime(d time.Duration) {
 	w.mu.Unlock()
 }
 
-// Cloud is a cloud that a workspace's host metadata can name.
-type Cloud string
-
-// The clouds Databricks runs on.
-const (
-	CloudAWS   Cloud = "AWS"
-	CloudAzure Cloud = "Azure"
-	CloudGCP   Cloud = "GCP"
-)
-
 // SetCloud sets the cloud that the workspace's host metadata names:
-// CloudAWS (the default), CloudAzure or CloudGCP, as an
+// environment.CloudAWS (the default), CloudAzure or CloudGCP, as an
 // *.azuredatabricks.net or *.gcp.databricks.com workspace answers. The SDK
 // takes the cloud from there, whatever the host name, for clients made from
 // now on.
-func (w *Workspace) SetCloud(cloud Cloud) error {
+func (w *Workspace) SetCloud(cloud environment.Cloud) error {
 	switch cloud {
-	case CloudAWS, CloudAzure, CloudGCP:
+	case environment.CloudAWS, environment.CloudAzure, environment.CloudGCP:
 	default:
 		return fmt.Errorf("lakebasetest: set cloud: want AWS, Azure or GCP, got %q", cloud)
 	}

@@ -231,8 +231,8 @@ func wsEndpointJSON(ep Endpoint) postgres.Endpoint {
 		Status: &postgres.EndpointStatus{
 			EndpointId:   id,
 			EndpointType: postgres.EndpointTypeEndpointTypeReadWrite,
-			CurrentState: postgres.EndpointStatusState(ep.State),
-			PendingState: postgres.EndpointStatusState(ep.PendingState),
+			CurrentState: ep.State,
+			PendingState: ep.PendingState,
 			Disabled:     ep.Disabled,
 			Hosts: &postgres.EndpointHosts{
 				Host:                ep.Hosts.Host,

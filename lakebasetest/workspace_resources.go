@@ -6,35 +6,25 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 )
 
-// InstanceState is the state of a Provisioned instance.
-type InstanceState string
-
-// The states a Provisioned instance can be in.
-const (
-	InstanceAvailable   InstanceState = "AVAILABLE"
-	InstanceStarting    InstanceState = "STARTING"
-	InstanceStopped     InstanceState = "STOPPED" // also sets effective_stopped
-	InstanceUpdating    InstanceState = "UPDATING"
-	InstanceDeleting    InstanceState = "DELETING"
-	InstanceFailingOver InstanceState = "FAILING_OVER"
+// The states the kit's instances and endpoints can be in, as the API names
+// them: the SDK's types, so that a test writes database.DatabaseInstanceStateStopped
+// or postgres.EndpointStatusStateIdle (or the string).
+var (
+	instanceStates = []database.DatabaseInstanceState{
+		database.DatabaseInstanceStateAvailable, database.DatabaseInstanceStateStarting,
+		database.DatabaseInstanceStateStopped, database.DatabaseInstanceStateUpdating,
+		database.DatabaseInstanceStateDeleting, database.DatabaseInstanceStateFailingOver,
+	}
+	endpointStates = []postgres.EndpointStatusState{
+		postgres.EndpointStatusStateActive, postgres.EndpointStatusStateIdle,
+		postgres.EndpointStatusStateInit, postgres.EndpointStatusStateDegraded,
+	}
 )
-
-var instanceStates = []InstanceState{InstanceAvailable, InstanceStarting, InstanceStopped, InstanceUpdating, InstanceDeleting, InstanceFailingOver}
-
-// EndpointState is the state of an Autoscaling endpoint's compute.
-type EndpointState string
-
-// The states an Autoscaling endpoint's compute can be in.
-const (
-	EndpointActive   EndpointState = "ACTIVE"
-	EndpointIdle     EndpointState = "IDLE" // scaled to zero
-	EndpointInit     EndpointState = "INIT" // waking
-	EndpointDegraded EndpointState = "DEGRADED"
-)
-
-var endpointStates = []EndpointState{EndpointActive, EndpointIdle, EndpointInit, EndpointDegraded}
 
 // checkState fails unless s is one of known.
 func checkState[S ~string](known []S, s S) error {
@@ -50,8 +40,10 @@ func checkState[S ~string](known []S, s S) error {
 type Instance struct {
 	// Name identifies the instance.
 	Name string
-	// State is InstanceAvailable when empty.
-	State InstanceState
+	// State is one of AVAILABLE (the default when empty), STARTING,
+	// STOPPED, UPDATING, DELETING, FAILING_OVER. STOPPED also sets
+	// effective_stopped.
+	State database.DatabaseInstanceState
 	// ReadWriteHost is read_write_dns.
 	ReadWriteHost string
 	// ReadOnlyHost is read_only_dns; empty means readable secondaries are off
@@ -76,12 +68,12 @@ type EndpointHosts struct {
 type Endpoint struct {
 	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
-	// State is status.current_state, EndpointActive when empty.
-	State EndpointState
+	// State is status.current_state: ACTIVE (the default when empty),
+	// IDLE (scaled to zero), INIT (waking) or DEGRADED.
+	State postgres.EndpointStatusState
 	// PendingState is status.pending_state, the state the compute is moving
-	// to (EndpointIdle while it suspends, EndpointActive while it wakes);
-	// empty when settled.
-	PendingState EndpointState
+	// to (IDLE while it suspends, ACTIVE while it wakes); empty when settled.
+	PendingState postgres.EndpointStatusState
 	// Disabled is spec.disabled and status.disabled: connections are
 	// restricted, and no connection can enable the endpoint again.
 	Disabled bool
@@ -91,13 +83,13 @@ type Endpoint struct {
 
 // AddInstance registers inst, replacing an instance with the same name.
 func (w *Workspace) AddInstance(inst Instance) error {
-	inst.State = cmp.Or(inst.State, InstanceAvailable)
+	inst.State = cmp.Or(inst.State, database.DatabaseInstanceStateAvailable)
 	return wsStore(w, w.instances, "instance", inst.Name, inst)
 }
 
 // SetInstanceState changes the state of instance name, as a start, a stop
 // or a failover would.
-func (w *Workspace) SetInstanceState(name string, state InstanceState) error {
+func (w *Workspace) SetInstanceState(name string, state database.DatabaseInstanceState) error {
 	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) { inst.State = state })
 }
 
@@ -119,20 +111,20 @@ func (inst Instance) check() error {
 
 // AddEndpoint registers ep, replacing an endpoint with the same path.
 func (w *Workspace) AddEndpoint(ep Endpoint) error {
-	ep.State = cmp.Or(ep.State, EndpointActive)
+	ep.State = cmp.Or(ep.State, postgres.EndpointStatusStateActive)
 	return wsStore(w, w.endpoints, "endpoint", ep.Path, ep)
 }
 
 // SetEndpointState changes the compute state of the endpoint at path, as
 // scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
-func (w *Workspace) SetEndpointState(path string, state EndpointState) error {
+func (w *Workspace) SetEndpointState(path string, state postgres.EndpointStatusState) error {
 	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.State = state })
 }
 
 // SetEndpointPendingState sets the state that the compute of the endpoint at
 // path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
 // shows it; an empty state says it has settled.
-func (w *Workspace) SetEndpointPendingState(path string, state EndpointState) error {
+func (w *Workspace) SetEndpointPendingState(path string, state postgres.EndpointStatusState) error {
 	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.PendingState = state })
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 )
 
 // The endpoint's status decides at once what a connection can hope for: a
@@ -16,7 +16,7 @@ func TestEndpointStates(t *testing.T) {
 	w := startWorkspace(t)
 	c := newClient(t, pat(w))
 	tests := []struct {
-		state, pending lakebasetest.EndpointState
+		state, pending postgres.EndpointStatusState
 		disabled       bool
 		wantKind       error  // nil: usable
 		wantText       string // in the error
