@@ -3,6 +3,7 @@ package lakebasetest_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/database"
@@ -18,10 +19,34 @@ func ExampleUser() {
 	// Output: User(ada@example.com) User(ada@example.com)
 }
 
+func ExampleUser_String() {
+	u := lakebasetest.User{Email: "ada@example.com", Token: "dapi-secret"}
+	logged := fmt.Sprint(u)
+	fmt.Println(logged, strings.Contains(logged, "dapi"))
+	// Output: User(ada@example.com) false
+}
+
+func ExampleUser_GoString() {
+	fmt.Printf("%#v\n", []lakebasetest.User{{Email: "ada@example.com", RefreshToken: "refresh-secret"}})
+	// Output: []lakebasetest.User{User(ada@example.com)}
+}
+
 func ExampleServicePrincipal() {
 	sp := lakebasetest.ServicePrincipal{ApplicationID: "3f1c0d5e-app", Secret: "s3cret", DisplayName: "orders app"}
 	fmt.Printf("%v %#v\n", sp, sp)
 	// Output: ServicePrincipal(3f1c0d5e-app) ServicePrincipal(3f1c0d5e-app)
+}
+
+func ExampleServicePrincipal_String() {
+	sp := lakebasetest.ServicePrincipal{ApplicationID: "3f1c0d5e-app", Secret: "s3cret"}
+	fmt.Println(fmt.Errorf("cannot log in as %v", sp))
+	// Output: cannot log in as ServicePrincipal(3f1c0d5e-app)
+}
+
+func ExampleServicePrincipal_GoString() {
+	apps := map[string]lakebasetest.ServicePrincipal{"orders": {ApplicationID: "3f1c0d5e-app", Secret: "s3cret"}}
+	fmt.Printf("%#v\n", apps)
+	// Output: map[string]lakebasetest.ServicePrincipal{"orders":ServicePrincipal(3f1c0d5e-app)}
 }
 
 // A slow, then failing, control plane: the next two mints wait a second and
