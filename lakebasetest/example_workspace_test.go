@@ -18,11 +18,17 @@ import (
 // call sends a request to the workspace's API with a bearer token, as the
 // Databricks SDK would, and returns the status and the JSON answer.
 func call(w *lakebasetest.Workspace, token, method, path, body string) (int, map[string]any) {
+	return send(w, method, path, body, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+token) })
+}
+
+// send sends a request to the workspace, with auth adding its credentials,
+// and returns the status and the JSON answer.
+func send(w *lakebasetest.Workspace, method, path, body string, auth func(*http.Request)) (int, map[string]any) {
 	req, err := http.NewRequest(method, w.URL()+path, strings.NewReader(body))
 	if err != nil {
 		panic(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	auth(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		panic(err)
@@ -61,19 +67,10 @@ func workspaceWith() *lakebasetest.Workspace {
 // clientCredentials logs sp in to the workspace's token route, as the SDK's
 // oauth-m2m does, and returns the route's answer.
 func clientCredentials(w *lakebasetest.Workspace, sp lakebasetest.ServicePrincipal) map[string]any {
-	req, err := http.NewRequest("POST", w.URL()+"/oidc/v1/token", strings.NewReader("grant_type=client_credentials&scope=all-apis"))
-	if err != nil {
-		panic(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(sp.ApplicationID, sp.Secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var token map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&token)
+	_, token := send(w, "POST", "/oidc/v1/token", "grant_type=client_credentials&scope=all-apis", func(req *http.Request) {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(sp.ApplicationID, sp.Secret)
+	})
 	return token
 }
 
