@@ -29,7 +29,7 @@ func appEnvironment(t *testing.T, kit *lakebasetest.Kit, sp lakebasetest.Service
 		"PGDATABASE":               lakebasetest.DefaultDatabase,
 		"PGUSER":                   sp.ApplicationID,
 		"PGSSLMODE":                "verify-full",
-		"PGSSLROOTCERT":            kit.CAFile(),
+		"PGSSLROOTCERT":            kit.Postgres.CAFile(),
 		"PGAPPNAME":                "lakebase-test-app",
 	} {
 		t.Setenv(k, v)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/databricks/databricks-sdk-go/common/environment"
 	"net/http"
 	"net/url"
 	"os"
@@ -282,13 +283,13 @@ func TestAuthDatabricksCLIByName(t *testing.T) {
 // service principal's application id, a person's e-mail from SCIM), the
 // instance and endpoint lookups, the mints, and the errors.
 func TestWorkspaceClouds(t *testing.T) {
-	for _, cloud := range []string{"Azure", "GCP", "AWS"} {
-		t.Run(cloud, func(t *testing.T) {
+	for _, cloud := range []environment.Cloud{environment.CloudAzure, environment.CloudGCP, environment.CloudAWS} {
+		t.Run(string(cloud), func(t *testing.T) {
 			e := newFaultEnv(t)
 			if err := e.kit.Workspace.SetCloud(cloud); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud("AWS") })
+			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud(environment.CloudAWS) })
 			sp := e.kit.ServicePrincipal
 
 			db, _ := e.open(e.dsn())
@@ -303,9 +304,9 @@ func TestWorkspaceClouds(t *testing.T) {
 			if got := mustCurrentUser(t, db); got != sp.ApplicationID {
 				t.Errorf("endpoint: current_user = %q, want %q", got, sp.ApplicationID)
 			}
-			db, _ = e.open(e.dsnWith("instance=no-such-"+strings.ToLower(cloud), m2mAuth(sp)))
+			db, _ = e.open(e.dsnWith("instance=no-such-"+strings.ToLower(string(cloud)), m2mAuth(sp)))
 			err := e.ping(db, 10*time.Second)
-			wantConnectError(t, err, "resolve", strconv.Quote("no-such-"+strings.ToLower(cloud)), "not found")
+			wantConnectError(t, err, "resolve", strconv.Quote("no-such-"+strings.ToLower(string(cloud))), "not found")
 			if !errors.Is(err, lakebase.ErrNotFound) {
 				t.Errorf("errors.Is(%v, ErrNotFound) = false", err)
 			}

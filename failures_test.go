@@ -3,6 +3,7 @@ package lakebase_test
 import (
 	"context"
 	"errors"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 // cannot help there, nor for a stopped instance.
 func TestConnectFailsAtOnce(t *testing.T) {
 	kit := sharedKit(t)
-	disabledEndpoint := func(t *testing.T, state string) string {
+	disabledEndpoint := func(t *testing.T, state postgres.EndpointStatusState) string {
 		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: state})
 		if err := kit.Workspace.SetEndpointDisabled(path, true); err != nil {
 			t.Fatal(err)
@@ -120,7 +121,7 @@ func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 }
 
 // everyRoute lists the fake workspace's routes.
-var everyRoute = []string{
+var everyRoute = []lakebasetest.Route{
 	lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery, lakebasetest.RouteToken,
 	lakebasetest.RouteAuthorize, lakebasetest.RouteMe, lakebasetest.RouteDatabaseCredential,
 	lakebasetest.RouteInstance, lakebasetest.RouteInstances, lakebasetest.RoutePostgresCredential,
@@ -139,7 +140,7 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 	for _, route := range everyRoute {
 		kit.Workspace.Fail(route, lakebasetest.Fault{Status: 503})
 	}
-	before := make(map[string]int)
+	before := make(map[lakebasetest.Route]int)
 	for _, route := range everyRoute {
 		before[route] = kit.Workspace.Requests(route)
 	}

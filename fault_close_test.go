@@ -20,7 +20,7 @@ func TestFaultCloseDuringConnects(t *testing.T) {
 	const connects = 16
 	for _, st := range []struct {
 		name  string
-		route string // the workspace route that hangs; empty: the login hangs
+		route lakebasetest.Route // the workspace route that hangs; empty: the login hangs
 	}{
 		{name: "lookup", route: lakebasetest.RouteInstance},
 		{name: "mint", route: lakebasetest.RouteDatabaseCredential},

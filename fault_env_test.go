@@ -58,7 +58,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 		e.sweep()
 		faultKitTurn.mu.Unlock()
 	})
-	gw, err := k.AddInstance(context.Background(), lakebasetest.InstanceOptions{Name: e.instance})
+	gw, err := k.AddInstance(lakebasetest.InstanceOptions{Name: e.instance})
 	if err != nil {
 		t.Fatal(err)
 	}

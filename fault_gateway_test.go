@@ -127,7 +127,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 func TestFaultWakingEndpoint(t *testing.T) {
 	e := newFaultEnv(t)
 	path := "projects/fault/branches/main/endpoints/" + e.instance
-	gw, err := e.kit.AddEndpoint(context.Background(), lakebasetest.EndpointOptions{Path: path, State: "IDLE"})
+	gw, err := e.kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "IDLE"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestFaultHostChange(t *testing.T) {
 	}
 
 	t.Run("moved", func(t *testing.T) {
-		next, host, err := e.kit.StartGatewayFor(e.instance, "", false)
+		next, err := e.kit.StartFailoverGateway(e.instance)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestFaultHostChange(t *testing.T) {
 		if err := e.gateway.SetOutage(true); err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.SetInstanceHost(e.instance, host, ""); err != nil {
+		if err := ws.SetInstanceHost(e.instance, next.Addr(), ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.ping(db, 10*time.Second); err != nil {
@@ -228,7 +228,7 @@ func TestFaultHostChange(t *testing.T) {
 	})
 
 	t.Run("failing over", func(t *testing.T) {
-		next, host, err := e.kit.StartGatewayFor(e.instance, "", false)
+		next, err := e.kit.StartFailoverGateway(e.instance)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestFaultHostChange(t *testing.T) {
 		}
 		// The failover ends once the driver says it waits for it.
 		overAt := readyOnceWaiting(t, e.logs, func() error {
-			return errors.Join(ws.SetInstanceHost(e.instance, host, ""), ws.SetInstanceState(e.instance, "AVAILABLE"))
+			return errors.Join(ws.SetInstanceHost(e.instance, next.Addr(), ""), ws.SetInstanceState(e.instance, "AVAILABLE"))
 		})
 		if err := e.ping(db, 10*time.Second); err != nil {
 			t.Fatalf("Ping during the failover: %v", err)

@@ -194,7 +194,7 @@ func loginRecorder(e *faultEnv, creds *[]string) func(context.Context, lakebase.
 // certificate, and closes the session.
 func pqLogin(ctx context.Context, e *faultEnv, l lakebase.Login) error {
 	dsn := fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s",
-		quote(l.Host), l.Port, quote(l.User), quote(l.Credential.Value), quote(l.Database), quote(e.kit.CAFile()))
+		quote(l.Host), l.Port, quote(l.User), quote(l.Credential.Value), quote(l.Database), quote(e.kit.Postgres.CAFile()))
 	pc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return err

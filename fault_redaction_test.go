@@ -34,7 +34,7 @@ func TestFaultRedactionAuthModes(t *testing.T) {
 	e := newFaultEnv(t)
 	k := e.kit
 	gw := k.InstanceGateway() // the default instance lets native roles in
-	ca := quote(k.CAFile())
+	ca := quote(k.Postgres.CAFile())
 	wrongSecret, wrongToken, wrongPassword := "sp-wrong-secret-9f8e7d6c", "dapi-wrong-token-1a2b3c4d", "native-wrong-5e6f7a8b"
 	for _, s := range []string{wrongSecret, wrongToken, wrongPassword} {
 		e.keepSecret(s)
@@ -61,7 +61,7 @@ func TestFaultRedactionAuthModes(t *testing.T) {
 		{"password wrong", fmt.Sprintf("host=%s port=%d user=%s password=%s auth=password sslmode=verify-full sslrootcert=%s",
 			gw.Host(), gw.Port(), k.NativeRole, wrongPassword, ca), func() {}, false},
 		{"password url", fmt.Sprintf("lakebase://%s:%s@%s:%d/databricks_postgres?sslmode=verify-full&sslrootcert=%s",
-			k.NativeRole, wrongPassword, gw.Host(), gw.Port(), k.CAFile()), func() {}, false},
+			k.NativeRole, wrongPassword, gw.Host(), gw.Port(), k.Postgres.CAFile()), func() {}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -164,7 +164,7 @@ func TestFaultLookupBackoff(t *testing.T) {
 	const pings = 20
 	for _, tc := range []struct {
 		name   string
-		route  string // the request that fails
+		route  lakebasetest.Route // the request that fails
 		kind   error
 		words  string
 		target func(e *faultEnv) string
@@ -237,8 +237,9 @@ func TestFaultLookupBackoff(t *testing.T) {
 // rather than asked again per Connect, until the workspace answers.
 func TestFaultWorkspace500Burst(t *testing.T) {
 	for _, tt := range []struct {
-		name, route, step string
-		atLeast           time.Duration // the backoffs the recovery waits out
+		name, step string
+		route      lakebasetest.Route
+		atLeast    time.Duration // the backoffs the recovery waits out
 	}{
 		{name: "mint", route: lakebasetest.RouteDatabaseCredential, step: "mint"},
 		{name: "lookup", route: lakebasetest.RouteInstance, step: "resolve", atLeast: 1500 * time.Millisecond},

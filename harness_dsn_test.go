@@ -27,7 +27,7 @@ func quote(v string) string {
 
 // tlsKeys are the DSN keys that verify a kit's gateways.
 func tlsKeys(kit *lakebasetest.Kit) string {
-	return "sslmode=verify-full sslrootcert=" + quote(kit.CAFile())
+	return "sslmode=verify-full sslrootcert=" + quote(kit.Postgres.CAFile())
 }
 
 // m2mAuth is the DSN part that logs in as sp with oauth-m2m.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
 	"github.com/lakebase-go/lakebase/lakebasetest"
@@ -115,22 +114,12 @@ func newKit(t testing.TB, opts lakebasetest.Options) *lakebasetest.Kit {
 	return k
 }
 
-// startKit starts a kit on srv. Kits on one server share its roles, and each
-// one's start resets the default native role's password: each kit gets a
-// native role of its own instead, so that one kit's start cannot break
-// another's native logins.
+// startKit starts a kit on srv. Each kit on a shared server has a native
+// role of its own (see lakebasetest.Kit.NativeRole), so one kit's start
+// cannot break another's native logins.
 func startKit(ctx context.Context, srv *lakebasetest.Postgres, opts lakebasetest.Options) (*lakebasetest.Kit, error) {
 	opts.Postgres.URL = srv.SuperuserDSN()
-	k, err := lakebasetest.Start(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	role, password := uniqueName("native"), "native-"+uuid.NewString()
-	if err := k.AddNativeRole(ctx, role, password); err != nil {
-		return nil, fmt.Errorf("%w (closing the kit: %v)", err, k.Close())
-	}
-	k.NativeRole, k.NativePassword = role, password
-	return k, nil
+	return lakebasetest.Start(ctx, opts)
 }
 
 // timeScaleEnv names the environment variable that stretches the tests

@@ -32,7 +32,7 @@ func addInstance(t testing.TB, kit *lakebasetest.Kit, opts lakebasetest.Instance
 	if opts.Name == "" {
 		opts.Name = uniqueName("inst")
 	}
-	if _, err := kit.AddInstance(context.Background(), opts); err != nil {
+	if _, err := kit.AddInstance(opts); err != nil {
 		t.Fatal(err)
 	}
 	return opts.Name
@@ -45,7 +45,7 @@ func addEndpoint(t testing.TB, kit *lakebasetest.Kit, opts lakebasetest.Endpoint
 	if opts.Path == "" {
 		opts.Path = "projects/" + uniqueName("proj") + "/branches/main/endpoints/primary"
 	}
-	if _, err := kit.AddEndpoint(context.Background(), opts); err != nil {
+	if _, err := kit.AddEndpoint(opts); err != nil {
 		t.Fatal(err)
 	}
 	return opts.Path

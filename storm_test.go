@@ -18,8 +18,8 @@ func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	conn, db := openConnector(t, kit.DSNs().M2M)
 	db.SetMaxOpenConns(goroutines + 50)
 
-	routes := []string{lakebasetest.RouteToken, lakebasetest.RouteInstance, lakebasetest.RouteDatabaseCredential}
-	before := make(map[string]int)
+	routes := []lakebasetest.Route{lakebasetest.RouteToken, lakebasetest.RouteInstance, lakebasetest.RouteDatabaseCredential}
+	before := make(map[lakebasetest.Route]int)
 	for _, r := range routes {
 		before[r] = kit.Workspace.Requests(r)
 	}

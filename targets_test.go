@@ -85,7 +85,7 @@ func TestTargets(t *testing.T) {
 		name := addInstance(t, kit, lakebasetest.InstanceOptions{})
 		rw, _ := instanceHosts(t, kit, name)
 		rwGate := gatewayAt(t, kit, rw)
-		other, _, err := kit.StartGatewayFor(name, "", false)
+		other, err := kit.StartFailoverGateway(name)
 		if err != nil {
 			t.Fatal(err)
 		}

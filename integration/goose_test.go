@@ -17,11 +17,7 @@ var gooseFiles embed.FS
 func TestGoose(t *testing.T) {
 	t.Parallel()
 	kit := newRotatingKit(t)
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, kit.DSNs().M2M)
 	db.SetMaxIdleConns(0) // every step logs in anew
 
 	goose.SetBaseFS(gooseFiles)
@@ -39,7 +35,7 @@ func TestGoose(t *testing.T) {
 	checkTables(t, db, true, "accounts", "ledger", "goose_db_version")
 
 	// The function from the StatementBegin/End block runs as a trigger.
-	_, err = db.Exec(`WITH a AS (INSERT INTO accounts (owner) VALUES ('ann') RETURNING id)
+	_, err := db.Exec(`WITH a AS (INSERT INTO accounts (owner) VALUES ('ann') RETURNING id)
 		INSERT INTO ledger (account_id, amount) SELECT id, 12.5 FROM a`)
 	if err != nil {
 		t.Fatalf("insert through the migrated schema: %v", err)

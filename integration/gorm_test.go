@@ -95,11 +95,7 @@ func TestGORMExistingDB(t *testing.T) {
 func TestGORMExistingDBNeedsDriverName(t *testing.T) {
 	t.Parallel()
 	kit := lakebasetest.New(t, lakebasetest.Options{})
-	sqlDB, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqlDB.Close()
+	sqlDB := openDB(t, kit.DSNs().M2M)
 
 	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), gormConfig())
 	if err != nil {

@@ -1,11 +1,9 @@
 package integration_test
 
 import (
-	"database/sql"
 	"embed"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database/postgres"
@@ -18,15 +16,11 @@ var migrateFiles embed.FS
 // golang-migrate opens its own connections from a URL; with WithInstance it
 // uses a *sql.DB opened through the lakebase driver instead, and so gets the
 // driver's credentials. It holds one session for its whole run: the test
-// lets that session outlive its credential between Up and Down.
+// revokes the session's credential between Up and Down.
 func TestGolangMigrate(t *testing.T) {
 	t.Parallel()
 	kit := newRotatingKit(t)
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, kit.DSNs().M2M)
 
 	target, err := postgres.WithInstance(db, &postgres.Config{})
 	if err != nil {
@@ -53,12 +47,15 @@ func TestGolangMigrate(t *testing.T) {
 	checkVersion(t, m, 2)
 	checkTables(t, db, true, "accounts", "ledger", "schema_migrations")
 
-	// The migration session stays open while its credential expires;
-	// Lakebase checks credentials only at login.
-	time.Sleep(rotationLifetime + time.Second)
-
+	// The migration session stays open while its credential is revoked:
+	// Lakebase checks credentials only at login, and Down needs none.
+	kit.RevokeCredentials()
+	logins := kit.InstanceGateway().Stats().Accepted
 	if err := m.Down(); err != nil {
 		t.Fatalf("Down: %v", err)
+	}
+	if n := kit.InstanceGateway().Stats().Accepted - logins; n != 0 {
+		t.Errorf("Down logged in %d times, want 0: it should run on the session Up used", n)
 	}
 	if _, _, err := m.Version(); !errors.Is(err, migrate.ErrNilVersion) {
 		t.Errorf("Version after Down: %v, want ErrNilVersion", err)

@@ -36,17 +36,11 @@ func BenchmarkConnectTelemetry(b *testing.B) {
 		_ = mp.Shutdown(ctx)
 	})
 	connector := func(on bool) driver.Connector {
-		cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if on {
-			cfg.TracerProvider, cfg.MeterProvider = tp, mp
-		}
-		c, err := lakebase.NewConnector(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := newConnector(b, kit.DSNs().M2M, func(cfg *lakebase.Config) {
+			if on {
+				cfg.TracerProvider, cfg.MeterProvider = tp, mp
+			}
+		})
 		b.Cleanup(func() { _ = c.Close() })
 		return c
 	}

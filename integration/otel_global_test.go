@@ -27,16 +27,7 @@ func TestTelemetryGlobalOnlyWhenAsked(t *testing.T) {
 	})
 
 	connectOnce := func(global bool) {
-		cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.GlobalTelemetry = global
-		c, err := lakebase.NewConnector(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := sql.OpenDB(c)
+		db := sql.OpenDB(newConnector(t, kit.DSNs().M2M, func(cfg *lakebase.Config) { cfg.GlobalTelemetry = global }))
 		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -48,22 +48,32 @@ func newOtelSink(t *testing.T) *otelSink {
 // so that every query connects.
 func (s *otelSink) openDB(t *testing.T, dsn string, edit func(*lakebase.Config)) (*lakebase.Connector, *sql.DB) {
 	t.Helper()
-	cfg, err := lakebase.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MeterProvider, cfg.TracerProvider = s.mp, s.tp
-	if edit != nil {
-		edit(cfg)
-	}
-	c, err := lakebase.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newConnector(t, dsn, func(cfg *lakebase.Config) {
+		cfg.MeterProvider, cfg.TracerProvider = s.mp, s.tp
+		if edit != nil {
+			edit(cfg)
+		}
+	})
 	db := sql.OpenDB(c)
 	db.SetMaxIdleConns(0)
 	t.Cleanup(func() { _ = db.Close() })
 	return c, db
+}
+
+// newConnector returns a connector for dsn with edit applied to its Config;
+// the caller closes it (closing a sql.DB opened on it does).
+func newConnector(tb testing.TB, dsn string, edit func(*lakebase.Config)) *lakebase.Connector {
+	tb.Helper()
+	cfg, err := lakebase.ParseDSN(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	edit(cfg)
+	c, err := lakebase.NewConnector(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 // collect reads every metric.
@@ -92,37 +102,27 @@ func (s *otelSink) metric(t *testing.T, name string) metricdata.Metrics {
 	return metricdata.Metrics{}
 }
 
-// sum adds the points of the counter name whose attributes include want.
+// sum adds up the points of metric name whose attributes include want: a
+// counter's values, or a histogram's counts.
 func (s *otelSink) sum(t *testing.T, name string, want ...attribute.KeyValue) int64 {
 	t.Helper()
-	m := s.metric(t, name)
-	data, ok := m.Data.(metricdata.Sum[int64])
-	if !ok {
-		t.Fatalf("metric %s is a %T, want a sum of int64", name, m.Data)
-	}
 	var n int64
-	for _, p := range data.DataPoints {
-		if hasAll(p.Attributes, want) {
-			n += p.Value
+	add := func(attrs attribute.Set, v int64) {
+		if hasAll(attrs, want) {
+			n += v
 		}
 	}
-	return n
-}
-
-// count adds the counts of the histogram name's points whose attributes
-// include want.
-func (s *otelSink) count(t *testing.T, name string, want ...attribute.KeyValue) uint64 {
-	t.Helper()
-	m := s.metric(t, name)
-	data, ok := m.Data.(metricdata.Histogram[float64])
-	if !ok {
-		t.Fatalf("metric %s is a %T, want a histogram of float64", name, m.Data)
-	}
-	var n uint64
-	for _, p := range data.DataPoints {
-		if hasAll(p.Attributes, want) {
-			n += p.Count
+	switch data := s.metric(t, name).Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range data.DataPoints {
+			add(p.Attributes, p.Value)
 		}
+	case metricdata.Histogram[float64]:
+		for _, p := range data.DataPoints {
+			add(p.Attributes, int64(p.Count))
+		}
+	default:
+		t.Fatalf("metric %s is a %T, want a sum of int64 or a histogram of float64", name, data)
 	}
 	return n
 }
@@ -204,6 +204,23 @@ func attr(sp sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool) {
 		}
 	}
 	return attribute.Value{}, false
+}
+
+// failedConnects pings db, which must fail (the test says why), and returns
+// the lakebase.connect spans of the attempt: more than one where
+// database/sql retried.
+func (s *otelSink) failedConnects(t *testing.T, db *sql.DB, why string) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err == nil {
+		t.Fatalf("ping succeeded %s", why)
+	}
+	connects := s.named("lakebase.connect")
+	if len(connects) == 0 {
+		t.Fatal("no lakebase.connect span")
+	}
+	return connects
 }
 
 // waitIdle waits until c has no credential fetch in progress, so that the

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -23,6 +24,18 @@ const (
 func newRotatingKit(t *testing.T) *lakebasetest.Kit {
 	t.Helper()
 	return lakebasetest.New(t, lakebasetest.Options{CredentialLifetime: rotationLifetime})
+}
+
+// openDB opens dsn with the lakebase driver; the DB closes when the test
+// ends.
+func openDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("lakebase", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // runWorkload calls op from several goroutines until workloadDuration has

@@ -48,7 +48,7 @@ func uniqueName(prefix string) string { return prefix + "-" + uuid.NewString()[:
 // "endpoint=...") as sp, verifying the kit's certificates, plus extra keys.
 func m2mDSN(kit *lakebasetest.Kit, sp lakebasetest.ServicePrincipal, target, extra string) string {
 	return fmt.Sprintf("%s workspace=%s auth=oauth-m2m client_id=%s client_secret=%s sslmode=verify-full sslrootcert=%s %s",
-		target, quote(kit.Workspace.URL()), quote(sp.ApplicationID), quote(sp.Secret), quote(kit.CAFile()), extra)
+		target, quote(kit.Workspace.URL()), quote(sp.ApplicationID), quote(sp.Secret), quote(kit.Postgres.CAFile()), extra)
 }
 
 // quote quotes a key/value DSN value.
@@ -67,6 +67,17 @@ func newPool(t *testing.T, dsn string) *lakebasepgx.Pool {
 	return pool
 }
 
+// acquire takes a connection from pool that is released when the test ends.
+func acquire(t *testing.T, ctx context.Context, pool *lakebasepgx.Pool) *pgxpool.Conn {
+	t.Helper()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	t.Cleanup(conn.Release)
+	return conn
+}
+
 // currentUser runs SELECT current_user on a connection of pool.
 func currentUser(ctx context.Context, pool *lakebasepgx.Pool) (string, error) {
 	var user string
@@ -78,26 +89,21 @@ func currentUser(ctx context.Context, pool *lakebasepgx.Pool) (string, error) {
 // when readOnly, and returns its name and its gateways (ro is nil without).
 func addInstance(t *testing.T, kit *lakebasetest.Kit, readOnly bool) (name string, rw, ro *lakebasetest.Gateway) {
 	t.Helper()
-	ctx := testContext(t, time.Minute)
 	name = uniqueName("inst")
-	rw, err := kit.AddInstance(ctx, lakebasetest.InstanceOptions{Name: name})
+	rw, err := kit.AddInstance(lakebasetest.InstanceOptions{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if readOnly {
-		var roHost string
-		if ro, roHost, err = kit.StartGatewayFor(name, "", false); err != nil {
+		if ro, err = kit.StartFailoverGateway(name); err != nil {
 			t.Fatal(err)
 		}
-		if err := kit.Workspace.SetInstanceHost(name, address(rw), roHost); err != nil {
+		if err := kit.Workspace.SetInstanceHost(name, rw.Addr(), ro.Addr()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return name, rw, ro
 }
-
-// address is a gateway's host:port, as the workspace names it.
-func address(g *lakebasetest.Gateway) string { return fmt.Sprintf("%s:%d", g.Host(), g.Port()) }
 
 // newPoolWithConfig opens a pool for dsn with poolCfg's pgx settings; it
 // closes when the test ends.

@@ -124,20 +124,12 @@ func TestPoolCredentialRevoked(t *testing.T) {
 	pool := newPool(t, kit.DSNs().M2M)
 	ctx := testContext(t, time.Minute)
 
-	held, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Release()
+	held := acquire(t, ctx, pool)
 	mints, gate := kit.Workspace.Mints(), kit.InstanceGateway().Stats()
 
 	for round := 1; round <= 2; round++ {
 		kit.RevokeCredentials()
-		conn, err := pool.Acquire(ctx) // the held one is busy: a new connection
-		if err != nil {
-			t.Fatalf("revocation %d: new connection: %v", round, err)
-		}
-		defer conn.Release()
+		conn := acquire(t, ctx, pool) // the held one is busy: a new connection
 		var user string
 		if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user != kit.ServicePrincipal.ApplicationID {
 			t.Errorf("revocation %d: current_user = %q, %v; want the service principal", round, user, err)

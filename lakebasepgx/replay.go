@@ -1,7 +1,9 @@
 package lakebasepgx
 
 import (
+	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,13 +18,13 @@ import (
 // the parameters, the backend key, ReadyForQuery) from a copy kept for it.
 // After that, bytes pass through untouched.
 //
-// Read and Write keep state of their own each (replay, skip), so the reads
+// Read and Write keep state of their own each (reader, skip), so the reads
 // of pgx's background reader and the writes of a query never share any.
 type replayConn struct {
 	net.Conn
 	login lakebase.Login // the attempt that logged in, without its credential
-	// replay is what the server answered to the login, still to be read.
-	replay []byte
+	// reader reads what the server answered to the login, then the session.
+	reader io.Reader
 	// skip counts the bytes of pgx's StartupMessage still to be dropped;
 	// -1 until its length has been read.
 	skip    int
@@ -48,17 +50,12 @@ func newReplayConn(hc *pgconn.HijackedConn, login lakebase.Login) (*replayConn, 
 		return nil, err
 	}
 	login.Credential = lakebase.Token{} // kept for the host and the cancel requests' TLS only
-	return &replayConn{Conn: hc.Conn, login: login, replay: buf, skip: -1}, nil
+	return &replayConn{Conn: hc.Conn, login: login, reader: io.MultiReader(bytes.NewReader(buf), hc.Conn), skip: -1}, nil
 }
 
 // Read returns the login's answer first, then reads the session.
 func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.replay) > 0 {
-		n := copy(p, c.replay)
-		c.replay = c.replay[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
+	return c.reader.Read(p)
 }
 
 // Write drops pgx's StartupMessage (a length, then as many bytes less

@@ -25,27 +25,19 @@ func TestPoolFollowsFailover(t *testing.T) {
 	ctx := testContext(t, time.Minute)
 
 	// Held across the failover, so that the next Acquire opens a connection.
-	old, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Release()
-	newGate, newHost, err := kit.StartGatewayFor(name, "", false)
+	acquire(t, ctx, pool)
+	newGate, err := kit.StartFailoverGateway(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := oldGate.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := kit.Workspace.SetInstanceHost(name, newHost, ""); err != nil {
+	if err := kit.Workspace.SetInstanceHost(name, newGate.Addr(), ""); err != nil {
 		t.Fatal(err)
 	}
 
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("acquire after the failover: %v", err)
-	}
-	defer conn.Release()
+	conn := acquire(t, ctx, pool)
 	if err := conn.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +59,8 @@ func TestPoolReadOnly(t *testing.T) {
 	pool := newPool(t, m2mDSN(kit, sp, "instance="+name, "read_only=true pool_max_conns=2"))
 	ctx := testContext(t, time.Minute)
 
-	a, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Release()
-	b, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Release()
+	a := acquire(t, ctx, pool)
+	acquire(t, ctx, pool)
 	if r, w := ro.Stats().Accepted, rw.Stats().Accepted; r != 2 || w != 0 {
 		t.Errorf("logins: read-only host %d, read-write host %d; want 2 and 0", r, w)
 	}
@@ -94,7 +78,7 @@ func TestPoolWakingEndpoint(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	path := uniqueName("projects/p/branches/b/endpoints/e")
 	ctx := testContext(t, time.Minute)
-	gate, err := kit.AddEndpoint(ctx, lakebasetest.EndpointOptions{Path: path, State: "INIT"})
+	gate, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "INIT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +110,7 @@ func TestPoolWakingEndpointBudget(t *testing.T) {
 	sp := newServicePrincipal(t, kit)
 	path := uniqueName("projects/p/branches/b/endpoints/e")
 	ctx := testContext(t, time.Minute)
-	if _, err := kit.AddEndpoint(ctx, lakebasetest.EndpointOptions{Path: path, State: "INIT"}); err != nil {
+	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "INIT"}); err != nil {
 		t.Fatal(err)
 	}
 	poolCfg, err := pgxpool.ParseConfig("connect_timeout=" + strconv.Itoa(1))
@@ -160,8 +144,8 @@ func TestPoolTLSAsTheDriver(t *testing.T) {
 		ok   bool
 	}{
 		{"default: require", "", true},
-		{"verify-full with the kit's CA", "sslmode=verify-full sslrootcert=" + quote(kit.CAFile()), true},
-		{"verify-ca with the kit's CA", "sslmode=verify-ca sslrootcert=" + quote(kit.CAFile()), true},
+		{"verify-full with the kit's CA", "sslmode=verify-full sslrootcert=" + quote(kit.Postgres.CAFile()), true},
+		{"verify-ca with the kit's CA", "sslmode=verify-ca sslrootcert=" + quote(kit.Postgres.CAFile()), true},
 		{"verify-full with the system's roots", "sslmode=verify-full sslrootcert=system", false},
 	}
 	for _, tt := range tests {

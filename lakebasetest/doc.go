@@ -26,7 +26,7 @@
 //
 // The kit runs the installed server binaries (initdb and postgres on PATH,
 // else the newest /usr/lib/postgresql/*/bin). Without them, the first start
-// downloads PostgreSQL (DefaultPostgresVersion) once: zonky's
+// downloads PostgreSQL 17.5 once: zonky's
 // io.zonky.test.postgres:embedded-postgres-binaries-OS-ARCH artifact from
 // Maven Central, a jar of about 10 MB holding a .txz, checked against the
 // checksum published beside it and unpacked into
@@ -73,4 +73,10 @@
 // does, for code that starts a kit or a server itself.
 //
 // A program (a demo, a local development setup) uses Start and Close.
+//
+// Kit.DSNs verify every certificate against the kit's certificate
+// authority; a DSN of one's own names it with
+// sslrootcert=kit.Postgres.CAFile(). Code that only talks to the Databricks
+// API tests against a workspace on its own, NewWorkspace, as it would
+// against an httptest.Server.
 package lakebasetest

@@ -107,6 +107,11 @@ func (g *Gateway) Host() string { return g.addr.IP.String() }
 // Port returns the gateway's port. It stays the same across outages.
 func (g *Gateway) Port() int { return g.addr.Port }
 
+// Addr returns "host:port", the form in which the workspace gives a host:
+// Kit.Gateway finds the gateway by it, and SetInstanceHost and
+// SetEndpointHosts take it.
+func (g *Gateway) Addr() string { return g.addr.String() }
+
 // Waking makes the gateway act like an endpoint waking up from scale to
 // zero: each of the next refuse connections is refused with FATAL 57P03 "the
 // database system is starting up", and connections that arrive within hold
@@ -245,17 +250,7 @@ func (g *Gateway) hold() bool {
 	g.mu.Lock()
 	wait := time.Until(g.holdUntil)
 	g.mu.Unlock()
-	if wait <= 0 {
-		return true
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-g.ctx.Done():
-		return false
-	}
+	return sleep(wait, g.ctx.Done(), nil)
 }
 
 // takeRefusal reports whether this connection is one that waking refuses.

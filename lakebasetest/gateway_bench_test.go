@@ -34,35 +34,23 @@ func BenchmarkGateway(b *testing.B) {
 		}
 		for _, tg := range targets {
 			dsn := tg.dsn + " sslmode=" + sslmode
-			b.Run("query/"+tg.name+"/"+sslmode, func(b *testing.B) {
-				db, err := sql.Open("postgres", dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				db.SetMaxOpenConns(1)
-				var n int
-				for b.Loop() {
-					if err := db.QueryRow("SELECT 1").Scan(&n); err != nil {
+			for _, q := range []struct{ name, sql string }{{"query", "SELECT 1"}, {"rows", "SELECT repeat('x', 1000000)"}} {
+				b.Run(q.name+"/"+tg.name+"/"+sslmode, func(b *testing.B) {
+					db, err := sql.Open("postgres", dsn)
+					if err != nil {
 						b.Fatal(err)
 					}
-				}
-			})
-			b.Run("rows/"+tg.name+"/"+sslmode, func(b *testing.B) {
-				db, err := sql.Open("postgres", dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				db.SetMaxOpenConns(1)
-				var s string
-				for b.Loop() {
-					if err := db.QueryRow("SELECT repeat('x', 1000000)").Scan(&s); err != nil {
-						b.Fatal(err)
+					defer db.Close()
+					db.SetMaxOpenConns(1)
+					var row string
+					for b.Loop() {
+						if err := db.QueryRow(q.sql).Scan(&row); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-				b.SetBytes(int64(len(s)))
-			})
+					b.SetBytes(int64(len(row)))
+				})
+			}
 			b.Run("login/"+tg.name+"/"+sslmode, func(b *testing.B) {
 				for b.Loop() {
 					db, err := sql.Open("postgres", dsn)

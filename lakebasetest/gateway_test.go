@@ -33,11 +33,13 @@ type gatewayWorld struct {
 	t     *testing.T
 	pg    *Postgres
 	store *credentialStore
+	ahead atomic.Int64 // how far the store's clock runs ahead of time.Now
 }
 
 func newGatewayWorld(t *testing.T) *gatewayWorld {
 	t.Helper()
-	w := &gatewayWorld{t: t, pg: NewPostgres(t), store: newCredentialStore(nil)}
+	w := &gatewayWorld{t: t, pg: NewPostgres(t)}
+	w.store = newCredentialStore(func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) })
 	w.store.bindToTargets()
 	ctx := context.Background()
 	for _, role := range []string{alice, bob, robot} {
@@ -61,6 +63,15 @@ func (w *gatewayWorld) gateway(t *testing.T, target string, native bool) *Gatewa
 	}
 	t.Cleanup(func() { g.Close() })
 	return g
+}
+
+// aliceGateway starts a world with a gateway for db1Target, and gives
+// alice's DSN through it with a credential that lives an hour.
+func aliceGateway(t *testing.T) (*gatewayWorld, *Gateway, string) {
+	t.Helper()
+	w := newGatewayWorld(t)
+	g := w.gateway(t, db1Target, false)
+	return w, g, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
 }
 
 // dsn is a lib/pq DSN through g that verifies the kit's certificate.
@@ -155,13 +166,8 @@ func TestGatewayLogin(t *testing.T) {
 
 	t.Run("expired credential is refused but its session lives on", func(t *testing.T) {
 		cred := w.store.issue(alice, db1Target, time.Second)
-		db := openPQ(t, w.dsn(g, alice, cred.token))
-		conn, err := db.Conn(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		time.Sleep(time.Until(cred.expiry) + 50*time.Millisecond)
+		conn := openSession(t, w.dsn(g, alice, cred.token))
+		w.ahead.Add(int64(2 * time.Second)) // the credential expires
 
 		wantWrongPassword(t, openPQ(t, w.dsn(g, alice, cred.token)).Ping(), alice)
 		if got := queryString(t, conn, "SELECT current_user"); got != alice {
@@ -220,9 +226,8 @@ func TestGatewayLogin(t *testing.T) {
 
 func TestGatewayCounters(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+	w, g, dsn := aliceGateway(t)
+	db := openPQ(t, dsn)
 	if err := db.Ping(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +241,7 @@ func TestGatewayCounters(t *testing.T) {
 
 func TestGatewayWaking(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
+	_, g, dsn := aliceGateway(t)
 
 	g.Waking(2, 0)
 	for range 2 {
@@ -268,9 +271,8 @@ func TestGatewayWaking(t *testing.T) {
 
 func TestGatewayRestart(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+	w, g, dsn := aliceGateway(t)
+	db := openPQ(t, dsn)
 	db.SetMaxOpenConns(2)
 	ctx := context.Background()
 	idle, err := db.Conn(ctx)
@@ -316,14 +318,8 @@ func TestGatewayRestart(t *testing.T) {
 
 func TestGatewayOutage(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
-	conn, err := openPQ(t, dsn).Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, g, dsn := aliceGateway(t)
+	conn := openSession(t, dsn)
 
 	if err := g.SetOutage(true); err != nil {
 		t.Fatal(err)
@@ -345,14 +341,8 @@ func TestGatewayOutage(t *testing.T) {
 
 func TestGatewayClose(t *testing.T) {
 	t.Parallel()
-	w := newGatewayWorld(t)
-	g := w.gateway(t, db1Target, false)
-	dsn := w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))
-	conn, err := openPQ(t, dsn).Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, g, dsn := aliceGateway(t)
+	conn := openSession(t, dsn)
 
 	// Keep logins arriving while the gateway closes.
 	var stop atomic.Bool
@@ -365,7 +355,7 @@ func TestGatewayClose(t *testing.T) {
 			db.Close()
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "logins during Close", func() bool { return g.Stats().Accepted > 1 })
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -388,13 +378,8 @@ func TestGatewayClose(t *testing.T) {
 
 func TestGatewayOnExistingServer(t *testing.T) {
 	t.Parallel()
-	server := NewPostgres(t)
+	_, p := existingServer(t)
 	ctx := context.Background()
-	p, err := StartPostgres(ctx, PostgresOptions{URL: server.SuperuserDSN()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
 	if err := p.CreateRole(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}

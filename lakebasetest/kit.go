@@ -5,20 +5,26 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
-	"strconv"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/google/uuid"
 )
 
-// Defaults of the set that Start registers.
+// The default instance and endpoint that Start registers.
 const (
 	DefaultInstance = "lakebase-test"
 	DefaultEndpoint = "projects/test/branches/main/endpoints/primary"
-	DefaultUser     = "person@example.com"
-	DefaultRole     = "native_app"
+)
+
+// The default user and native role that Start registers; Kit.User and
+// Kit.NativeRole name them.
+const (
+	defaultUser = "person@example.com"
+	defaultRole = "native_app"
 )
 
 // Options configure Start.
@@ -50,7 +56,10 @@ type Kit struct {
 	Workspace *Workspace
 	// ServicePrincipal, User and NativeRole/NativePassword are the default
 	// identities: a machine (oauth-m2m), a person (pat, oauth-u2m) and a
-	// native Postgres role (password).
+	// native Postgres role (password). The native role is native_app on a
+	// server of the kit's own, and a name of its own on a server given by
+	// PostgresOptions.URL, so that kits sharing a server do not reset each
+	// other's password.
 	ServicePrincipal ServicePrincipal
 	User             User
 	NativeRole       string
@@ -84,8 +93,8 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		gateways:         make(map[string]*Gateway),
 		byTarget:         make(map[string][]*Gateway),
 		ServicePrincipal: ServicePrincipal{ApplicationID: uuid.NewString(), Secret: "sp-secret-" + randomHex(16), DisplayName: "lakebase test app"},
-		User:             User{Email: DefaultUser, Token: "dapi" + randomHex(16), RefreshToken: "refresh-" + randomHex(16)},
-		NativeRole:       DefaultRole,
+		User:             User{Email: defaultUser, Token: "dapi" + randomHex(16), RefreshToken: "refresh-" + randomHex(16)},
+		NativeRole:       nativeRoleFor(opts.Postgres),
 		NativePassword:   "native-" + randomHex(12),
 	}
 	if opts.CredentialLifetime > 0 {
@@ -95,14 +104,14 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 	err = errors.Join(
 		k.AddServicePrincipal(ctx, k.ServicePrincipal),
 		k.AddUser(ctx, k.User),
-		k.AddNativeRole(ctx, k.NativeRole, k.NativePassword),
+		k.addRole(ctx, k.NativeRole, k.NativePassword),
 		k.Workspace.SetBrowserUser(k.User.Email),
 	)
 	if err == nil {
-		_, err = k.AddInstance(ctx, InstanceOptions{Name: DefaultInstance, ReadOnly: true, NativeLogin: true})
+		_, err = k.AddInstance(InstanceOptions{Name: DefaultInstance, ReadOnly: true, NativeLogin: true})
 	}
 	if err == nil {
-		_, err = k.AddEndpoint(ctx, EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
+		_, err = k.AddEndpoint(EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
 	}
 	if err != nil {
 		return nil, errors.Join(err, k.Close())
@@ -116,7 +125,7 @@ func (k *Kit) AddServicePrincipal(ctx context.Context, sp ServicePrincipal) erro
 	if err := k.Workspace.AddServicePrincipal(sp); err != nil {
 		return err
 	}
-	return k.addIdentityRole(ctx, sp.ApplicationID)
+	return k.addRole(ctx, sp.ApplicationID, "")
 }
 
 // AddUser registers a person with the workspace and creates their Postgres
@@ -125,7 +134,7 @@ func (k *Kit) AddUser(ctx context.Context, u User) error {
 	if err := k.Workspace.AddUser(u); err != nil {
 		return err
 	}
-	return k.addIdentityRole(ctx, u.Email)
+	return k.addRole(ctx, u.Email, "")
 }
 
 // AddGroup creates the Postgres role of a Databricks group, as Lakebase
@@ -137,26 +146,28 @@ func (k *Kit) AddGroup(ctx context.Context, name string, members ...string) erro
 	if name == "" {
 		return errors.New("lakebasetest: add group: empty name")
 	}
-	if err := k.addIdentityRole(ctx, name); err != nil {
+	if err := k.addRole(ctx, name, ""); err != nil {
 		return err
 	}
 	k.store.addMembers(name, members...)
 	return nil
 }
 
-// AddNativeRole creates a native Postgres role that logs in with password,
-// where an instance or endpoint allows native login.
-func (k *Kit) AddNativeRole(ctx context.Context, name, password string) error {
-	if err := k.Postgres.CreateRole(ctx, name, password); err != nil {
-		return err
+// nativeRoleFor names the default native role of a kit on the server that
+// opts describe: a server shared with other kits gets a role per kit.
+func nativeRoleFor(opts PostgresOptions) string {
+	if opts.URL == "" {
+		return defaultRole
 	}
-	return k.Postgres.grantSchema(ctx, name)
+	return defaultRole + "_" + randomHex(6)
 }
 
-// addIdentityRole creates the role of a Databricks identity, which only a
-// gateway lets in, and lets it create tables as Lakebase's roles can.
-func (k *Kit) addIdentityRole(ctx context.Context, name string) error {
-	if err := k.Postgres.CreateRole(ctx, name, ""); err != nil {
+// addRole creates a Postgres role that can create tables, as Lakebase's
+// roles can: a Databricks identity's without a password, which only a
+// gateway lets in, or a native role's with one, where an instance or endpoint
+// allows native login.
+func (k *Kit) addRole(ctx context.Context, name, password string) error {
+	if err := k.Postgres.CreateRole(ctx, name, password); err != nil {
 		return err
 	}
 	return k.Postgres.grantSchema(ctx, name)
@@ -164,9 +175,10 @@ func (k *Kit) addIdentityRole(ctx context.Context, name string) error {
 
 // InstanceOptions describe a Provisioned instance for AddInstance.
 type InstanceOptions struct {
+	// Name identifies the instance.
 	Name string
 	// State is AVAILABLE when empty.
-	State string
+	State database.DatabaseInstanceState
 	// ReadOnly gives the instance a read-only host (readable secondaries),
 	// served by a gateway of its own in front of the same server.
 	ReadOnly bool
@@ -177,28 +189,25 @@ type InstanceOptions struct {
 // AddInstance starts the gateways of a Provisioned instance and registers it
 // with the workspace, whose lookups then give the gateways' addresses. It
 // returns the read-write gateway.
-func (k *Kit) AddInstance(ctx context.Context, opts InstanceOptions) (*Gateway, error) {
-	target := instanceTarget(opts.Name)
-	rw, err := k.startGateway(target, opts.NativeLogin)
+func (k *Kit) AddInstance(opts InstanceOptions) (*Gateway, error) {
+	inst := Instance{Name: opts.Name, State: opts.State, NativeLogin: opts.NativeLogin}
+	hosts := []targetHost{{addr: &inst.ReadWriteHost, nativeLogin: opts.NativeLogin}}
+	if opts.ReadOnly {
+		hosts = append(hosts, targetHost{addr: &inst.ReadOnlyHost, nativeLogin: opts.NativeLogin})
+	}
+	rw, err := k.startHosts(instanceTarget(opts.Name), hosts)
 	if err != nil {
 		return nil, err
-	}
-	inst := Instance{Name: opts.Name, State: opts.State, ReadWriteHost: gatewayHost(rw), NativeLogin: opts.NativeLogin}
-	if opts.ReadOnly {
-		ro, err := k.startGateway(target, opts.NativeLogin)
-		if err != nil {
-			return nil, err
-		}
-		inst.ReadOnlyHost = gatewayHost(ro)
 	}
 	return rw, k.Workspace.AddInstance(inst)
 }
 
 // EndpointOptions describe an Autoscaling endpoint for AddEndpoint.
 type EndpointOptions struct {
+	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
 	// State is ACTIVE when empty.
-	State string
+	State postgres.EndpointStatusState
 	// ReadOnly gives the endpoint a read-only host.
 	ReadOnly bool
 	// Pooled gives it pooled hosts, which accept native passwords only.
@@ -207,33 +216,47 @@ type EndpointOptions struct {
 
 // AddEndpoint starts the gateways of an Autoscaling endpoint and registers it
 // with the workspace. It returns the read-write gateway.
-func (k *Kit) AddEndpoint(ctx context.Context, opts EndpointOptions) (*Gateway, error) {
-	target := endpointTarget(opts.Path)
-	rw, err := k.startGateway(target, true)
-	if err != nil {
-		return nil, err
-	}
-	hosts := EndpointHosts{Host: gatewayHost(rw)}
-	add := func(host *string, nativeOnly bool) error {
-		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: true, NativeOnly: nativeOnly})
-		if err == nil {
-			*host = gatewayHost(g)
-		}
-		return err
-	}
+func (k *Kit) AddEndpoint(opts EndpointOptions) (*Gateway, error) {
+	ep := Endpoint{Path: opts.Path, State: opts.State}
+	hosts := []targetHost{{addr: &ep.Hosts.Host, nativeLogin: true}}
 	if opts.ReadOnly {
-		err = add(&hosts.ReadOnlyHost, false)
+		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyHost, nativeLogin: true})
 	}
-	if opts.Pooled && err == nil {
-		err = add(&hosts.ReadWritePooledHost, true)
-		if opts.ReadOnly && err == nil {
-			err = add(&hosts.ReadOnlyPooledHost, true)
+	if opts.Pooled {
+		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadWritePooledHost, nativeLogin: true, nativeOnly: true})
+		if opts.ReadOnly {
+			hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyPooledHost, nativeLogin: true, nativeOnly: true})
 		}
 	}
+	rw, err := k.startHosts(endpointTarget(opts.Path), hosts)
 	if err != nil {
 		return nil, err
 	}
-	return rw, k.Workspace.AddEndpoint(Endpoint{Path: opts.Path, State: opts.State, Hosts: hosts})
+	return rw, k.Workspace.AddEndpoint(ep)
+}
+
+// targetHost is a host of an instance or endpoint that gets a gateway of its
+// own: startHosts writes the gateway's address to addr.
+type targetHost struct {
+	addr                    *string
+	nativeLogin, nativeOnly bool
+}
+
+// startHosts starts a gateway for each of target's hosts and returns the
+// first, the read-write one.
+func (k *Kit) startHosts(target string, hosts []targetHost) (*Gateway, error) {
+	var first *Gateway
+	for _, h := range hosts {
+		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: h.nativeLogin, NativeOnly: h.nativeOnly})
+		if err != nil {
+			return nil, err
+		}
+		*h.addr = g.Addr()
+		if first == nil {
+			first = g
+		}
+	}
+	return first, nil
 }
 
 // Gateway returns the gateway behind a host that the workspace gives (as
@@ -260,23 +283,15 @@ func (k *Kit) gatewayOf(target string) *Gateway {
 	return nil
 }
 
-// StartGatewayFor starts one more gateway for an instance or endpoint, as a
-// failover target: point the workspace at it with SetInstanceHost or
-// SetEndpointHosts. It returns the gateway and its "host:port".
-func (k *Kit) StartGatewayFor(instance, endpoint string, nativeLogin bool) (*Gateway, string, error) {
-	target := instanceTarget(instance)
-	if endpoint != "" {
-		target = endpointTarget(endpoint)
+// StartFailoverGateway starts one more gateway for the registered instance
+// name, with its native login setting, as the target of a failover or a
+// host added later: point the workspace at its Addr with SetInstanceHost.
+func (k *Kit) StartFailoverGateway(instance string) (*Gateway, error) {
+	inst, ok := wsFind(k.Workspace, k.Workspace.instances, instance)
+	if !ok {
+		return nil, fmt.Errorf("lakebasetest: start failover gateway: no instance %q", instance)
 	}
-	g, err := k.startGateway(target, nativeLogin)
-	if err != nil {
-		return nil, "", err
-	}
-	return g, gatewayHost(g), nil
-}
-
-func (k *Kit) startGateway(target string, nativeLogin bool) (*Gateway, error) {
-	return k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: nativeLogin})
+	return k.startGatewayWith(gatewayOptions{Target: instanceTarget(instance), NativeLogin: inst.NativeLogin})
 }
 
 // startGatewayWith starts a gateway in front of the kit's server and
@@ -292,20 +307,14 @@ func (k *Kit) startGatewayWith(opts gatewayOptions) (*Gateway, error) {
 	if k.closed {
 		return nil, errors.Join(errors.New("lakebasetest: kit is closed"), g.Close())
 	}
-	k.gateways[gatewayHost(g)] = g
+	k.gateways[g.Addr()] = g
 	k.byTarget[opts.Target] = append(k.byTarget[opts.Target], g)
 	return g, nil
 }
 
-// gatewayHost is the host the workspace gives for g: "127.0.0.1:port".
-func gatewayHost(g *Gateway) string { return net.JoinHostPort(g.Host(), strconv.Itoa(g.Port())) }
-
 // RevokeCredentials makes every credential minted so far invalid, as if
 // revoked early: gateways refuse them at the next login.
 func (k *Kit) RevokeCredentials() { k.store.revokeAll() }
-
-// CAFile is the path of the kit's CA certificate, for sslrootcert=.
-func (k *Kit) CAFile() string { return k.Postgres.CAFile() }
 
 // Close stops every gateway, the workspace and the server.
 func (k *Kit) Close() error {

@@ -27,7 +27,7 @@ type DSNs struct {
 // DSNs returns the kit's ready-made DSNs. All verify the gateways'
 // certificates against the kit's CA.
 func (k *Kit) DSNs() DSNs {
-	tls := "sslmode=verify-full sslrootcert=" + quoteDSN(k.CAFile())
+	tls := "sslmode=verify-full sslrootcert=" + quoteDSN(k.Postgres.CAFile())
 	ws := "workspace=" + quoteDSN(k.Workspace.URL())
 	m2m := fmt.Sprintf("auth=oauth-m2m client_id=%s client_secret=%s", quoteDSN(k.ServicePrincipal.ApplicationID), quoteDSN(k.ServicePrincipal.Secret))
 	instance := "instance=" + quoteDSN(DefaultInstance)

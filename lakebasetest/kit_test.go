@@ -25,7 +25,7 @@ func TestKitStartsEverything(t *testing.T) {
 	cred := k.store.issue(k.ServicePrincipal.ApplicationID, instanceTarget(DefaultInstance), time.Minute)
 	g := k.InstanceGateway()
 	dsn := "host=" + g.Host() + " port=" + strconv.Itoa(g.Port()) + " user=" + k.ServicePrincipal.ApplicationID +
-		" password=" + cred.token + " dbname=" + DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.CAFile()
+		" password=" + cred.token + " dbname=" + DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.Postgres.CAFile()
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)

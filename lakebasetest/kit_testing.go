@@ -22,14 +22,3 @@ func New(t testing.TB, opts Options) *Kit {
 	})
 	return k
 }
-
-// NewWorkspace starts a fake workspace on its own, without a server or
-// gateways, for tests of code that talks to the Databricks API; it closes
-// when the test ends. Its credentials log in nowhere: use New for a whole
-// Lakebase.
-func NewWorkspace(t testing.TB) *Workspace {
-	t.Helper()
-	w := newWorkspace(newCredentialStore(nil))
-	t.Cleanup(w.Close)
-	return w
-}

@@ -19,10 +19,10 @@ import (
 // and the one the kit creates.
 const DefaultDatabase = "databricks_postgres"
 
-// PostgresURLEnv names the environment variable that NewPostgres reads: a
+// postgresURLEnv names the environment variable that NewPostgres reads: a
 // superuser's postgres:// URL of an existing server to use instead of
 // starting a throwaway one.
-const PostgresURLEnv = "LAKEBASE_TEST_POSTGRES_URL"
+const postgresURLEnv = "LAKEBASE_TEST_POSTGRES_URL"
 
 // PostgresOptions configures StartPostgres. The zero value starts a
 // throwaway cluster with the binaries found on the machine.
@@ -122,8 +122,9 @@ func (p *Postgres) Host() string { return p.tcp.Host }
 func (p *Postgres) Port() int { return int(p.tcp.Port) }
 
 // CAFile returns the path of a file holding the kit's certificate authority
-// in PEM form, for sslrootcert=. It verifies the throwaway server and the
-// gateways, not an existing server named by URL.
+// in PEM form, for sslrootcert= (or a tls.Config's RootCAs): it signed the
+// certificates of the throwaway server and of every gateway of a kit
+// (kit.Postgres.CAFile()), not an existing server named by URL.
 func (p *Postgres) CAFile() string { return p.caFile }
 
 // SuperuserDSN returns a connection string for the superuser and

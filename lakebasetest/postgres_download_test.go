@@ -250,10 +250,8 @@ func compressXZ(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(data); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
+	_, err = w.Write(data)
+	if err = errors.Join(err, w.Close()); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -267,13 +265,10 @@ func jarOf(name string, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		_, err = w.Write(data)
 	}
-	if _, err := w.Write(data); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
+	if err = errors.Join(err, zw.Close()); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -318,7 +313,7 @@ func hideInstalledPostgres(t *testing.T) {
 	saved := installedBinGlob
 	installedBinGlob = filepath.Join(t.TempDir(), "*", "bin")
 	t.Cleanup(func() { installedBinGlob = saved })
-	for _, env := range []string{PostgresDownloadEnv, PostgresMirrorEnv, PostgresArchiveEnv, PostgresVersionEnv, PostgresCacheEnv} {
+	for _, env := range []string{postgresDownloadEnv, postgresMirrorEnv, postgresArchiveEnv, postgresVersionEnv, postgresCacheEnv} {
 		t.Setenv(env, "")
 	}
 	if _, ok := installedBinaries(); ok {

@@ -34,7 +34,7 @@ func withDatabase(dsn, database string) (string, error) {
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", fmt.Errorf("lakebasetest: %s is not a valid URL", PostgresURLEnv)
+		return "", fmt.Errorf("lakebasetest: %s is not a valid URL", postgresURLEnv)
 	}
 	u.Path = "/" + database
 	return u.String(), nil

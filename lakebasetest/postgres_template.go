@@ -12,8 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 )
@@ -166,18 +164,6 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// strategyFileCopy reports whether the cluster in data is PostgreSQL 15 or
-// later, where CREATE DATABASE ... STRATEGY = FILE_COPY is much faster
-// than the default for small databases.
-func strategyFileCopy(data string) bool {
-	b, err := os.ReadFile(filepath.Join(data, "PG_VERSION"))
-	if err != nil {
-		return false
-	}
-	major, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return err == nil && major >= 15
 }
 
 func isDir(path string) bool {

@@ -25,6 +25,30 @@ func openPQ(t *testing.T, dsn string) *sql.DB {
 	return db
 }
 
+// openSession opens one session on dsn, closed when the test ends.
+func openSession(t *testing.T, dsn string) *sql.Conn {
+	t.Helper()
+	conn, err := openPQ(t, dsn).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// existingServer starts a throwaway server and, on it, a Postgres used as
+// an existing server named by URL; both stop when the test ends.
+func existingServer(t *testing.T) (server, existing *Postgres) {
+	t.Helper()
+	server = NewPostgres(t)
+	existing, err := StartPostgres(context.Background(), PostgresOptions{URL: server.SuperuserDSN()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { existing.Stop() })
+	return server, existing
+}
+
 // tcpDSN is a lib/pq DSN for role over TCP, verifying the kit's certificate.
 func tcpDSN(host string, port int, caFile, role, password, dbname string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s connect_timeout=10",
@@ -166,7 +190,7 @@ func TestWithDatabase(t *testing.T) {
 func TestPostgresTemplateCache(t *testing.T) {
 	// Downloaded binaries, if the kit needs them, stay where they are.
 	if d, err := (DownloadOptions{}).withDefaults(); err == nil {
-		t.Setenv(PostgresCacheEnv, d.CacheDir)
+		t.Setenv(postgresCacheEnv, d.CacheDir)
 	}
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache) // os.UserCacheDir on Linux
@@ -192,13 +216,8 @@ func TestPostgresTemplateCache(t *testing.T) {
 
 func TestPostgresExistingServer(t *testing.T) {
 	t.Parallel()
-	server := NewPostgres(t)
+	server, p := existingServer(t)
 	ctx := context.Background()
-	p, err := StartPostgres(ctx, PostgresOptions{URL: server.SuperuserDSN()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
 
 	if p.Host() != "127.0.0.1" || p.Port() != server.Port() {
 		t.Fatalf("address = %s:%d, want the server's", p.Host(), p.Port())

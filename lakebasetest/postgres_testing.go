@@ -15,7 +15,7 @@ func NewPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := StartPostgres(ctx, PostgresOptions{URL: os.Getenv(PostgresURLEnv)})
+	p, err := StartPostgres(ctx, PostgresOptions{URL: os.Getenv(postgresURLEnv)})
 	Require(t, err)
 	t.Cleanup(func() {
 		if t.Failed() && p.cluster != nil {

@@ -2,7 +2,6 @@ package lakebasetest
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"fmt"
 	"sync"
@@ -19,20 +18,6 @@ var (
 	//go:embed testdata/server-key.pem
 	serverKeyPEM []byte
 )
-
-// CACertPEM returns the kit's certificate authority in PEM form: it signed
-// the certificate that the throwaway server and every gateway present.
-func CACertPEM() []byte {
-	return append([]byte(nil), caPEM...)
-}
-
-// CACertPool returns a pool holding only the kit's certificate authority,
-// for a tls.Config's RootCAs.
-func CACertPool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	return pool
-}
 
 var serverCert = sync.OnceValues(func() (tls.Certificate, error) {
 	cert, err := tls.X509KeyPair(serverCertPEM, serverKeyPEM)

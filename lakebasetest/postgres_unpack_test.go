@@ -236,7 +236,7 @@ func TestDownloadFailures(t *testing.T) {
 			if !errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want ErrPostgresNotFound saying %q", err, tt.want)
 			}
-			for _, want := range []string{"PostgreSQL " + tt.version, "apt-get install postgresql", PostgresMirrorEnv, PostgresArchiveEnv} {
+			for _, want := range []string{"PostgreSQL " + tt.version, "apt-get install postgresql", postgresMirrorEnv, postgresArchiveEnv} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the error does not say %q: %v", want, err)
 				}
@@ -264,11 +264,11 @@ func TestDownloadNever(t *testing.T) {
 	r := newRepo(t)
 	r.put("1.0.0", fakeJar(t, fakeArtifact), nil)
 	hideInstalledPostgres(t)
-	t.Setenv(PostgresDownloadEnv, "never")
+	t.Setenv(postgresDownloadEnv, "never")
 	opts := downloadOnly(t, r, "1.0.0")
 	opts.Download.Mode = "" // from the environment
 	_, err := serverBinaries(context.Background(), opts)
-	if !errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), PostgresDownloadEnv+"=never") {
+	if !errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), postgresDownloadEnv+"=never") {
 		t.Fatalf("error = %v, want ErrPostgresNotFound saying downloads are off", err)
 	}
 	if r.hits.Load() != 0 {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
+
+	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // Defaults of a new Workspace.
@@ -44,8 +46,8 @@ type Workspace struct {
 	instances     map[string]Instance
 	endpoints     map[string]Endpoint
 	denied        map[wsGrant]bool
-	faults        map[string]*wsFaultState
-	requests      map[string]int
+	faults        map[Route]*wsFaultState
+	requests      map[Route]int
 	mints         map[wsGrant]int
 	browserUser   string
 	browserErr    error
@@ -53,7 +55,7 @@ type Workspace struct {
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
 	expiryFormat  func(time.Time) string // nil: as the service writes it
-	cloud         string                 // host metadata's cloud: AWS, Azure or GCP
+	cloud         environment.Cloud      // host metadata's cloud
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or
@@ -62,6 +64,11 @@ type wsGrant struct{ identity, target string }
 
 // newWorkspace starts a workspace that records the credentials it mints in
 // store and reads the time from store's clock.
+// NewWorkspace starts a fake workspace on its own, without a server or
+// gateways, for tests of code that talks to the Databricks API; call Close
+// when done. Its credentials log in nowhere: use New for a whole Lakebase.
+func NewWorkspace() *Workspace { return newWorkspace(newCredentialStore(nil)) }
+
 func newWorkspace(store *credentialStore) *Workspace {
 	w := &Workspace{
 		store:         store,
@@ -75,12 +82,12 @@ func newWorkspace(store *credentialStore) *Workspace {
 		instances:     make(map[string]Instance),
 		endpoints:     make(map[string]Endpoint),
 		denied:        make(map[wsGrant]bool),
-		faults:        make(map[string]*wsFaultState),
-		requests:      make(map[string]int),
+		faults:        make(map[Route]*wsFaultState),
+		requests:      make(map[Route]int),
 		mints:         make(map[wsGrant]int),
 		credLifetime:  defaultCredentialLifetime,
 		tokenLifetime: defaultOAuthTokenLifetime,
-		cloud:         "AWS",
+		cloud:         environment.CloudAWS,
 	}
 	w.srv = httptest.NewServer(w.routes())
 	w.url = w.srv.URL
@@ -132,7 +139,7 @@ func (w *Workspace) routes() http.Handler {
 
 // handle serves an unauthenticated route: it counts the request and applies
 // the route's fault, if any, before h.
-func (w *Workspace) handle(mux *http.ServeMux, pattern, route string, h http.HandlerFunc) {
+func (w *Workspace) handle(mux *http.ServeMux, pattern string, route Route, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
 		if w.intercept(rw, r, route) {
 			return
@@ -144,7 +151,7 @@ func (w *Workspace) handle(mux *http.ServeMux, pattern, route string, h http.Han
 // handleAuth serves a route that needs a bearer token: after counting and
 // faults, it passes h the caller's identity (a user's e-mail or a service
 // principal's application id), or answers 401.
-func (w *Workspace) handleAuth(mux *http.ServeMux, pattern, route string, h func(http.ResponseWriter, *http.Request, string)) {
+func (w *Workspace) handleAuth(mux *http.ServeMux, pattern string, route Route, h func(http.ResponseWriter, *http.Request, string)) {
 	w.handle(mux, pattern, route, func(rw http.ResponseWriter, r *http.Request) {
 		identity, ok := w.authenticate(rw, r)
 		if !ok {
@@ -157,17 +164,5 @@ func (w *Workspace) handleAuth(mux *http.ServeMux, pattern, route string, h func
 // wait sleeps for d unless the request ends or the workspace closes first;
 // it reports whether the full time passed.
 func (w *Workspace) wait(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-w.done:
-		return false
-	}
+	return sleep(d, r.Context().Done(), w.done)
 }

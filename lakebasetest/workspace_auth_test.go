@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,15 +101,15 @@ func TestWorkspaceMissingBearerToken(t *testing.T) {
 }
 
 func TestWorkspaceExpiredAccessToken(t *testing.T) {
-	clock := &wsClock{t: time.Now()}
-	w, _ := wsStartClock(t, clock.Now)
+	var ahead atomic.Int64 // how far the workspace's clock runs ahead
+	w, _ := wsStartClock(t, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
 	c := wsClient(t, w, wsM2M())
 	if _, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{}); err != nil {
 		t.Fatalf("Me: %v", err)
 	}
 	// The SDK still holds the token for an hour by its own clock; the
 	// workspace's clock says it has expired.
-	clock.Advance(2 * time.Hour)
+	ahead.Store(int64(2 * time.Hour))
 	_, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{})
 	if !errors.Is(err, databricks.ErrUnauthenticated) {
 		t.Fatalf("Me error = %v, want ErrUnauthenticated", err)

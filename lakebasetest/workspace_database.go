@@ -57,13 +57,7 @@ func (w *Workspace) serveInstances(rw http.ResponseWriter, r *http.Request, _ st
 
 // instance finds instance name, or answers 404.
 func (w *Workspace) instance(rw http.ResponseWriter, name string) (Instance, bool) {
-	w.mu.Lock()
-	inst, ok := w.instances[name]
-	w.mu.Unlock()
-	if !ok {
-		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Database instance '%s' does not exist.", name))
-	}
-	return inst, ok
+	return wsLookup(w, rw, w.instances, name, fmt.Sprintf("Database instance '%s' does not exist.", name))
 }
 
 // wsInstanceJSON is how the API describes inst.
@@ -76,7 +70,7 @@ func wsInstanceJSON(inst Instance) database.DatabaseInstance {
 	return database.DatabaseInstance{
 		Name:                               inst.Name,
 		Uid:                                wsStableID(instanceTarget(inst.Name)),
-		State:                              database.DatabaseInstanceState(inst.State),
+		State:                              inst.State,
 		ReadWriteDns:                       inst.ReadWriteHost,
 		ReadOnlyDns:                        inst.ReadOnlyHost,
 		EffectiveStopped:                   inst.State == "STOPPED",

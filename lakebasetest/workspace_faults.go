@@ -6,23 +6,26 @@ import (
 	"time"
 )
 
-// Routes of the fake workspace, as named to Fail and Requests.
+// Route names a route of the fake workspace, for Fail and Requests.
+type Route string
+
+// The fake workspace's routes.
 const (
-	RouteHostMetadata       = "host-metadata"       // GET /.well-known/databricks-config
-	RouteOIDCDiscovery      = "oidc-discovery"      // GET /oidc/.well-known/oauth-authorization-server
-	RouteToken              = "token"               // POST /oidc/v1/token
-	RouteAuthorize          = "authorize"           // GET /oidc/v1/authorize
-	RouteMe                 = "me"                  // GET /api/2.0/preview/scim/v2/Me
-	RouteDatabaseCredential = "database-credential" // POST /api/2.0/database/credentials
-	RouteInstance           = "instance"            // GET /api/2.0/database/instances/{name}
-	RouteInstances          = "instances"           // GET /api/2.0/database/instances
-	RoutePostgresCredential = "postgres-credential" // POST /api/2.0/postgres/credentials
-	RouteProjects           = "projects"            // GET /api/2.0/postgres/projects
-	RouteProject            = "project"             // GET /api/2.0/postgres/projects/P
-	RouteBranches           = "branches"            // GET /api/2.0/postgres/projects/P/branches
-	RouteBranch             = "branch"              // GET /api/2.0/postgres/projects/P/branches/B
-	RouteEndpoints          = "endpoints"           // GET /api/2.0/postgres/projects/P/branches/B/endpoints
-	RouteEndpoint           = "endpoint"            // GET /api/2.0/postgres/projects/P/branches/B/endpoints/E
+	RouteHostMetadata       Route = "host-metadata"       // GET /.well-known/databricks-config
+	RouteOIDCDiscovery      Route = "oidc-discovery"      // GET /oidc/.well-known/oauth-authorization-server
+	RouteToken              Route = "token"               // POST /oidc/v1/token
+	RouteAuthorize          Route = "authorize"           // GET /oidc/v1/authorize
+	RouteMe                 Route = "me"                  // GET /api/2.0/preview/scim/v2/Me
+	RouteDatabaseCredential Route = "database-credential" // POST /api/2.0/database/credentials
+	RouteInstance           Route = "instance"            // GET /api/2.0/database/instances/{name}
+	RouteInstances          Route = "instances"           // GET /api/2.0/database/instances
+	RoutePostgresCredential Route = "postgres-credential" // POST /api/2.0/postgres/credentials
+	RouteProjects           Route = "projects"            // GET /api/2.0/postgres/projects
+	RouteProject            Route = "project"             // GET /api/2.0/postgres/projects/P
+	RouteBranches           Route = "branches"            // GET /api/2.0/postgres/projects/P/branches
+	RouteBranch             Route = "branch"              // GET /api/2.0/postgres/projects/P/branches/B
+	RouteEndpoints          Route = "endpoints"           // GET /api/2.0/postgres/projects/P/branches/B/endpoints
+	RouteEndpoint           Route = "endpoint"            // GET /api/2.0/postgres/projects/P/branches/B/endpoints/E
 )
 
 // Fault makes a route misbehave. The route first waits Delay (a slow
@@ -55,7 +58,7 @@ type wsFaultState struct {
 }
 
 // Fail makes route misbehave as f says, replacing the route's earlier fault.
-func (w *Workspace) Fail(route string, f Fault) {
+func (w *Workspace) Fail(route Route, f Fault) {
 	w.mu.Lock()
 	w.faults[route] = &wsFaultState{fault: f, left: f.Times}
 	w.mu.Unlock()
@@ -69,7 +72,7 @@ func (w *Workspace) ClearFaults() {
 }
 
 // Requests is how many requests route has received, faulted ones included.
-func (w *Workspace) Requests(route string) int {
+func (w *Workspace) Requests(route Route) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.requests[route]
@@ -77,7 +80,7 @@ func (w *Workspace) Requests(route string) int {
 
 // intercept counts a request to route and applies the route's fault; it
 // reports whether the fault answered the request.
-func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route string) bool {
+func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route Route) bool {
 	w.mu.Lock()
 	w.requests[route]++
 	var f Fault

@@ -3,7 +3,6 @@ package lakebasetest
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,24 +61,6 @@ func wsMust(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// wsClock is a clock that tests move by hand.
-type wsClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *wsClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *wsClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // wsNoLoader keeps the SDK from reading DATABRICKS_* variables and

@@ -170,13 +170,7 @@ func (w *Workspace) serveProjects(rw http.ResponseWriter, r *http.Request, _ str
 
 // endpoint finds the endpoint at path, or answers 404.
 func (w *Workspace) endpoint(rw http.ResponseWriter, path string) (Endpoint, bool) {
-	w.mu.Lock()
-	ep, ok := w.endpoints[path]
-	w.mu.Unlock()
-	if !ok {
-		wsWriteError(rw, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Endpoint '%s' does not exist.", path))
-	}
-	return ep, ok
+	return wsLookup(w, rw, w.endpoints, path, fmt.Sprintf("Endpoint '%s' does not exist.", path))
 }
 
 // sortedEndpoints returns the endpoints ordered by path, so that those of one
@@ -237,8 +231,8 @@ func wsEndpointJSON(ep Endpoint) postgres.Endpoint {
 		Status: &postgres.EndpointStatus{
 			EndpointId:   id,
 			EndpointType: postgres.EndpointTypeEndpointTypeReadWrite,
-			CurrentState: postgres.EndpointStatusState(ep.State),
-			PendingState: postgres.EndpointStatusState(ep.PendingState),
+			CurrentState: ep.State,
+			PendingState: ep.PendingState,
 			Disabled:     ep.Disabled,
 			Hosts: &postgres.EndpointHosts{
 				Host:                ep.Hosts.Host,

@@ -70,10 +70,10 @@ func TestDemo(t *testing.T) {
 // 2 with one line that says what is missing and how to get it, and panics
 // nowhere.
 func TestDemoWithoutPostgres(t *testing.T) {
-	t.Setenv(lakebasetest.PostgresDownloadEnv, "always") // hide installed binaries
-	t.Setenv(lakebasetest.PostgresMirrorEnv, "http://127.0.0.1:1/maven2")
-	t.Setenv(lakebasetest.PostgresArchiveEnv, "")
-	t.Setenv(lakebasetest.PostgresCacheEnv, t.TempDir())
+	t.Setenv("LAKEBASE_TEST_POSTGRES_DOWNLOAD", "always") // hide installed binaries
+	t.Setenv("LAKEBASE_TEST_POSTGRES_MIRROR", "http://127.0.0.1:1/maven2")
+	t.Setenv("LAKEBASE_TEST_POSTGRES_ARCHIVE", "")
+	t.Setenv("LAKEBASE_TEST_POSTGRES_CACHE", t.TempDir())
 	r := runCmd("demo", "--duration", "1s")
 	if r.code != exitUsage {
 		t.Fatalf("exit %d, want %d:\n%v", r.code, exitUsage, r)
@@ -82,7 +82,7 @@ func TestDemoWithoutPostgres(t *testing.T) {
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "lakebase demo: lakebasetest: no PostgreSQL: ") {
 		t.Fatalf("stderr is not one line with the kit's reason:\n%v", r)
 	}
-	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", lakebasetest.PostgresMirrorEnv, lakebasetest.PostgresArchiveEnv} {
+	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", "LAKEBASE_TEST_POSTGRES_MIRROR", "LAKEBASE_TEST_POSTGRES_ARCHIVE"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("the message lacks %q:\n%v", want, r)
 		}

@@ -69,7 +69,7 @@ echo "$PGHOST $PGPORT $PGUSER $PGDATABASE $PGSSLMODE $PGSSLROOTCERT"
 exit 7`
 	r := runCmd("psql", "--psql", "/bin/sh", kit.DSNs().M2M, "--", "-c", script, "sh", "extra-arg")
 	gw := kit.InstanceGateway()
-	want := strings.Join([]string{gw.Host(), strconv.Itoa(gw.Port()), kit.ServicePrincipal.ApplicationID, "databricks_postgres", "verify-full", kit.CAFile()}, " ")
+	want := strings.Join([]string{gw.Host(), strconv.Itoa(gw.Port()), kit.ServicePrincipal.ApplicationID, "databricks_postgres", "verify-full", kit.Postgres.CAFile()}, " ")
 	if r.code != 7 || strings.TrimSpace(r.stdout) != want {
 		t.Errorf("want exit 7 and %q; got\n%v", want, r)
 	}

@@ -25,7 +25,7 @@ func TestToken(t *testing.T) {
 	// instance's gateway.
 	gw := kit.InstanceGateway()
 	db, err := sql.Open("postgres", fmt.Sprintf("host=%s port=%d user='%s' password='%s' dbname=%s sslmode=verify-full sslrootcert='%s'",
-		gw.Host(), gw.Port(), kit.ServicePrincipal.ApplicationID, token, lakebase.DefaultDBName, kit.CAFile()))
+		gw.Host(), gw.Port(), kit.ServicePrincipal.ApplicationID, token, lakebase.DefaultDBName, kit.Postgres.CAFile()))
 	if err != nil {
 		t.Fatal(err)
 	}

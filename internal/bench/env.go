@@ -81,7 +81,7 @@ func StartEnv(ctx context.Context, mintLatency time.Duration, stormSize int) (*E
 // creates the table the scan reads.
 func (e *Env) prepare(ctx context.Context) error {
 	k := e.Kit
-	e.direct = directTarget{host: k.Postgres.Host(), port: k.Postgres.Port(), user: k.NativeRole, password: k.NativePassword, ca: k.CAFile()}
+	e.direct = directTarget{host: k.Postgres.Host(), port: k.Postgres.Port(), user: k.NativeRole, password: k.NativePassword, ca: k.Postgres.CAFile()}
 	var err error
 	if e.pqDirect, err = pq.NewConnector(e.direct.dsn()); err != nil {
 		return fmt.Errorf("bench: lib/pq connector: %w", err)
@@ -172,7 +172,7 @@ func (e *Env) gatewayDSN(ctx context.Context, c *lakebase.Connector) (string, er
 	if err != nil {
 		return "", fmt.Errorf("bench: host: %w", err)
 	}
-	return keyValueDSN(host, port, user, tok.Value, e.Kit.CAFile()), nil
+	return keyValueDSN(host, port, user, tok.Value, e.Kit.Postgres.CAFile()), nil
 }
 
 // scanRows is the size of the table the scan reads.

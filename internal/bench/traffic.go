@@ -171,7 +171,7 @@ func (e *Env) naiveLogin(ctx context.Context) (naiveLogin, error) {
 	if err != nil {
 		return naiveLogin{}, err
 	}
-	return naiveLogin{host: host, port: port, user: user, ca: e.Kit.CAFile()}, nil
+	return naiveLogin{host: host, port: port, user: user, ca: e.Kit.Postgres.CAFile()}, nil
 }
 
 // traffic connects and disconnects with c from plan.workers goroutines

@@ -34,7 +34,7 @@ func TestNewReusesUsersClient(t *testing.T) {
 func TestCallsHonourContext(t *testing.T) {
 	tests := []struct {
 		name  string
-		route string
+		route lakebasetest.Route
 		s     func(*lakebasetest.Workspace) Settings
 	}{
 		{"slow lookup", lakebasetest.RouteInstance, pat},
@@ -73,8 +73,8 @@ func TestCallsHonourContext(t *testing.T) {
 // Each case makes a route New needs hang; New must end with its context,
 // and the login it left to the SDK must end with the SDK's own timeouts.
 func TestNewHonoursContext(t *testing.T) {
-	for _, route := range []string{lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery} {
-		t.Run(route, func(t *testing.T) {
+	for _, route := range []lakebasetest.Route{lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery} {
+		t.Run(string(route), func(t *testing.T) {
 			before := goleak.IgnoreCurrent()
 			w := startWorkspace(t)
 			w.Fail(route, lakebasetest.Fault{Delay: time.Minute})

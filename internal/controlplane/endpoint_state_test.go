@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 )
 
 // The endpoint's status decides at once what a connection can hope for: a
@@ -14,7 +16,7 @@ func TestEndpointStates(t *testing.T) {
 	w := startWorkspace(t)
 	c := newClient(t, pat(w))
 	tests := []struct {
-		state, pending string
+		state, pending postgres.EndpointStatusState
 		disabled       bool
 		wantKind       error  // nil: usable
 		wantText       string // in the error
@@ -46,7 +48,7 @@ func TestEndpointStates(t *testing.T) {
 		case err != nil && !strings.Contains(err.Error(), tt.wantText):
 			t.Errorf("%s: %q does not say %q", name, err, tt.wantText)
 		}
-		if got.State != tt.state || got.PendingState != tt.pending || got.Disabled != tt.disabled || got.Host != epRW {
+		if got.State != string(tt.state) || got.PendingState != string(tt.pending) || got.Disabled != tt.disabled || got.Host != epRW {
 			t.Errorf("%s: endpoint %+v does not carry its status", name, got)
 		}
 		if got.Wakes() != tt.wantWakes {

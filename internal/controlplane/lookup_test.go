@@ -10,6 +10,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/database"
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -38,7 +40,7 @@ func TestInstanceStates(t *testing.T) {
 	w := startWorkspace(t)
 	c := newClient(t, m2m(w))
 	for _, tt := range tests {
-		must(t, w.SetInstanceState(instName, tt.state))
+		must(t, w.SetInstanceState(instName, database.DatabaseInstanceState(tt.state)))
 		got, err := c.Instance(testContext(t), instName)
 		if !errors.Is(err, tt.kind) || (tt.kind == nil) != (err == nil) {
 			t.Errorf("state %s: %v, want kind %v", tt.state, err, tt.kind)
@@ -65,7 +67,7 @@ func TestEndpoint(t *testing.T) {
 		t.Fatalf("Endpoint = %+v, %v; want %+v", got, err, want)
 	}
 	for _, state := range []string{"IDLE", "INIT"} {
-		must(t, w.SetEndpointState(epPath, state))
+		must(t, w.SetEndpointState(epPath, postgres.EndpointStatusState(state)))
 		got, err := c.Endpoint(testContext(t), epPath)
 		if !errors.Is(err, ErrNotReady) || got.Host != epRW || got.State != state {
 			t.Errorf("state %s: %+v, %v; want ErrNotReady with the endpoint", state, got, err)
@@ -81,7 +83,7 @@ func TestLookupFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		fault  *lakebasetest.Fault
-		route  string
+		route  lakebasetest.Route
 		lookup func(c *Client) error
 		kind   error
 		status int

@@ -46,8 +46,8 @@ func startWorkspace(t *testing.T) *lakebasetest.Workspace {
 	isolate(t)
 	t.Setenv("PATH", t.TempDir())
 	noBrowser(t)
-	w := lakebasetest.NewWorkspace(t)
-	t.Cleanup(w.Close) // Close may be called twice
+	w := lakebasetest.NewWorkspace()
+	t.Cleanup(w.Close)
 	must(t, w.AddServicePrincipal(lakebasetest.ServicePrincipal{ApplicationID: spID, Secret: spSecret}))
 	must(t, w.AddUser(lakebasetest.User{Email: userEmail, Token: userPAT, RefreshToken: userRefresh}))
 	must(t, w.AddInstance(lakebasetest.Instance{Name: instName, ReadWriteHost: instRW, ReadOnlyHost: instRO}))

@@ -37,10 +37,6 @@ func main() {
 func run(dir string) error {
 	notBefore := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("CA key: %w", err)
-	}
 	caTemplate := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{Organization: []string{"lakebasetest"}, CommonName: "lakebasetest CA"},
@@ -51,19 +47,15 @@ func run(dir string) error {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	caKey, caDER, err := issue(caTemplate, nil, nil)
 	if err != nil {
-		return fmt.Errorf("CA certificate: %w", err)
+		return err
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
 		return fmt.Errorf("CA certificate: %w", err)
 	}
 
-	serverKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("server key: %w", err)
-	}
 	serverTemplate := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{Organization: []string{"lakebasetest"}, CommonName: "localhost"},
@@ -74,9 +66,9 @@ func run(dir string) error {
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	serverDER, err := x509.CreateCertificate(rand.Reader, serverTemplate, ca, &serverKey.PublicKey, caKey)
+	serverKey, serverDER, err := issue(serverTemplate, ca, caKey)
 	if err != nil {
-		return fmt.Errorf("server certificate: %w", err)
+		return err
 	}
 	serverKeyDER, err := x509.MarshalPKCS8PrivateKey(serverKey)
 	if err != nil {
@@ -104,4 +96,22 @@ func run(dir string) error {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
+}
+
+// issue makes a key and a certificate for it from template, signed with
+// parentKey as parent, or self-signed when parent is nil.
+func issue(template, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, []byte, error) {
+	name := template.Subject.CommonName
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s key: %w", name, err)
+	}
+	if parent == nil {
+		parent, parentKey = template, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s certificate: %w", name, err)
+	}
+	return key, der, nil
 }
