@@ -118,27 +118,6 @@ func (f *pgFault) terminate(pid int) {
 	}
 }
 
-// statementLock is the advisory lock that holds an interrupted statement
-// on the server until the interruption.
-const statementLock = 4711
-
-// holdLock takes statementLock in a session of f.peer and returns its
-// release. After a restart the session is gone, and its lock with it.
-func (f *pgFault) holdLock() (release func()) {
-	f.t.Helper()
-	conn, err := f.peer.Conn(context.Background())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "SELECT pg_advisory_lock($1)", statementLock); err != nil {
-		f.t.Fatal(err)
-	}
-	return func() {
-		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", statementLock)
-		_ = conn.Close()
-	}
-}
-
 // restart restarts the server (a fast shutdown, then a start).
 func (f *pgFault) restart() {
 	f.t.Helper()
@@ -207,28 +186,29 @@ func TestFaultPostgresRestartIdle(t *testing.T) {
 }
 
 // statementInterrupted runs an INSERT that interrupt cuts short while it
-// runs on the server, and returns its outcome. The INSERT waits for a lock
-// the test holds until the interruption: the server shows it waiting before
-// interrupt is called, so it cannot have ended before, however loaded the
-// machine. It must never be written twice; lib/pq, given the FATAL and then
-// the end of the stream, reports driver.ErrBadConn and database/sql runs
-// the INSERT again on a new session (which PostgreSQL makes safe here by
-// rolling the first back, but which is unsafe whenever the end comes after
-// the server committed, as from a proxy). lakebase reports the end of the
-// session.
+// runs on the server, and returns its outcome. The INSERT's first run sleeps
+// on the server for a minute (its sequence gives 1 only once), and the
+// server shows it sleeping before interrupt is called: it cannot end before
+// the interruption, however loaded the machine, and, unlike a wait for a
+// lock held by another session, not during it either (a restart ends that
+// session too, and its lock could let the INSERT commit). The INSERT must
+// never be written twice; lib/pq, given the FATAL and then the end of the
+// stream, reports driver.ErrBadConn and database/sql runs the INSERT again
+// on a new session, which finds 2 and does not sleep (PostgreSQL makes that
+// safe here by rolling the first back, but it is unsafe whenever the end
+// comes after the server committed, as from a proxy). lakebase reports the
+// end of the session.
 func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 	table := "cut_" + f.driver
-	if _, err := f.db.Exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (v int)"); err != nil {
+	if _, err := f.db.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s; DROP SEQUENCE IF EXISTS %[1]s_runs; CREATE TABLE %[1]s (v int); CREATE SEQUENCE %[1]s_runs", table)); err != nil {
 		f.t.Fatal(err)
 	}
-	release := f.holdLock()
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.db.Exec(fmt.Sprintf("INSERT INTO %s SELECT 1 FROM pg_advisory_xact_lock(%d) -- cut me %s", table, statementLock, f.driver))
+		_, err := f.db.Exec(fmt.Sprintf("INSERT INTO %[1]s SELECT 1 FROM pg_sleep(CASE WHEN nextval('%[1]s_runs') = 1 THEN 60 ELSE 0 END) -- cut me %[2]s", table, f.driver))
 		done <- err
 	}()
 	interrupt(waitRunning(f.t, "cut me "+f.driver, true)) // the statement is in flight
-	release()
 	err := <-done
 	var rows int
 	if err := f.db.QueryRow("SELECT count(*) FROM " + table).Scan(&rows); err != nil {

@@ -158,9 +158,9 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // waitRunning waits until the shared server runs a statement holding marker
-// (and, if onLock, the statement waits there for a lock), as
+// (and, if sleeping, the statement sleeps there in pg_sleep), as
 // pg_stat_activity shows it to the superuser, and returns its backend.
-func waitRunning(t testing.TB, marker string, onLock bool) int {
+func waitRunning(t testing.TB, marker string, sleeping bool) int {
 	t.Helper()
 	admin, err := sql.Open("postgres", testServer(t).SuperuserDSN())
 	if err != nil {
@@ -171,7 +171,7 @@ func waitRunning(t testing.TB, marker string, onLock bool) int {
 	waitFor(t, 20*time.Second, "the statement "+marker+" runs on the server", func() bool {
 		err := admin.QueryRow(`SELECT pid FROM pg_stat_activity
 			WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()
-			AND (NOT $2 OR wait_event_type = 'Lock')`, marker, onLock).Scan(&pid)
+			AND (NOT $2 OR wait_event = 'PgSleep')`, marker, sleeping).Scan(&pid)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			t.Fatal(err)
 		}
