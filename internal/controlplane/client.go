@@ -55,8 +55,9 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := checkLoaded(s.Auth, cfg); err != nil {
 		return nil, err
 	}
-	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify, s.Failures)
-	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger)
+	unreachable := newFirstUnreachable(cfg.CanonicalHostName())
+	cfg.HTTPTransport = withThrottleTransport(cfg.HTTPTransport, cfg.InsecureSkipVerify, s.Failures, unreachable)
+	cfg.HostMetadataResolver = quietHostMetadata(ctx, cfg, s.Logger, unreachable)
 	var login *u2mLogin
 	if s.Auth == AuthU2M {
 		login = &u2mLogin{}
@@ -66,12 +67,15 @@ func New(ctx context.Context, s Settings) (*Client, error) {
 	if err := cfg.EnsureResolved(); err != nil {
 		return nil, &Error{Step: StepResolve, Kind: ErrConfig, Err: err}
 	}
+	if err := unreachable.failure(); err != nil {
+		return nil, err // the metadata's request: the workspace cannot be reached
+	}
 	if login != nil {
 		if err := login.find(ctx, cfg, s); err != nil {
 			return nil, err
 		}
 	}
-	w, err := newWorkspaceClient(ctx, cfg)
+	w, err := newWorkspaceClient(ctx, cfg, unreachable)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +98,9 @@ func (c *Client) newAPI() error {
 // newWorkspaceClient makes the SDK's client for cfg. The SDK logs in while
 // it does (for oauth-m2m, OIDC discovery; in automatic mode, trying each
 // method), with a context of its own; so it runs aside, and New stops
-// waiting when ctx ends, leaving the SDK's own timeouts to end it.
-func newWorkspaceClient(ctx context.Context, cfg *config.Config) (*databricks.WorkspaceClient, error) {
+// waiting when ctx ends or one of its requests fails in a way retrying
+// cannot cure, leaving the SDK's own timeouts to end it.
+func newWorkspaceClient(ctx context.Context, cfg *config.Config, unreachable *firstUnreachable) (*databricks.WorkspaceClient, error) {
 	host := cfg.Host // read before the SDK starts changing cfg
 	type result struct {
 		w   *databricks.WorkspaceClient
@@ -112,6 +117,8 @@ func newWorkspaceClient(ctx context.Context, cfg *config.Config) (*databricks.Wo
 			return nil, &Error{Step: StepResolve, Kind: ErrConfig, Err: r.err}
 		}
 		return r.w, nil
+	case <-unreachable.seen:
+		return nil, unreachable.failure()
 	case <-ctx.Done():
 		return nil, &Error{Step: StepIdentity, Err: fmt.Errorf("logging in to %s: %w", host, ctx.Err())}
 	}

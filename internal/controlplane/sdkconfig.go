@@ -108,9 +108,11 @@ func (noDebugHeaders) Configure(cfg *config.Config) error {
 // quietHostMetadata returns the resolver of cfg's host metadata
 // (/.well-known/databricks-config) for the driver: it asks the resolver cfg
 // would have used, but under ctx, so that the caller's deadline and logger
-// apply, and it turns a failure into "no metadata", which the SDK would
-// otherwise log as a warning to its global logger.
-func quietHostMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger) config.HostMetadataResolver {
+// apply, and stops it once unreachable notes a failure that retrying cannot
+// cure, which the SDK would retry if the URL holds "429". It turns a
+// failure into "no metadata", which the SDK would otherwise log as a
+// warning to its global logger.
+func quietHostMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger, unreachable *firstUnreachable) config.HostMetadataResolver {
 	own := cfg.HostMetadataResolver
 	return func(_ context.Context, host string) (*config.HostMetadata, error) {
 		resolve := own
@@ -120,7 +122,16 @@ func quietHostMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger
 		if resolve == nil {
 			resolve = cfg.DefaultHostMetadataResolver()
 		}
-		meta, err := resolve(ctx, host)
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-unreachable.seen:
+				cancel()
+			case <-rctx.Done():
+			}
+		}()
+		meta, err := resolve(rctx, host)
 		if err != nil {
 			debug(ctx, log, "no workspace metadata; using the configuration as given", slog.String("error", err.Error()))
 			return nil, nil

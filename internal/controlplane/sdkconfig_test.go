@@ -93,7 +93,7 @@ func TestQuietHostMetadata(t *testing.T) {
 			sawOurs = c.Value(key{}) == "ours"
 			return own(c, host)
 		}}
-		got, err := quietHostMetadata(ctx, cfg, log)(context.Background(), "https://w.example")
+		got, err := quietHostMetadata(ctx, cfg, log, newFirstUnreachable(cfg.Host))(context.Background(), "https://w.example")
 		if err != nil || got != tt.want {
 			t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
 		}

@@ -49,9 +49,10 @@ func reportThrottling(ctx context.Context) context.Context {
 // is not one of its transient network failures. It also notes failed
 // requests in failures (see checkAnswer).
 type throttleTransport struct {
-	base     http.RoundTripper
-	now      func() time.Time // for a Retry-After given as a date
-	failures *Failures        // may be nil
+	base        http.RoundTripper
+	now         func() time.Time  // for a Retry-After given as a date
+	failures    *Failures         // may be nil
+	unreachable *firstUnreachable // may be nil
 }
 
 // RoundTrip implements http.RoundTripper. A failure that retrying cannot
@@ -59,6 +60,9 @@ type throttleTransport struct {
 func (t throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
 	if err = checkAnswer(r, resp, err, t.failures); err != nil {
+		if ue, ok := err.(*UnreachableError); ok {
+			t.unreachable.note(ue)
+		}
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusTooManyRequests || r.Context().Value(reportThrottleKey{}) == nil {
@@ -96,15 +100,16 @@ const maxRetryAfter = time.Hour
 
 // withThrottleTransport returns the transport for an SDK configuration whose
 // transport was own (nil: the SDK's default, which is not exported, so an
-// equivalent one is used).
-func withThrottleTransport(own http.RoundTripper, insecure bool, failures *Failures) http.RoundTripper {
+// equivalent one is used). It notes failures in failures, and the first
+// that retrying cannot cure in unreachable; either may be nil.
+func withThrottleTransport(own http.RoundTripper, insecure bool, failures *Failures, unreachable *firstUnreachable) http.RoundTripper {
 	if own == nil {
 		own = defaultTransport
 		if insecure {
 			own = insecureTransport
 		}
 	}
-	return throttleTransport{base: own, now: time.Now, failures: failures}
+	return throttleTransport{base: own, now: time.Now, failures: failures, unreachable: unreachable}
 }
 
 // The transports used when the user's SDK configuration names none, shared

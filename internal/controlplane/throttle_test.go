@@ -107,7 +107,7 @@ func TestMintThrottledFailsAtOnceWithRetryAfter(t *testing.T) {
 func TestThrottleTransportPassesUnmarkedCalls(t *testing.T) {
 	var calls atomic.Int64
 	srv := throttlingWorkspace(t, &calls)
-	tr := withThrottleTransport(nil, false, nil)
+	tr := withThrottleTransport(nil, false, nil, nil)
 	for _, marked := range []bool{false, true} {
 		ctx := context.Background()
 		if marked {

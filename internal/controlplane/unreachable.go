@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -91,6 +92,51 @@ func (f *Failures) Since(t time.Time) string {
 		return ""
 	}
 	return f.last
+}
+
+// firstUnreachable keeps the first request of one New that failed in a way
+// retrying cannot cure. The SDK's login client (host metadata, OIDC
+// discovery, tokens) retries any failure whose text holds one of its words
+// for throttling, "429" among them, for up to its retry timeout; the text
+// includes the URL, and a port or a workspace host name can hold "429". New
+// stops waiting for the SDK as soon as one of its requests has failed for
+// good. Only requests to the workspace itself count: in automatic mode the
+// SDK also tries other hosts (a cloud's metadata service, say), whose
+// failure says nothing of the workspace. A nil *firstUnreachable notes
+// nothing.
+type firstUnreachable struct {
+	workspace string // scheme and host, as UnreachableError names them
+	once      sync.Once
+	seen      chan struct{} // closed once err is set
+	err       *UnreachableError
+}
+
+// newFirstUnreachable watches the requests to workspace, a URL's scheme and
+// host.
+func newFirstUnreachable(workspace string) *firstUnreachable {
+	return &firstUnreachable{workspace: strings.TrimSuffix(workspace, "/"), seen: make(chan struct{})}
+}
+
+// note records err, if it is the first failure of a request to the
+// workspace.
+func (f *firstUnreachable) note(err *UnreachableError) {
+	if f == nil || !strings.EqualFold(err.Workspace, f.workspace) {
+		return
+	}
+	f.once.Do(func() {
+		f.err = err
+		close(f.seen)
+	})
+}
+
+// failure returns the failure noted, as New's error, or nil.
+func (f *firstUnreachable) failure() error {
+	select {
+	case <-f.seen:
+		return fail(StepResolve, "", f.err)
+	default:
+		return nil
+	}
 }
 
 // checkAnswer turns a transport failure that retrying cannot cure into an
