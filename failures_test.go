@@ -169,26 +169,33 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 // A refresh that fails keeps the current credential in service while it is
 // valid, and is retried with backoff, not once per connection; once the
 // workspace is back, the next refresh lands.
+//
+// The credential lasts 20 s, and each connection may take 8 s: the
+// connections while refreshes fail all start 10 s or more before its end,
+// so that a loaded machine that makes one slow cannot make it log in with
+// an expired credential, and a failure says that a connection waited.
 func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	t.Parallel()
-	lifetime := scaled(8 * time.Second)
+	lifetime := scaled(20 * time.Second)
 	// The refresh window opens 2 s into the credential's life; it is handed
 	// out until 0.8 s (the default margin) before its end.
 	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{CredentialLifetime: lifetime}, nil,
-		func(c *lakebase.Config) { c.RefreshWindow = scaled(6 * time.Second) })
+		func(c *lakebase.Config) { c.RefreshWindow = scaled(18 * time.Second) })
 	db.SetMaxIdleConns(0)
 	mustCurrentUser(t, db)
 	s := kitSecrets(kit)
 	s.addCredential(t, conn)
 	expiry := conn.Stats().CredentialExpiry
+	connect := func() (string, error) { return currentUser(contextFor(t, scaled(8*time.Second)), db) }
 
 	const down = "the credential service is down for maintenance"
 	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 500, Message: down})
 	requests := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential)
-	time.Sleep(time.Until(expiry.Add(-scaled(5500 * time.Millisecond)))) // the refresh window is open
+	time.Sleep(time.Until(expiry.Add(-scaled(17500 * time.Millisecond)))) // the refresh window is open
+	span := time.Until(expiry.Add(-scaled(10 * time.Second)))
 	connections := 0
-	for time.Until(expiry) > scaled(2*time.Second) {
-		if _, err := currentUser(contextFor(t, 5*time.Second), db); err != nil {
+	for time.Until(expiry) > scaled(10*time.Second) {
+		if _, err := connect(); err != nil {
 			t.Fatalf("connection %d while refreshes fail: %v", connections, err)
 		}
 		connections++
@@ -196,17 +203,12 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	attempts := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential) - requests
 	st := conn.Stats()
 	t.Logf("%d connections while refreshes failed, %d refresh attempts", connections, attempts)
-	// The backoff doubles from 0.5 to 1 s: at most 4 attempts in 3.5 s,
-	// one more each time the scaled span doubles.
-	most := 4
-	for span := scaled(3500 * time.Millisecond); span > 3500*time.Millisecond; span /= 2 {
-		most++
-	}
+	most := mostFetches(span)
 	if attempts < 1 || attempts > most {
-		t.Errorf("%d refresh attempts in %s of failures, want 1 to %d: retried with backoff", attempts, scaled(3500*time.Millisecond), most)
+		t.Errorf("%d refresh attempts in %s of failures, want 1 to %d: retried with backoff", attempts, span, most)
 	}
-	if connections > 4 && attempts >= connections {
-		t.Errorf("%d refresh attempts for %d connections: retried per connection", attempts, connections)
+	if connections <= most {
+		t.Errorf("only %d connections in %s, no more than the %d refresh attempts backoff allows: too few to tell it from a retry per connection", connections, span, most)
 	}
 	if st.MintFailures != uint64(attempts) || !st.CredentialExpiry.Equal(expiry) {
 		t.Errorf("Stats = %+v; want %d failures and the first credential still current", st, attempts)
@@ -216,11 +218,14 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	}
 
 	// Back before the credential runs out: connections go on without a
-	// failure, through its end, and a new credential arrives.
+	// failure, through its end, and a new credential arrives (one that
+	// lasts, so that no third mint comes while they do).
+	kit.Workspace.SetCredentialLifetime(time.Hour)
 	kit.Workspace.ClearFaults()
 	for time.Until(expiry) > 0 {
-		if _, err := currentUser(contextFor(t, 5*time.Second), db); err != nil {
-			t.Fatalf("connection %s before the first credential's end, after the workspace came back: %v", time.Until(expiry), err)
+		before := time.Until(expiry)
+		if _, err := connect(); err != nil {
+			t.Fatalf("connection %s before the first credential's end, after the workspace came back: %v", before, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -232,6 +237,18 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	}
 	s.addCredential(t, conn)
 	s.check(t, logs)
+}
+
+// mostFetches is how many fetches the credential cache's backoff allows in
+// span: the first at once, then after waits that double from 1 s, each
+// jittered down to half at most.
+func mostFetches(span time.Duration) int {
+	n := 1
+	for at, wait := time.Duration(0), 500*time.Millisecond; at+wait <= span; wait *= 2 {
+		at += wait
+		n++
+	}
+	return n
 }
 
 // A cached credential that the gateway rejects (revoked early) is dropped;
