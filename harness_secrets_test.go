@@ -137,6 +137,23 @@ func findLeaks(text string, secrets []string) []string {
 	return leaks
 }
 
+// The sweep reports each secret it finds, whole or by a JWT's last part,
+// on its line with the secret blanked out, and passes over secrets too
+// short to tell apart.
+func TestFaultRedactionSweepFindsLeaks(t *testing.T) {
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXBhcnQtb2YtaXQ"
+	text := "level=INFO msg=ok\nlevel=WARN msg=\"login with hunter2-secret failed\"\nerr: token ends c2lnbmF0dXJlLXBhcnQtb2YtaXQ\n"
+	leaks := findLeaks(text, []string{"hunter2-secret", jwt, "absent-secret", "short"})
+	if len(leaks) != 2 {
+		t.Fatalf("findLeaks found %d leaks, want 2: %q", len(leaks), leaks)
+	}
+	for _, leak := range leaks {
+		if strings.Contains(leak, "hunter2") || strings.Contains(leak, "c2lnbmF0") || !strings.Contains(leak, "[THE SECRET]") {
+			t.Errorf("leak report %q should blank the secret out", leak)
+		}
+	}
+}
+
 // lineWith returns the line of text that holds s.
 func lineWith(text, s string) string {
 	i := strings.Index(text, s)

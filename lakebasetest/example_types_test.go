@@ -110,8 +110,8 @@ func ExampleEndpoint() {
 		panic(err)
 	}
 	status := endpointStatus(w)
-	fmt.Println(status["current_state"], status["pending_state"])
-	// Output: IDLE ACTIVE
+	fmt.Println(status["current_state"], status["pending_state"], status["hosts"].(map[string]any)["host"])
+	// Output: IDLE ACTIVE ep-primary.database.example
 }
 
 func ExampleEndpointHosts() {

@@ -84,9 +84,13 @@ func ExampleNewWorkspace() {
 	if err := w.AddUser(lakebasetest.User{Email: "ada@example.com", Token: "dapi-ada"}); err != nil {
 		panic(err)
 	}
+	if err := w.AddInstance(lakebasetest.Instance{Name: "orders", ReadWriteHost: "orders.database.example"}); err != nil {
+		panic(err)
+	}
+	_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
 	_, me := call(w, "dapi-ada", "GET", "/api/2.0/preview/scim/v2/Me", "")
-	fmt.Println(me["userName"])
-	// Output: ada@example.com
+	fmt.Println(inst["read_write_dns"], me["userName"])
+	// Output: orders.database.example ada@example.com
 }
 
 func ExampleWorkspace_URL() {

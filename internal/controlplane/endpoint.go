@@ -37,17 +37,15 @@ const (
 // budget. A disabled endpoint gives ErrStopped: a connection cannot enable
 // it. Errors are *Error with step resolve.
 func (c *Client) Endpoint(ctx context.Context, path string) (Endpoint, error) {
-	pe, err := request(ctx, c, StepResolve, endpointTarget(path), CheckEndpointPath(path), func(ctx context.Context) (*postgres.Endpoint, error) {
+	return lookup(ctx, c, endpointTarget(path), CheckEndpointPath(path), func(ctx context.Context) (*postgres.Endpoint, error) {
 		return c.w.Postgres.GetEndpoint(ctx, postgres.GetEndpointRequest{Name: path})
+	}, func(pe *postgres.Endpoint) Endpoint {
+		ep := endpointOf(pe)
+		if ep.Path == "" {
+			ep.Path = path
+		}
+		return ep
 	})
-	if err != nil {
-		return Endpoint{}, err
-	}
-	ep := endpointOf(pe)
-	if ep.Path == "" {
-		ep.Path = path
-	}
-	return ep, ep.check()
 }
 
 // endpointOf keeps what the driver needs of the SDK's endpoint.

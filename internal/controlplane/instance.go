@@ -24,14 +24,9 @@ type Instance struct {
 // updating or failing over gives ErrNotReady together with the instance, so
 // the caller may wait and ask again. Errors are *Error with step resolve.
 func (c *Client) Instance(ctx context.Context, name string) (Instance, error) {
-	di, err := request(ctx, c, StepResolve, instanceTarget(name), CheckInstanceName(name), func(ctx context.Context) (*database.DatabaseInstance, error) {
+	return lookup(ctx, c, instanceTarget(name), CheckInstanceName(name), func(ctx context.Context) (*database.DatabaseInstance, error) {
 		return c.w.Database.GetDatabaseInstance(ctx, database.GetDatabaseInstanceRequest{Name: name})
-	})
-	if err != nil {
-		return Instance{}, err
-	}
-	inst := instanceOf(di)
-	return inst, inst.check()
+	}, instanceOf)
 }
 
 // instanceOf keeps what the driver needs of the SDK's instance.

@@ -26,6 +26,20 @@ func request[T any](ctx context.Context, c *Client, step Step, target string, in
 	return answer, nil
 }
 
+// lookup looks target up with send (see request; step resolve), keeps what
+// the driver needs of the answer with keep, and classifies the target's
+// state: a target that is not ready comes back with its error, so that the
+// caller may wait and ask again.
+func lookup[A any, T interface{ check() error }](ctx context.Context, c *Client, target string, invalid error, send func(ctx context.Context) (A, error), keep func(A) T) (T, error) {
+	answer, err := request(ctx, c, StepResolve, target, invalid, send)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	t := keep(answer)
+	return t, t.check()
+}
+
 // mintAnswer is what a mint request returns: the token and its expiry as
 // the workspace wrote it.
 type mintAnswer struct {

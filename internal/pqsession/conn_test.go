@@ -12,10 +12,11 @@ import (
 	"github.com/lib/pq"
 )
 
-// openFake opens n sessions to srv through one Opener, each with a query
-// run, and returns them with the server's sides.
-func openFake(t *testing.T, srv *fakeServer, n int) ([]driver.Conn, []net.Conn) {
+// openFake starts a fake server and opens n sessions to it through one
+// Opener, each with a query run, and returns them with the server's sides.
+func openFake(t *testing.T, n int) ([]driver.Conn, []net.Conn) {
 	t.Helper()
+	srv := newFakeServer(t)
 	cfg, err := pq.NewConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=u dbname=d sslmode=disable", srv.port()))
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +55,7 @@ func wantNetworkError(t *testing.T, err error) {
 // A session that sat idle and was ended by the server is found ended before
 // the request goes out: driver.ErrBadConn, on which database/sql retries.
 func TestIdleSessionFoundEndedBeforeRequest(t *testing.T) {
-	srv := newFakeServer(t)
-	conns, servers := openFake(t, srv, 1)
+	conns, servers := openFake(t, 1)
 	time.Sleep(IdleBeforeCheck)
 	endSession(t, servers[0])
 	if err := execOne(ctx10s(t), conns[0]); err != driver.ErrBadConn {
@@ -66,8 +66,7 @@ func TestIdleSessionFoundEndedBeforeRequest(t *testing.T) {
 // Once one session is seen ending, its siblings look before their next
 // request, though they were used moments ago.
 func TestSiblingsLookAfterASessionEnds(t *testing.T) {
-	srv := newFakeServer(t)
-	conns, servers := openFake(t, srv, 2)
+	conns, servers := openFake(t, 2)
 	endSession(t, servers[0])
 	endSession(t, servers[1])
 	wantNetworkError(t, execOne(ctx10s(t), conns[0]))
@@ -80,8 +79,7 @@ func TestSiblingsLookAfterASessionEnds(t *testing.T) {
 // used moments ago and ended is found only by the request, and its end is a
 // network error, not driver.ErrBadConn: the server may have run the request.
 func TestBusySessionIsNotLookedAt(t *testing.T) {
-	srv := newFakeServer(t)
-	conns, servers := openFake(t, srv, 1)
+	conns, servers := openFake(t, 1)
 	endSession(t, servers[0])
 	wantNetworkError(t, execOne(ctx10s(t), conns[0]))
 }

@@ -38,49 +38,37 @@ type metrics struct {
 // newMetrics creates the instruments on meter.
 func newMetrics(meter metric.Meter, attrs []attribute.KeyValue) (*metrics, error) {
 	m := &metrics{meter: meter, attrs: attrs}
-	var err error
-	counter := func(name, unit, desc string) metric.Int64Counter {
-		var c metric.Int64Counter
-		if err == nil {
-			c, err = meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	// The instruments, their names, units and descriptions: the driver's
+	// public contract (docs/OBSERVABILITY.md). Durations are histograms in
+	// seconds, over durationBuckets.
+	for _, in := range []struct {
+		dst              any // a pointer to one of m's instruments
+		name, unit, desc string
+	}{
+		{&m.mints, "lakebase.credential.mints", "{mint}", "Credentials obtained from the workspace (or the TokenSource), by lakebase.outcome."},
+		{&m.mintDuration, "lakebase.credential.mint.duration", "s", "How long obtaining a credential took, by lakebase.outcome."},
+		{&m.refreshFailed, "lakebase.credential.refresh.failures", "{failure}", "Background refreshes that failed while the current credential was still handed out."},
+		{&m.lookups, "lakebase.lookups", "{lookup}", "Workspace lookups (workspace login, host, identity, target), by lakebase.lookup and lakebase.outcome."},
+		{&m.connects, "lakebase.connect.duration", "s", "How long Connect took, by lakebase.outcome, and for failures the lakebase.step that failed and the error.type."},
+		{&m.waits, "lakebase.credential.waits", "{wait}", "Connects (and Credential calls) that found no usable credential and waited for one."},
+		{&m.loginRetries, "lakebase.login.retries", "{retry}", "Logins retried with a new credential after the server refused the cached one."},
+		{&m.remaining, "lakebase.credential.remaining_lifetime", "s", "Time until the current credential expires; below the refresh window, refreshes are failing."},
+	} {
+		unit, desc := metric.WithUnit(in.unit), metric.WithDescription(in.desc)
+		var err error
+		switch dst := in.dst.(type) {
+		case *metric.Int64Counter:
+			*dst, err = meter.Int64Counter(in.name, unit, desc)
+		case *metric.Float64Histogram:
+			*dst, err = meter.Float64Histogram(in.name, unit, desc, metric.WithExplicitBucketBoundaries(durationBuckets...))
+		case *metric.Int64ObservableCounter:
+			*dst, err = meter.Int64ObservableCounter(in.name, unit, desc)
+		case *metric.Float64ObservableGauge:
+			*dst, err = meter.Float64ObservableGauge(in.name, unit, desc)
 		}
-		return c
-	}
-	histogram := func(name, desc string) metric.Float64Histogram {
-		var h metric.Float64Histogram
-		if err == nil {
-			h, err = meter.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
-				metric.WithExplicitBucketBoundaries(durationBuckets...))
+		if err != nil {
+			return nil, err
 		}
-		return h
-	}
-	observed := func(name, unit, desc string) metric.Int64ObservableCounter {
-		var c metric.Int64ObservableCounter
-		if err == nil {
-			c, err = meter.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		}
-		return c
-	}
-	m.mints = counter("lakebase.credential.mints", "{mint}",
-		"Credentials obtained from the workspace (or the TokenSource), by lakebase.outcome.")
-	m.mintDuration = histogram("lakebase.credential.mint.duration",
-		"How long obtaining a credential took, by lakebase.outcome.")
-	m.refreshFailed = counter("lakebase.credential.refresh.failures", "{failure}",
-		"Background refreshes that failed while the current credential was still handed out.")
-	m.lookups = counter("lakebase.lookups", "{lookup}",
-		"Workspace lookups (workspace login, host, identity, target), by lakebase.lookup and lakebase.outcome.")
-	m.connects = histogram("lakebase.connect.duration",
-		"How long Connect took, by lakebase.outcome, and for failures the lakebase.step that failed and the error.type.")
-	m.waits = observed("lakebase.credential.waits", "{wait}",
-		"Connects (and Credential calls) that found no usable credential and waited for one.")
-	m.loginRetries = observed("lakebase.login.retries", "{retry}",
-		"Logins retried with a new credential after the server refused the cached one.")
-	if err == nil {
-		m.remaining, err = meter.Float64ObservableGauge("lakebase.credential.remaining_lifetime", metric.WithUnit("s"),
-			metric.WithDescription("Time until the current credential expires; below the refresh window, refreshes are failing."))
-	}
-	if err != nil {
-		return nil, err
 	}
 	m.connectOK = []metric.RecordOption{m.with(attrOutcome.String(outcomeSuccess))}
 	return m, nil

@@ -47,13 +47,9 @@ func run(dir string) error {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	caKey, caDER, err := issue(caTemplate, nil, nil)
+	ca, caKey, err := issue(caTemplate, nil, nil)
 	if err != nil {
 		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return fmt.Errorf("CA certificate: %w", err)
 	}
 
 	serverTemplate := &x509.Certificate{
@@ -66,7 +62,7 @@ func run(dir string) error {
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	serverKey, serverDER, err := issue(serverTemplate, ca, caKey)
+	server, serverKey, err := issue(serverTemplate, ca, caKey)
 	if err != nil {
 		return err
 	}
@@ -79,8 +75,8 @@ func run(dir string) error {
 		name, kind string
 		der        []byte
 	}{
-		{"ca.pem", "CERTIFICATE", caDER},
-		{"server.pem", "CERTIFICATE", serverDER},
+		{"ca.pem", "CERTIFICATE", ca.Raw},
+		{"server.pem", "CERTIFICATE", server.Raw},
 		{"server-key.pem", "PRIVATE KEY", serverKeyDER},
 	}
 	for _, f := range files {
@@ -99,8 +95,9 @@ func serial() *big.Int {
 }
 
 // issue makes a key and a certificate for it from template, signed with
-// parentKey as parent, or self-signed when parent is nil.
-func issue(template, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, []byte, error) {
+// parentKey as parent, or self-signed when parent is nil. The certificate
+// is parsed back from its DER, which its Raw holds.
+func issue(template, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	name := template.Subject.CommonName
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -113,5 +110,9 @@ func issue(template, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ec
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s certificate: %w", name, err)
 	}
-	return key, der, nil
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s certificate: %w", name, err)
+	}
+	return cert, key, nil
 }
