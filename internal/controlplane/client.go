@@ -117,7 +117,7 @@ func newWorkspaceClient(ctx context.Context, cfg *config.Config, unreachable *fi
 			return nil, &Error{Step: StepResolve, Kind: ErrConfig, Err: r.err}
 		}
 		return r.w, nil
-	case <-unreachable.seen:
+	case <-unreachable.seen.Done():
 		return nil, unreachable.failure()
 	case <-ctx.Done():
 		return nil, &Error{Step: StepIdentity, Err: fmt.Errorf("logging in to %s: %w", host, ctx.Err())}

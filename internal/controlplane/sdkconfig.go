@@ -124,13 +124,7 @@ func quietHostMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go func() {
-			select {
-			case <-unreachable.seen:
-				cancel()
-			case <-rctx.Done():
-			}
-		}()
+		defer context.AfterFunc(unreachable.seen, cancel)()
 		meta, err := resolve(rctx, host)
 		if err != nil {
 			debug(ctx, log, "no workspace metadata; using the configuration as given", slog.String("error", err.Error()))

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -107,14 +108,17 @@ func (f *Failures) Since(t time.Time) string {
 type firstUnreachable struct {
 	workspace string // scheme and host, as UnreachableError names them
 	once      sync.Once
-	seen      chan struct{} // closed once err is set
 	err       *UnreachableError
+	// seen ends once err is set, so that a wait can stop on it.
+	seen context.Context
+	mark context.CancelFunc
 }
 
 // newFirstUnreachable watches the requests to workspace, a URL's scheme and
 // host.
 func newFirstUnreachable(workspace string) *firstUnreachable {
-	return &firstUnreachable{workspace: strings.TrimSuffix(workspace, "/"), seen: make(chan struct{})}
+	seen, mark := context.WithCancel(context.Background())
+	return &firstUnreachable{workspace: strings.TrimSuffix(workspace, "/"), seen: seen, mark: mark}
 }
 
 // note records err, if it is the first failure of a request to the
@@ -125,18 +129,16 @@ func (f *firstUnreachable) note(err *UnreachableError) {
 	}
 	f.once.Do(func() {
 		f.err = err
-		close(f.seen)
+		f.mark()
 	})
 }
 
 // failure returns the failure noted, as New's error, or nil.
 func (f *firstUnreachable) failure() error {
-	select {
-	case <-f.seen:
-		return fail(StepResolve, "", f.err)
-	default:
+	if f.seen.Err() == nil {
 		return nil
 	}
+	return fail(StepResolve, "", f.err)
 }
 
 // checkAnswer turns a transport failure that retrying cannot cure into an

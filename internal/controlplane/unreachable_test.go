@@ -87,22 +87,15 @@ func (rt refusingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // Only a failure of the workspace itself stops New: automatic mode's probes
 // of other hosts may fail for good without saying anything of it.
 func TestFirstUnreachableNotesTheWorkspaceOnly(t *testing.T) {
-	tests := []struct {
-		failed string
-		noted  bool
-	}{
-		{"https://adb-7429.lakebase.test", true},
-		{"https://ADB-7429.lakebase.test", true},
-		{"http://169.254.169.254", false},
-		{"https://login.lakebase.test", false},
+	f := newFirstUnreachable("https://adb-7429.lakebase.test/")
+	for _, other := range []string{"http://169.254.169.254", "https://login.lakebase.test"} {
+		f.note(&UnreachableError{Workspace: other, Reason: "its port refuses connections"})
+		if err := f.failure(); err != nil {
+			t.Fatalf("after a failure of %s: %v; want nothing noted", other, err)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.failed, func(t *testing.T) {
-			f := newFirstUnreachable("https://adb-7429.lakebase.test/")
-			f.note(&UnreachableError{Workspace: tt.failed, Reason: "its port refuses connections"})
-			if err := f.failure(); (err != nil) != tt.noted {
-				t.Errorf("after a failure of %s: %v; want noted %t", tt.failed, err, tt.noted)
-			}
-		})
+	f.note(&UnreachableError{Workspace: "https://ADB-7429.lakebase.test", Reason: "its port refuses connections"})
+	if err := f.failure(); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("after a failure of the workspace: %v; want ErrUnreachable", err)
 	}
 }
