@@ -6,8 +6,8 @@
 //
 //   - a PostgreSQL server: a throwaway cluster (initdb into a temporary
 //     directory, a free port, SCRAM, TLS with the kit's certificates), or an
-//     existing server (PostgresOptions.URL; NewPostgres reads
-//     LAKEBASE_TEST_POSTGRES_URL);
+//     existing server (PostgresOptions.URL; the test helpers New,
+//     NewPostgres and Shared.Kit read LAKEBASE_TEST_POSTGRES_URL);
 //   - a fake Databricks workspace (an httptest server on 127.0.0.1) that the
 //     real databricks-sdk-go accepts unchanged: OAuth logins (client
 //     credentials, refresh token, PKCE), SCIM Me, instance and endpoint

@@ -98,3 +98,34 @@ func TestShared(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The test helpers use the server LAKEBASE_TEST_POSTGRES_URL names, unless
+// their options ask for a throwaway one; Start takes its options as given.
+// (Not parallel: it sets the environment.)
+func TestHelpersUseTheServerTheEnvironmentNames(t *testing.T) {
+	server := NewPostgres(t)
+	t.Setenv(postgresURLEnv, server.SuperuserDSN())
+	onServer := func(k *Kit) bool { return k.Postgres.cluster == nil && k.Postgres.Port() == server.Port() }
+	if k := New(t, Options{}); !onServer(k) {
+		t.Error("New started a server of its own")
+	}
+	var s Shared
+	t.Cleanup(func() { _ = s.Close() })
+	if k := s.Kit(t); !onServer(k) {
+		t.Error("Shared.Kit started a server of its own")
+	}
+	if p := NewPostgres(t); p.cluster != nil {
+		t.Error("NewPostgres started a server of its own")
+	}
+	if k := New(t, Options{Postgres: PostgresOptions{MaxConnections: 50}}); onServer(k) {
+		t.Error("New with MaxConnections, which only a throwaway server has, used the existing one")
+	}
+	k, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if onServer(k) {
+		t.Error("Start read the environment")
+	}
+}

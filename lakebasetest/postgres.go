@@ -19,9 +19,9 @@ import (
 // and the one the kit creates.
 const DefaultDatabase = "databricks_postgres"
 
-// postgresURLEnv names the environment variable that NewPostgres reads: a
-// superuser's postgres:// URL of an existing server to use instead of
-// starting a throwaway one.
+// postgresURLEnv names the environment variable that the test helpers (New,
+// NewPostgres, Shared.Kit) read: a superuser's postgres:// URL of an
+// existing server to use instead of starting a throwaway one.
 const postgresURLEnv = "LAKEBASE_TEST_POSTGRES_URL"
 
 // PostgresOptions configures StartPostgres. The zero value starts a

@@ -23,14 +23,17 @@ type Shared struct {
 	err  error
 }
 
-// Kit returns the shared kit, starting it on first use. When it cannot
-// start, it ends tb as Require does.
+// Kit returns the shared kit, starting it on first use, on the server
+// LAKEBASE_TEST_POSTGRES_URL names as New does. When it cannot start, it
+// ends tb as Require does.
 func (s *Shared) Kit(tb testing.TB) *Kit {
 	tb.Helper()
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		s.kit, s.err = Start(ctx, s.Options)
+		opts := s.Options
+		opts.Postgres = postgresFromEnv(opts.Postgres)
+		s.kit, s.err = Start(ctx, opts)
 	})
 	Require(tb, s.err)
 	return s.kit
