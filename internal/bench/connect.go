@@ -40,22 +40,19 @@ func (e *Env) connectVariants() []connectVariant {
 // after one through the gateway, whose session is still ending.
 func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 	vs := e.connectVariants()
-	lat := make(map[string][]time.Duration, len(vs))
-	for range n {
-		for _, j := range rand.Perm(len(vs)) {
-			v := vs[j]
-			start := time.Now()
-			conn, err := v.c.Connect(ctx)
-			took := time.Since(start)
-			if err != nil {
-				return fmt.Errorf("bench: connect %s: %w", v.key, err)
-			}
-			if err := conn.Close(); err != nil {
-				return fmt.Errorf("bench: close %s: %w", v.key, err)
-			}
-			e.awaitGatewayIdle()
-			lat[v.key] = append(lat[v.key], took)
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = v.key
+	}
+	lat, err := e.connectTurns(n, keys, func(i int) (func() error, error) {
+		conn, err := vs[i].c.Connect(ctx)
+		if err != nil {
+			return nil, err
 		}
+		return conn.Close, nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, v := range vs {
 		ms := millis(lat[v.key])
@@ -109,4 +106,29 @@ func (e *Env) awaitGatewayIdle() {
 func last(r *Results, key string) float64 {
 	vs := r.Values(key)
 	return vs[len(vs)-1]
+}
+
+// connectTurns opens and closes n connections with each of the ways keys
+// name, taking turns one connection at a time in an order shuffled each
+// turn, and returns each way's connect latencies (the close is not timed).
+// open opens a connection the i-th way and returns its close. Between
+// connections it waits for the gateway to finish the one just closed.
+func (e *Env) connectTurns(n int, keys []string, open func(i int) (close func() error, err error)) (map[string][]time.Duration, error) {
+	lat := make(map[string][]time.Duration, len(keys))
+	for range n {
+		for _, i := range rand.Perm(len(keys)) {
+			start := time.Now()
+			closeConn, err := open(i)
+			took := time.Since(start)
+			if err != nil {
+				return nil, fmt.Errorf("bench: connect %s: %w", keys[i], err)
+			}
+			if err := closeConn(); err != nil {
+				return nil, fmt.Errorf("bench: close %s: %w", keys[i], err)
+			}
+			e.awaitGatewayIdle()
+			lat[keys[i]] = append(lat[keys[i]], took)
+		}
+	}
+	return lat, nil
 }

@@ -99,22 +99,19 @@ func (e *Env) roundPGX(ctx context.Context, n int, sel queryPlan, r *Results) er
 	if err != nil {
 		return err
 	}
-	lat := make(map[string][]time.Duration, len(vs))
-	for range n {
-		for _, j := range rand.Perm(len(vs)) {
-			v := vs[j]
-			start := time.Now()
-			conn, err := v.connect(ctx)
-			took := time.Since(start)
-			if err != nil {
-				return fmt.Errorf("bench: connect %s: %w", v.key, err)
-			}
-			if err := conn.Close(ctx); err != nil {
-				return fmt.Errorf("bench: close %s: %w", v.key, err)
-			}
-			e.awaitGatewayIdle()
-			lat[v.key] = append(lat[v.key], took)
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = v.key
+	}
+	lat, err := e.connectTurns(n, keys, func(i int) (func() error, error) {
+		conn, err := vs[i].connect(ctx)
+		if err != nil {
+			return nil, err
 		}
+		return func() error { return conn.Close(ctx) }, nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, v := range vs {
 		r.add("pgx/connect/"+v.key+"/p50-ms", median(millis(lat[v.key])))
