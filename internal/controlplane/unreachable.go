@@ -107,38 +107,34 @@ func (f *Failures) Since(t time.Time) string {
 // nothing.
 type firstUnreachable struct {
 	workspace string // scheme and host, as UnreachableError names them
-	once      sync.Once
-	err       *UnreachableError
-	// seen ends once err is set, so that a wait can stop on it.
+	// seen ends at the first failure noted, with that failure as its cause,
+	// so that a wait can stop on it.
 	seen context.Context
-	mark context.CancelFunc
+	mark context.CancelCauseFunc
 }
 
 // newFirstUnreachable watches the requests to workspace, a URL's scheme and
 // host.
 func newFirstUnreachable(workspace string) *firstUnreachable {
-	seen, mark := context.WithCancel(context.Background())
+	seen, mark := context.WithCancelCause(context.Background())
 	return &firstUnreachable{workspace: strings.TrimSuffix(workspace, "/"), seen: seen, mark: mark}
 }
 
-// note records err, if it is the first failure of a request to the
-// workspace.
+// note records err, if it is a failure of a request to the workspace; the
+// first one noted is kept.
 func (f *firstUnreachable) note(err *UnreachableError) {
-	if f == nil || !strings.EqualFold(err.Workspace, f.workspace) {
-		return
+	if f != nil && strings.EqualFold(err.Workspace, f.workspace) {
+		f.mark(err)
 	}
-	f.once.Do(func() {
-		f.err = err
-		f.mark()
-	})
 }
 
 // failure returns the failure noted, as New's error, or nil.
 func (f *firstUnreachable) failure() error {
-	if f.seen.Err() == nil {
+	cause := context.Cause(f.seen)
+	if cause == nil {
 		return nil
 	}
-	return fail(StepResolve, "", f.err)
+	return fail(StepResolve, "", cause)
 }
 
 // checkAnswer turns a transport failure that retrying cannot cure into an
