@@ -3,12 +3,12 @@ package lakebase_test
 import (
 	"context"
 	"errors"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
