@@ -59,13 +59,13 @@ func TestFaultCloseDuringConnects(t *testing.T) {
 					errs <- e.record(db.PingContext(ctx))
 				})
 			}
-			waitFor(t, 10*time.Second, "every connect hangs in the "+st.name, func() bool {
-				return reached() > 0 && goroutinesIn("lakebase.(*Connector).Connect(") >= connects
-			})
 			want := int64(1) // one lookup or mint serves them all
 			if st.route == "" {
 				want = connects // each logs in on its own
 			}
+			waitFor(t, 10*time.Second, "every connect hangs in the "+st.name, func() bool {
+				return reached() >= want && goroutinesIn("lakebase.(*Connector).Connect(") >= connects
+			})
 			if n := reached(); n != want {
 				t.Errorf("%d %s requests in flight for %d connects, want %d", n, st.name, connects, want)
 			}
