@@ -24,8 +24,13 @@ type gatewayOptions struct {
 	// the server checks.
 	NativeLogin bool
 	// NativeOnly refuses minted credentials, as the pooled (PgBouncer)
-	// hosts of an endpoint do.
+	// hosts of an endpoint once did.
 	NativeOnly bool
+	// Pooler, when set, gives the PgBouncer that sessions go through, as
+	// on the pooled hosts of an endpoint: the gateway checks the client's
+	// credential and then opens its session through PgBouncer, in
+	// transaction mode, instead of on the server.
+	Pooler func(context.Context) (*pgBouncer, error)
 	// TLS is the server side of TLS; nil means the kit's certificate.
 	TLS *tls.Config
 }

@@ -135,7 +135,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	// client would see as a TLS error).
 	_ = s.conn.SetDeadline(time.Time{})
 
-	native := false
+	native, ok := false, false
 	var cfg *pgconn.Config
 	switch {
 	case !s.g.opts.NativeOnly && s.g.opts.Store.check(password, user, s.g.opts.Target) == nil:
@@ -152,19 +152,14 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 
 	ctx, cancel := context.WithTimeout(s.g.ctx, serverLoginTimeout)
 	defer cancel()
+	if s.g.opts.Pooler != nil {
+		if cfg, ok = s.throughPooler(ctx, user, cfg, native); !ok {
+			return nil, false
+		}
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
-	var pgErr *pgconn.PgError
-	switch {
-	case native && sqlState(err) == "28P01":
-		s.rejectPassword(user)
-		return nil, false
-	case errors.As(err, &pgErr):
-		s.g.rejected.Add(1)
-		s.send(errorResponse(pgErr))
-		return nil, false
-	case err != nil:
-		s.g.rejected.Add(1)
-		s.fatal("08006", "lakebasetest gateway: could not reach the server")
+	if err != nil {
+		s.refuse(user, native, err)
 		return nil, false
 	}
 	if err := conn.SyncConn(ctx); err != nil {
@@ -197,6 +192,23 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 		return nil, false
 	}
 	return hc.Conn, true
+}
+
+// refuse answers a login that the server, or PgBouncer, refused with err:
+// a native role's wrong password as the gateway's own refusal, the
+// server's error as it came, anything else as a server out of reach.
+func (s *session) refuse(user string, native bool, err error) {
+	var pgErr *pgconn.PgError
+	switch {
+	case native && sqlState(err) == "28P01":
+		s.rejectPassword(user)
+	case errors.As(err, &pgErr):
+		s.g.rejected.Add(1)
+		s.send(errorResponse(pgErr))
+	default:
+		s.g.rejected.Add(1)
+		s.fatal("08006", "lakebasetest gateway: could not reach the server")
+	}
 }
 
 // askPassword asks the client for its password in clear text.
@@ -294,6 +306,13 @@ func (g *Gateway) forwardCancel(req *pgproto3.CancelRequest) {
 	ctx, cancel := context.WithTimeout(g.ctx, cancelTimeout)
 	defer cancel()
 	network, address := g.opts.Server.dialAddress()
+	if g.opts.Pooler != nil {
+		b, err := g.opts.Pooler(ctx)
+		if err != nil {
+			return
+		}
+		network, address = b.cancelAddress()
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {

@@ -38,7 +38,13 @@ type gatewayWorld struct {
 
 func newGatewayWorld(t *testing.T) *gatewayWorld {
 	t.Helper()
-	w := &gatewayWorld{t: t, pg: NewPostgres(t)}
+	return newGatewayWorldOn(t, NewPostgres(t))
+}
+
+// newGatewayWorldOn is newGatewayWorld on the server pg.
+func newGatewayWorldOn(t *testing.T, pg *Postgres) *gatewayWorld {
+	t.Helper()
+	w := &gatewayWorld{t: t, pg: pg}
 	w.store = newCredentialStore(func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) })
 	w.store.bindToTargets()
 	ctx := context.Background()

@@ -42,6 +42,9 @@ type Options struct {
 	// credential is workspace-scoped, as Lakebase's guide for external apps
 	// describes it: good for any target its identity may use.
 	StrictCredentialBinding bool
+	// PgBouncerPoolSize is how many server connections the PgBouncer
+	// behind the pooled hosts keeps per role and database; 0 means 20.
+	PgBouncerPoolSize int
 }
 
 // Kit is a Lakebase on one machine: a PostgreSQL server, a fake workspace,
@@ -65,7 +68,11 @@ type Kit struct {
 	NativeRole       string
 	NativePassword   string
 
-	store *credentialStore
+	store    *credentialStore
+	poolSize int
+
+	bouncerMu sync.Mutex
+	bouncer   *pgBouncer // started by the first pooled login
 
 	mu       sync.Mutex
 	gateways map[string]*Gateway   // by the host the workspace gives
@@ -90,6 +97,7 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 		Postgres:         pg,
 		Workspace:        newWorkspace(store),
 		store:            store,
+		poolSize:         opts.PgBouncerPoolSize,
 		gateways:         make(map[string]*Gateway),
 		byTarget:         make(map[string][]*Gateway),
 		ServicePrincipal: ServicePrincipal{ApplicationID: uuid.NewString(), Secret: "sp-secret-" + randomHex(16), DisplayName: "lakebase test app"},
@@ -210,8 +218,15 @@ type EndpointOptions struct {
 	State postgres.EndpointStatusState
 	// ReadOnly gives the endpoint a read-only host.
 	ReadOnly bool
-	// Pooled gives it pooled hosts, which accept native passwords only.
+	// Pooled gives it pooled hosts: a gateway that checks credentials as
+	// the others do, in front of a PgBouncer in transaction mode (one per
+	// kit, started by the first pooled login) in front of the server. They
+	// accept minted credentials and native passwords, as Lakebase's pooler
+	// does.
 	Pooled bool
+	// PooledNativeOnly makes the pooled hosts refuse minted credentials,
+	// as Lakebase's pooler did before it took OAuth roles.
+	PooledNativeOnly bool
 }
 
 // AddEndpoint starts the gateways of an Autoscaling endpoint and registers it
@@ -223,9 +238,12 @@ func (k *Kit) AddEndpoint(opts EndpointOptions) (*Gateway, error) {
 		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyHost, nativeLogin: true})
 	}
 	if opts.Pooled {
-		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadWritePooledHost, nativeLogin: true, nativeOnly: true})
+		pooled := targetHost{nativeLogin: true, nativeOnly: opts.PooledNativeOnly, pooled: true}
+		pooled.addr = &ep.Hosts.ReadWritePooledHost
+		hosts = append(hosts, pooled)
 		if opts.ReadOnly {
-			hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyPooledHost, nativeLogin: true, nativeOnly: true})
+			pooled.addr = &ep.Hosts.ReadOnlyPooledHost
+			hosts = append(hosts, pooled)
 		}
 	}
 	rw, err := k.startHosts(endpointTarget(opts.Path), hosts)
@@ -238,8 +256,8 @@ func (k *Kit) AddEndpoint(opts EndpointOptions) (*Gateway, error) {
 // targetHost is a host of an instance or endpoint that gets a gateway of its
 // own: startHosts writes the gateway's address to addr.
 type targetHost struct {
-	addr                    *string
-	nativeLogin, nativeOnly bool
+	addr                            *string
+	nativeLogin, nativeOnly, pooled bool
 }
 
 // startHosts starts a gateway for each of target's hosts and returns the
@@ -247,7 +265,11 @@ type targetHost struct {
 func (k *Kit) startHosts(target string, hosts []targetHost) (*Gateway, error) {
 	var first *Gateway
 	for _, h := range hosts {
-		g, err := k.startGatewayWith(gatewayOptions{Target: target, NativeLogin: h.nativeLogin, NativeOnly: h.nativeOnly})
+		opts := gatewayOptions{Target: target, NativeLogin: h.nativeLogin, NativeOnly: h.nativeOnly}
+		if h.pooled {
+			opts.Pooler = k.pgBouncer
+		}
+		g, err := k.startGatewayWith(opts)
 		if err != nil {
 			return nil, err
 		}
@@ -328,6 +350,12 @@ func (k *Kit) Close() error {
 		errs = append(errs, g.Close())
 	}
 	k.Workspace.Close()
+	k.bouncerMu.Lock()
+	if k.bouncer != nil {
+		errs = append(errs, k.bouncer.stop())
+		k.bouncer = nil
+	}
+	k.bouncerMu.Unlock()
 	errs = append(errs, k.Postgres.Stop())
 	return errors.Join(errs...)
 }

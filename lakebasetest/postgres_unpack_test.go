@@ -302,28 +302,36 @@ func TestStartWithoutPostgres(t *testing.T) {
 	}
 }
 
-// Require skips without PostgreSQL, giving the reason at its first skip
-// only, and fails under CI.
+// Require skips without PostgreSQL or PgBouncer, giving each reason at its
+// first skip only, and fails under CI.
 func TestRequire(t *testing.T) {
-	skipReason = sync.Once{}
-	notFound := &notFoundError{reason: "none here"}
+	for _, tc := range []struct {
+		program  string
+		notFound error
+	}{
+		{"postgres", &notFoundError{reason: "none here"}},
+		{"pgbouncer", fmt.Errorf("%w: none here", ErrPgBouncerNotFound)},
+	} {
+		t.Run(tc.program, func(t *testing.T) {
+			skipPostgres, skipPgBouncer = sync.Once{}, sync.Once{}
+			t.Setenv("CI", "")
+			first, second := &recordingTB{TB: t}, &recordingTB{TB: t}
+			first.run(func() { Require(first, tc.notFound) })
+			second.run(func() { Require(second, tc.notFound) })
+			if !first.skipped || !strings.Contains(first.said, "none here") {
+				t.Errorf("first skip: skipped %v, said %q", first.skipped, first.said)
+			}
+			if !second.skipped || second.said != "" {
+				t.Errorf("second skip: skipped %v, said %q; want a skip without the reason again", second.skipped, second.said)
+			}
 
-	t.Setenv("CI", "")
-	first, second := &recordingTB{TB: t}, &recordingTB{TB: t}
-	first.run(func() { Require(first, notFound) })
-	second.run(func() { Require(second, notFound) })
-	if !first.skipped || !strings.Contains(first.said, "none here") {
-		t.Errorf("first skip: skipped %v, said %q", first.skipped, first.said)
-	}
-	if !second.skipped || second.said != "" {
-		t.Errorf("second skip: skipped %v, said %q; want a skip without the reason again", second.skipped, second.said)
-	}
-
-	t.Setenv("CI", "true")
-	ci := &recordingTB{TB: t}
-	ci.run(func() { Require(ci, notFound) })
-	if !ci.failed || ci.skipped || !strings.Contains(ci.said, "none here") {
-		t.Errorf("under CI: failed %v, skipped %v, said %q", ci.failed, ci.skipped, ci.said)
+			t.Setenv("CI", "true")
+			ci := &recordingTB{TB: t}
+			ci.run(func() { Require(ci, tc.notFound) })
+			if !ci.failed || ci.skipped || !strings.Contains(ci.said, "none here") {
+				t.Errorf("under CI: failed %v, skipped %v, said %q", ci.failed, ci.skipped, ci.said)
+			}
+		})
 	}
 
 	other := &recordingTB{TB: t}

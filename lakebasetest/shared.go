@@ -47,20 +47,28 @@ func (s *Shared) Close() error {
 	return s.kit.Close()
 }
 
-// Require ends tb if err, from Start or StartPostgres, is not nil. When the
-// kit has no PostgreSQL (ErrPostgresNotFound: none installed and none could
-// be downloaded) it skips the test, unless the environment variable CI is
-// true, where it fails the test instead; any other error fails it. The first
-// test it skips in a process gives the reason, in one line that says how to
-// get PostgreSQL; later ones skip without repeating it.
+// Require ends tb if err, from Start, StartPostgres or Kit.StartPgBouncer,
+// is not nil. When the kit lacks a program (ErrPostgresNotFound: no
+// PostgreSQL installed and none could be downloaded; ErrPgBouncerNotFound:
+// no pgbouncer for the pooled hosts) it skips the test, unless the
+// environment variable CI is true, where it fails the test instead; any
+// other error fails it. The first test it skips in a process for each
+// program gives the reason, in one line that says how to get it; later ones
+// skip without repeating it.
 func Require(tb testing.TB, err error) {
 	tb.Helper()
-	if errors.Is(err, ErrPostgresNotFound) {
+	for _, missing := range []struct {
+		err  error
+		once *sync.Once
+	}{{ErrPostgresNotFound, &skipPostgres}, {ErrPgBouncerNotFound, &skipPgBouncer}} {
+		if !errors.Is(err, missing.err) {
+			continue
+		}
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			tb.Fatal(err)
 		}
 		first := false
-		skipReason.Do(func() { first = true })
+		missing.once.Do(func() { first = true })
 		if first {
 			tb.Skip(err)
 		}
@@ -71,5 +79,6 @@ func Require(tb testing.TB, err error) {
 	}
 }
 
-// skipReason lets Require give its reason once per process.
-var skipReason sync.Once
+// skipPostgres and skipPgBouncer let Require give each reason once per
+// process.
+var skipPostgres, skipPgBouncer sync.Once

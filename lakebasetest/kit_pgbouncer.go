@@ -1,0 +1,38 @@
+package lakebasetest
+
+import (
+	"context"
+	"errors"
+)
+
+// StartPgBouncer starts the PgBouncer behind the kit's pooled hosts, unless
+// it runs already. The first pooled login starts it too; a test calls
+// StartPgBouncer first, through Require, to skip where PgBouncer is not
+// installed (the error then wraps ErrPgBouncerNotFound) rather than fail
+// at its first query.
+func (k *Kit) StartPgBouncer(ctx context.Context) error {
+	_, err := k.pgBouncer(ctx)
+	return err
+}
+
+// pgBouncer returns the kit's PgBouncer, starting it on first use. A start
+// that failed is tried again by the next caller.
+func (k *Kit) pgBouncer(ctx context.Context) (*pgBouncer, error) {
+	k.bouncerMu.Lock()
+	defer k.bouncerMu.Unlock()
+	if k.bouncer != nil {
+		return k.bouncer, nil
+	}
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if closed {
+		return nil, errors.New("lakebasetest: kit is closed")
+	}
+	b, err := startPgBouncer(ctx, k.Postgres, k.poolSize)
+	if err != nil {
+		return nil, err
+	}
+	k.bouncer = b
+	return b, nil
+}
