@@ -124,7 +124,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		step := "dial"
 		if state != "" {
 			step = "login"
-			err = c.explainUser(ctx, user, err)
+			err = c.explainPooler(c.explainUser(ctx, user, err))
 		}
 		return c.stepError(step, user, err)
 	}

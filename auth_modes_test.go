@@ -251,8 +251,8 @@ func TestAuthSDKTypesParse(t *testing.T) {
 			t.Errorf("auth=%s: %v, %v", name, cfg, err)
 			continue
 		}
-		if _, err := lakebase.ParseDSN("instance=db pooled=true auth=" + name); !errors.Is(err, lakebase.ErrInvalidDSN) {
-			t.Errorf("auth=%s with pooled=true: %v, want ErrInvalidDSN (its credentials are OAuth)", name, err)
+		if _, err := lakebase.ParseDSN("endpoint=projects/p/branches/b/endpoints/e pooled=true auth=" + name); err != nil {
+			t.Errorf("auth=%s with pooled=true on an endpoint: %v, want it accepted (the pooler takes OAuth roles)", name, err)
 		}
 	}
 	_, err := lakebase.ParseDSN("instance=db auth=azure-magic")

@@ -225,6 +225,11 @@ func basePQConfig(c *Config) (pq.Config, error) {
 	for k, v := range c.Params {
 		write(k, v)
 	}
+	if _, set := c.Params["binary_parameters"]; c.Pooled && !set {
+		// Parse, bind and execute in one message, which a pooler in
+		// transaction mode keeps on one server connection.
+		write("binary_parameters", "yes")
+	}
 	pc, err := pq.NewConfig(b.String())
 	if err != nil {
 		// lib/pq's messages name the key and never a password: the base

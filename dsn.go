@@ -9,7 +9,6 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	sdkconfig "github.com/databricks/databricks-sdk-go/config"
-	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -42,11 +41,6 @@ const (
 // metadata-service. The driver passes it to the SDK as the auth type, which
 // reads its settings (ARM_CLIENT_ID, GOOGLE_CREDENTIALS, ...) from the
 // environment or the profile, and mints credentials of that identity.
-
-// isOAuth reports whether the mode mints OAuth credentials.
-func (m AuthMode) isOAuth() bool {
-	return m == AuthOAuthM2M || m == AuthOAuthU2M || controlplane.IsSDKAuthType(controlplane.AuthMode(m))
-}
 
 // Defaults that apply when neither the DSN nor the environment names a value.
 const (
@@ -81,7 +75,11 @@ type Config struct {
 	AccessToken string
 	// ReadOnly selects the read-only host of the instance or endpoint.
 	ReadOnly bool
-	// Pooled selects the pooled (PgBouncer) host; native passwords only.
+	// Pooled selects the pooled (PgBouncer, transaction mode) host of an
+	// endpoint, which takes native passwords and OAuth roles alike. It also
+	// sets lib/pq's binary_parameters, unless Params sets it: without it a
+	// query with arguments takes two round trips that the pooler may give
+	// to two server connections.
 	Pooled bool
 	// CredentialTTL is the lifetime asked of an Autoscaling credential
 	// (DSN key ttl, 300s to 3600s); zero lets the server choose.

@@ -146,10 +146,6 @@ func (c *Config) validate() error {
 	switch {
 	case c.Instance != "" && c.Endpoint != "":
 		return invalidKey("instance", "cannot be combined with endpoint: name one target")
-	case c.Pooled && c.Auth.isOAuth():
-		return invalidKey("pooled", "pooled hosts accept native passwords only, not auth=%s", c.Auth)
-	case c.Pooled && c.Auth == AuthPAT:
-		return invalidKey("pooled", "pooled hosts accept native passwords only, not auth=pat")
 	case c.Pooled && c.Instance != "":
 		return invalidKey("pooled", "pooled hosts belong to Autoscaling endpoints; an instance has none")
 	case c.ClientSecret != "" && c.ClientID == "":

@@ -64,6 +64,12 @@ func (c *Connector) User(ctx context.Context) (string, error) {
 // DBName returns the database that new connections open.
 func (c *Connector) DBName() string { return c.cfg.DBName }
 
+// Pooled reports whether new connections go to a pooled host (pooled=true),
+// a PgBouncer in transaction mode: a client that keeps state on its session
+// between transactions, such as named prepared statements, must not rely on
+// it there.
+func (c *Connector) Pooled() bool { return c.cfg.Pooled }
+
 // failureMemory is how long before a call a workspace failure still tells
 // why the call ran out of time: the lookup it waited for may have started
 // earlier, for another caller, and the SDK's pauses between retries grow to

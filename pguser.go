@@ -34,3 +34,28 @@ func (e *userFromEnvError) Error() string {
 }
 
 func (e *userFromEnvError) Unwrap() error { return e.err }
+
+// poolerDocs is Databricks' page on the pooled hosts and who may use them.
+const poolerDocs = "https://docs.databricks.com/aws/en/oltp/projects/connection-pooling"
+
+// explainPooler adds to err, a login refused for its credentials, that a
+// pooled host refused a minted OAuth credential, when that is so: a pooler
+// that takes native roles only answers like a wrong password. Anything else
+// returns err as it is.
+func (c *Connector) explainPooler(err error) error {
+	if !c.cfg.Pooled || c.mode == AuthPassword || !isAuthFailure(sqlState(err)) {
+		return err
+	}
+	return &poolerRefusalError{err: err}
+}
+
+// poolerRefusalError is a pooled host's refusal of a minted credential. It
+// unwraps to the server's error.
+type poolerRefusalError struct{ err error }
+
+func (e *poolerRefusalError) Error() string {
+	return fmt.Sprintf("%v (a pooled host refused a freshly minted OAuth credential: this pooler may take native Postgres roles only; "+
+		"connect without pooled=true, or log in as a native role with auth=password; see %s)", e.err, poolerDocs)
+}
+
+func (e *poolerRefusalError) Unwrap() error { return e.err }

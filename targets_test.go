@@ -102,6 +102,7 @@ func TestTargets(t *testing.T) {
 
 	t.Run("pooled host with a native password", func(t *testing.T) {
 		t.Parallel()
+		lakebasetest.Require(t, kit.StartPgBouncer(contextFor(t, time.Minute)))
 		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{Pooled: true})
 		hosts := endpointHostsOf(t, kit, path)
 		rwGate, pooledGate := gatewayAt(t, kit, hosts.Host), gatewayAt(t, kit, hosts.ReadWritePooledHost)
@@ -121,14 +122,14 @@ func TestTargets(t *testing.T) {
 		kitSecrets(kit).check(t, logs)
 	})
 
-	t.Run("pooled with oauth is refused at open", func(t *testing.T) {
+	t.Run("pooled with an instance is refused at open", func(t *testing.T) {
 		t.Parallel()
-		db, err := sql.Open("lakebase", "pooled=true "+kit.DSNs().Endpoint)
+		db, err := sql.Open("lakebase", "pooled=true "+kit.DSNs().M2M)
 		if err == nil {
 			db.Close()
 		}
 		if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(fmt.Sprint(err), "pooled") {
-			t.Errorf("pooled=true with oauth-m2m: %v; want ErrInvalidDSN naming pooled", err)
+			t.Errorf("pooled=true with an instance: %v; want ErrInvalidDSN naming pooled", err)
 		}
 		kitSecrets(kit).check(t, nil, err)
 	})

@@ -27,11 +27,19 @@ const placeholderHost = "lakebase"
 // BeforeConnect hook already set runs first; its changes to the host, the
 // user, the password, the database and TLS are overridden.
 //
+// For a pooled connector (pooled=true), whose PgBouncer runs in
+// transaction mode, Configure also swaps pgx's default query exec mode,
+// which caches named prepared statements on each session, for one that
+// does not: see forPooler.
+//
 // The caller keeps the connector and closes it after the pool. Configuring
 // a pgxpool.Config twice is pointless: the later connector logs in.
 func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 	if poolCfg == nil || connector == nil {
 		return errNil
+	}
+	if connector.Pooled() {
+		forPooler(poolCfg.ConnConfig)
 	}
 	before := poolCfg.BeforeConnect
 	poolCfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {

@@ -69,17 +69,17 @@ func NewPoolWithConfig(ctx context.Context, cfg *lakebase.Config, poolCfg *pgxpo
 }
 
 // poolConfig returns pgxpool's configuration with its defaults, the pool_
-// keys of params (taken out of params, which would otherwise send them to
-// the server) and connect_timeout, which bounds pgx's connect as it bounds
+// keys and pgx's statement keys (pgxKeys) of params (taken out of params,
+// which would otherwise send them to the server) and connect_timeout, which bounds pgx's connect as it bounds
 // the driver's. Nothing is read from the environment but what pgx reads.
 func poolConfig(params map[string]string) (*pgxpool.Config, error) {
 	var b strings.Builder
 	b.WriteString("host=" + placeholderHost + " sslmode=disable") // TLS is the connector's
 	for key, value := range params {
-		if strings.HasPrefix(key, "pool_") || key == "connect_timeout" {
+		if strings.HasPrefix(key, "pool_") || pgxKeys[key] || key == "connect_timeout" {
 			b.WriteString(" " + key + "=" + quote(value))
 		}
-		if strings.HasPrefix(key, "pool_") {
+		if strings.HasPrefix(key, "pool_") || pgxKeys[key] {
 			delete(params, key)
 		}
 	}
@@ -90,6 +90,10 @@ func poolConfig(params map[string]string) (*pgxpool.Config, error) {
 	}
 	return cfg, nil
 }
+
+// pgxKeys are pgx's own connection keys, which configure pgx's statement
+// handling rather than the server: poolConfig gives them to pgx.
+var pgxKeys = map[string]bool{queryExecModeKey: true, "statement_cache_capacity": true, "description_cache_capacity": true}
 
 // quote quotes a value for pgx's key/value connection string.
 func quote(v string) string {
