@@ -151,7 +151,7 @@ func TestPgBouncerKeepsChosenQueryExecMode(t *testing.T) {
 	}
 	t.Cleanup(func() { connector.Close() })
 	for connString, want := range map[string]pgx.QueryExecMode{
-		"":                                       pgx.QueryExecModeCacheDescribe,
+		"": pgx.QueryExecModeCacheDescribe,
 		"default_query_exec_mode=cache_statement": pgx.QueryExecModeCacheStatement,
 		"default_query_exec_mode=exec":            pgx.QueryExecModeExec,
 	} {
