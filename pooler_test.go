@@ -373,3 +373,45 @@ func wantCount(t *testing.T, db *sql.DB, query string, want int) {
 		t.Fatalf("%s = %d, %v; want %d", query, n, err, want)
 	}
 }
+
+// Inside a Databricks App whose PGHOST is an endpoint's pooled host,
+// "pooled=true" alone is enough: the endpoint is found by that host, its
+// credential minted, and the session runs through the pooler with lib/pq
+// set up for transaction mode (a workload of distinct query texts comes
+// back right).
+func TestPoolerInDatabricksApp(t *testing.T) {
+	kit := poolerKit(t, 2, 0)
+	sp := newServicePrincipal(t, kit)
+	pooled := pooledGateway(t, kit, false)
+	appEnvironment(t, kit, sp, pooled.Addr())
+	_, db := openConnector(t, "pooled=true")
+	wantCurrentUser(t, db, sp.ApplicationID)
+	if n := accepted(pooled); n != 1 {
+		t.Errorf("the pooled host accepted %d logins, want 1", n)
+	}
+	if n := kit.Workspace.MintsForEndpoint(lakebasetest.DefaultEndpoint); n != 1 {
+		t.Errorf("%d credentials minted for the endpoint, want 1", n)
+	}
+	db.SetMaxOpenConns(8)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*20)
+	for w := range 8 {
+		wg.Go(func() {
+			for r := range 20 {
+				var got int
+				err := db.QueryRow(fmt.Sprintf("SELECT $1::int + %d", w), r).Scan(&got)
+				if err == nil && got != w+r {
+					err = fmt.Errorf("worker %d got %d, want %d", w, got, w+r)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
