@@ -177,3 +177,22 @@ func Example_openTelemetry() {
 	db := sql.OpenDB(connector)
 	defer db.Close()
 }
+
+// The pooled host of an endpoint, with a service principal: Lakebase's
+// PgBouncer, in transaction mode, takes OAuth roles. pooled=true also has
+// lib/pq send each query with arguments in one message, which transaction
+// mode needs; a DSN that sets binary_parameters itself keeps its choice.
+func Example_pooler() {
+	cfg, err := lakebase.ParseDSN("endpoint=projects/shop/branches/main/endpoints/primary pooled=true auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.Pooled, cfg.Auth)
+
+	// Instances have no pooled host.
+	_, err = lakebase.ParseDSN("instance=my-db pooled=true")
+	fmt.Println(err)
+	// Output:
+	// true oauth-m2m
+	// lakebase: dsn: pooled: pooled hosts belong to Autoscaling endpoints; an instance has none
+}
