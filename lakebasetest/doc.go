@@ -21,6 +21,11 @@
 //     (or a native role's password where allowed),
 //     answers like PostgreSQL (FATAL, SQLSTATE 28P01) otherwise, and relays
 //     the session. It can simulate a waking endpoint, a restart and an outage.
+//     The pooled hosts of an endpoint relay through a real PgBouncer in
+//     transaction mode (Debian's pgbouncer package, found on PATH or in
+//     /usr/sbin), as Lakebase's pooler does; Kit.StartPgBouncer starts it
+//     ahead of the first pooled login, so that Require can skip a test
+//     where it is not installed.
 //
 // # PostgreSQL
 //
