@@ -135,7 +135,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	// client would see as a TLS error).
 	_ = s.conn.SetDeadline(time.Time{})
 
-	native, ok := false, false
+	native := false
 	var cfg *pgconn.Config
 	switch {
 	case !s.g.opts.NativeOnly && s.g.opts.Store.check(password, user, s.g.opts.Target) == nil:
@@ -153,6 +153,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	ctx, cancel := context.WithTimeout(s.g.ctx, serverLoginTimeout)
 	defer cancel()
 	if s.g.opts.Pooler != nil {
+		var ok bool
 		if cfg, ok = s.throughPooler(ctx, user, cfg, native); !ok {
 			return nil, false
 		}
