@@ -50,6 +50,7 @@ type pgBouncer struct {
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	adminConn *pgconn.Config
+	owner     *serverUser // who runs it and owns its files
 
 	mu    sync.Mutex        // serializes changes to the auth file
 	roles map[string]string // the auth file: role to server password
@@ -88,6 +89,7 @@ func startPgBouncer(ctx context.Context, server *Postgres, poolSize int) (*pgBou
 		authFile: filepath.Join(dir, "users.txt"),
 		logFile:  filepath.Join(dir, "pgbouncer.log"),
 		roles:    make(map[string]string),
+		owner:    owner,
 	}
 	if b.adminConn, err = parseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=pgbouncer sslmode=disable", dsnValue(dir), pgBouncerPort, pgBouncerAdmin)); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
@@ -103,7 +105,7 @@ func startPgBouncer(ctx context.Context, server *Postgres, poolSize int) (*pgBou
 		writeOwned(ini, []byte(pgBouncerConfig(host, port, dir, b.authFile, b.logFile, poolSize)), owner),
 	)
 	if err == nil {
-		err = b.launch(ctx, program, ini, owner)
+		err = b.launch(ctx, program, ini)
 	}
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
@@ -137,11 +139,11 @@ func pgBouncerConfig(serverHost string, serverPort int, dir, authFile, logFile s
 }
 
 // launch starts PgBouncer and waits until its admin console answers.
-func (b *pgBouncer) launch(ctx context.Context, program, ini string, owner *serverUser) error {
+func (b *pgBouncer) launch(ctx context.Context, program, ini string) error {
 	cmd := exec.Command(program, ini)
 	cmd.Dir = b.dir
 	cmd.Env = serverEnv()
-	cmd.SysProcAttr = owner.procAttr()
+	cmd.SysProcAttr = b.owner.procAttr()
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("lakebasetest: start pgbouncer: %w", err)
@@ -206,10 +208,7 @@ func (b *pgBouncer) sessionConfig(ctx context.Context, role, serverPassword stri
 // writeAuthFile replaces the auth file with b.roles; b.mu is held.
 func (b *pgBouncer) writeAuthFile() error {
 	tmp := b.authFile + ".new"
-	owner, err := lookupServerUser()
-	if err == nil {
-		err = writeOwned(tmp, b.authFileText(), owner)
-	}
+	err := writeOwned(tmp, b.authFileText(), b.owner)
 	if err == nil {
 		err = os.Rename(tmp, b.authFile)
 	}
