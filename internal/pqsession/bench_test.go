@@ -33,7 +33,7 @@ func BenchmarkRequestStart(b *testing.B) {
 			c.session.Store(true)
 			b.ReportAllocs()
 			for b.Loop() {
-				c.read.Store(true) // a read returned: the next write starts a request
+				c.read.Store(readMark | txIdle) // a response ended: the next write starts a request
 				if tc.lastRead != 0 {
 					c.lastRead.Store(int64(tc.lastRead))
 				} else {
