@@ -5,12 +5,15 @@ import (
 	"crypto/x509"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // readyForQuery is the protocol's ReadyForQuery message with status.
@@ -147,6 +150,42 @@ func TestLifetimesAreDrawnApart(t *testing.T) {
 	}
 	if d := (Retirement{}).lifetime(); d != 0 {
 		t.Errorf("no lifetime drew %v", d)
+	}
+}
+
+// The sessions of one Opener each draw a lifetime of their own when they
+// start, so that a pool's connections, opened together, do not retire
+// together.
+func TestSessionsDrawTheirOwnLifetimes(t *testing.T) {
+	const max = 24 * time.Hour
+	srv := newFakeServer(t)
+	cfg, err := pq.NewConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=u dbname=d sslmode=disable", srv.port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOpener(cfg, Retirement{MaxLifetime: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctx10s(t)
+	d := &handshakeDialer{ctx: ctx, opener: o, host: "127.0.0.1"}
+	for range 8 {
+		conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", srv.port()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+	}
+	d.release(true)
+	drawn := make(map[time.Duration]bool)
+	for _, c := range d.sessions {
+		if !c.session.Load() || c.lifetime < max-max/10 || c.lifetime > max {
+			t.Fatalf("a session started %v with a lifetime of %v; want it started, with one from %v to %v", c.session.Load(), c.lifetime, max-max/10, max)
+		}
+		drawn[c.lifetime] = true
+	}
+	if len(drawn) < 7 {
+		t.Errorf("8 sessions drew %d different lifetimes; want each its own", len(drawn))
 	}
 }
 
