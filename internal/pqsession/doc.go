@@ -46,6 +46,9 @@
 // idleness come from the clock read the request's start already makes, so
 // retirement costs a busy session a few compares and takes no lock: the
 // rule reads only that atomic and fields set before the session started.
+// Where lib/pq runs TLS itself (sslmode allow or prefer, client
+// certificates, direct negotiation) the bytes a Conn reads are encrypted,
+// and its sessions do not retire.
 //
 // # Why only idle sessions are looked at
 //

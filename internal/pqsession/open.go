@@ -39,14 +39,19 @@ type Opener struct {
 
 // NewOpener returns the Opener of the lib/pq configuration base, whose
 // host, port, user and password each Open sets, and whose sessions retire
-// as retire says. It reads the TLS root certificates now: a file that
-// cannot be read or holds no certificate is an error naming sslrootcert.
+// as retire says, unless lib/pq runs TLS itself (see CanDial): a Conn then
+// reads encrypted bytes and cannot tell whether a transaction is open, so
+// none retires. It reads the TLS root certificates now: a file that cannot
+// be read or holds no certificate is an error naming sslrootcert.
 func NewOpener(base pq.Config, retire Retirement) (*Opener, error) {
 	st, err := newSessionTLS(base)
 	if err != nil {
 		return nil, err
 	}
-	o := &Opener{base: base, tls: st, plain: base.SSLMode == pq.SSLModeDisable, retire: retire}
+	o := &Opener{base: base, tls: st, plain: base.SSLMode == pq.SSLModeDisable}
+	if o.CanDial() {
+		o.retire = retire
+	}
 	if st != nil {
 		o.base.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
 	}

@@ -189,6 +189,30 @@ func TestSessionsDrawTheirOwnLifetimes(t *testing.T) {
 	}
 }
 
+// Where lib/pq runs TLS itself, a Conn reads encrypted bytes, whose last
+// one says nothing of a transaction: no session retires.
+func TestNoRetirementUnderLibPQsTLS(t *testing.T) {
+	for _, tt := range []struct {
+		sslmode string
+		retires bool
+	}{{"disable", true}, {"require", true}, {"verify-full", true}, {"prefer", false}, {"allow", false}} {
+		t.Run(tt.sslmode, func(t *testing.T) {
+			cfg, err := pq.NewConfig("host=127.0.0.1 user=u dbname=d sslmode=" + tt.sslmode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Retirement{MaxLifetime: time.Hour, MaxIdleTime: time.Minute}
+			o, err := NewOpener(cfg, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.retire == r; got != tt.retires {
+				t.Errorf("the Opener's sessions retire as asked: %v; want %v", got, tt.retires)
+			}
+		})
+	}
+}
+
 // Through lib/pq: a session's first request runs however short its limits,
 // and the next one, past them, is driver.ErrBadConn (nothing was sent, so
 // database/sql runs it on another connection) and leaves the connection
