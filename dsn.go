@@ -105,8 +105,10 @@ type Config struct {
 	// connection older than 3 days, whatever it is doing. Each connection
 	// draws its own lifetime, up to a tenth less, so that a pool's
 	// connections do not all go at once. Zero means DefaultConnMaxLifetime;
-	// NeverRetire (any negative value, 0 in a DSN) turns it off. lakebasepgx
-	// pools have pgxpool's own MaxConnLifetime instead.
+	// NeverRetire (any negative value, 0 in a DSN) turns it off. Where lib/pq
+	// runs TLS itself (sslmode allow or prefer, client certificates), no
+	// connection retires. lakebasepgx pools have pgxpool's own
+	// MaxConnLifetime instead.
 	ConnMaxLifetime time.Duration
 	// ConnMaxIdleTime bounds how long a database/sql connection may sit
 	// idle (DSN key conn_max_idle_time): one idle for longer is replaced
