@@ -95,7 +95,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if conn.target.looksUp() {
 		base.Hostaddr = netip.Addr{} // PGHOSTADDR never redirects a looked-up host
 	}
-	if conn.opener, err = pqsession.NewOpener(base); err != nil {
+	if conn.opener, err = pqsession.NewOpener(base, c.retirement()); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 	}

@@ -96,6 +96,26 @@ type Config struct {
 	DBName string
 	// SSLMode is lib/pq's sslmode; by default require.
 	SSLMode string
+	// ConnMaxLifetime bounds the age of a database/sql connection (DSN key
+	// conn_max_lifetime). A connection past it is replaced before its next
+	// request outside a transaction, with nothing sent, so that database/sql
+	// runs the request on another connection: Lakebase may close any
+	// connection older than 3 days, whatever it is doing. Each connection
+	// draws its own lifetime, up to a tenth less, so that a pool's
+	// connections do not all go at once. Zero means DefaultConnMaxLifetime;
+	// NeverRetire (any negative value, 0 in a DSN) turns it off. Where lib/pq
+	// runs TLS itself (sslmode allow or prefer, client certificates), no
+	// connection retires. lakebasepgx pools have pgxpool's own
+	// MaxConnLifetime instead.
+	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime bounds how long a database/sql connection may sit
+	// idle (DSN key conn_max_idle_time): one idle for longer is replaced
+	// before its next request outside a transaction, as ConnMaxLifetime
+	// says. Lakebase closes connections idle for 24 hours. Zero means
+	// DefaultConnMaxIdleTime; NeverRetire (any negative value, 0 in a DSN)
+	// turns it off. lakebasepgx pools have pgxpool's own MaxConnIdleTime
+	// instead.
+	ConnMaxIdleTime time.Duration
 	// Params holds every other key: lib/pq's own (sslrootcert,
 	// connect_timeout, application_name, ...) and runtime parameters sent to
 	// the server.

@@ -38,6 +38,8 @@ var dsnKeys = []dsnKey{
 	stringKey("password", true, func(c *Config) *string { return &c.Password }, nil),
 	stringKey("dbname", false, func(c *Config) *string { return &c.DBName }, nil),
 	stringKey("sslmode", false, func(c *Config) *string { return &c.SSLMode }, checkSSLMode),
+	parsedKey("conn_max_lifetime", func(c *Config) *time.Duration { return &c.ConnMaxLifetime }, parseConnLimit("conn_max_lifetime", "age"), formatConnLimit),
+	parsedKey("conn_max_idle_time", func(c *Config) *time.Duration { return &c.ConnMaxIdleTime }, parseConnLimit("conn_max_idle_time", "idleness"), formatConnLimit),
 }
 
 // stringKey builds a dsnKey for a string field, with an optional check of

@@ -57,6 +57,11 @@ var parseCases = []struct {
 	{"url ipv6", "lakebase://[::1]:5433/", Config{Host: "::1", Port: 5433}},
 	{"url scheme any case", "LAKEBASE://h", Config{Host: "h"}},
 	{"auth any case", "auth=OAuth-M2M", Config{Auth: AuthOAuthM2M}},
+	{"retirement limits", "conn_max_lifetime=90m conn_max_idle_time=24h",
+		Config{ConnMaxLifetime: 90 * time.Minute, ConnMaxIdleTime: 24 * time.Hour}},
+	{"retirement off", "conn_max_lifetime=0 conn_max_idle_time=0s", Config{ConnMaxLifetime: NeverRetire, ConnMaxIdleTime: NeverRetire}},
+	{"retirement in a url", "lakebase://h/db?conn_max_lifetime=2s&conn_max_idle_time=1.5s",
+		Config{Host: "h", DBName: "db", ConnMaxLifetime: 2 * time.Second, ConnMaxIdleTime: 1500 * time.Millisecond}},
 }
 
 func TestParseDSN(t *testing.T) {
@@ -114,6 +119,11 @@ var parseErrorCases = []struct {
 	{"bad key name", "1abc=x", "1abc"},
 	{"malformed url keeps password out", "lakebase://u:" + secretPassword + "@h:bad/db", ""},
 	{"duplicate url key", "lakebase://h/?user=a&user=b", "user"},
+	{"negative lifetime", "conn_max_lifetime=-1h", "conn_max_lifetime"},
+	{"lifetime not a duration", "conn_max_lifetime=soon", "conn_max_lifetime"},
+	{"idle time without a unit", "conn_max_idle_time=10", "conn_max_idle_time"},
+	{"negative idle time", "conn_max_idle_time=-5m", "conn_max_idle_time"},
+	{"near miss of conn_max_lifetime", "conn_max_lifetim=1h", "conn_max_lifetime"},
 }
 
 func TestParseDSNErrors(t *testing.T) {

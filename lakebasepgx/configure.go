@@ -34,6 +34,14 @@ const placeholderHost = "lakebase"
 //
 // The caller keeps the connector and closes it after the pool. Configuring
 // a pgxpool.Config twice is pointless: the later connector logs in.
+//
+// One pool setting changes: a MaxConnLifetimeJitter of 0 becomes a tenth of
+// MaxConnLifetime, so that the pool's connections do not all close at once;
+// pgxpool adds the jitter to the lifetime. MaxConnLifetime and
+// MaxConnIdleTime are kept as they are, also 0 (no lifetime limit; for the
+// idle time, pgxpool closes idle connections at each health check) or
+// beyond Lakebase's own limits (it closes connections idle for 24 hours and
+// may close any connection older than 3 days): they are the caller's choice.
 func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 	if poolCfg == nil || connector == nil {
 		return errNil
@@ -41,6 +49,7 @@ func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 	if connector.Pooled() {
 		forPooler(poolCfg.ConnConfig)
 	}
+	spreadLifetimes(poolCfg)
 	before := poolCfg.BeforeConnect
 	poolCfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
 		if before != nil {

@@ -21,7 +21,11 @@ type Pool struct {
 // NewPool returns a pgx pool for dsn, a lakebase DSN as sql.Open("lakebase",
 // dsn) takes it, environment fallbacks included. Keys that start with pool_
 // (pool_max_conns, pool_max_conn_lifetime, ...) are pgxpool's and go to the
-// pool. Nothing is looked up or minted until the first connection.
+// pool, with pgxpool's defaults (a lifetime of an hour, half an hour idle)
+// but one: without pool_max_conn_lifetime_jitter, the jitter is a tenth of
+// the lifetime (see Configure). conn_max_lifetime and conn_max_idle_time,
+// which database/sql connections of the driver honour, do not apply to a
+// pgx pool. Nothing is looked up or minted until the first connection.
 func NewPool(ctx context.Context, dsn string) (*Pool, error) {
 	cfg, err := lakebase.ParseDSN(dsn)
 	if err != nil {
@@ -41,12 +45,14 @@ func NewPoolWithConfig(ctx context.Context, cfg *lakebase.Config, poolCfg *pgxpo
 	}
 	own := *cfg
 	own.Params = maps.Clone(cfg.Params)
+	_, jitterGiven := own.Params[jitterKey]
 	if poolCfg == nil {
 		var err error
 		if poolCfg, err = poolConfig(own.Params); err != nil {
 			return nil, err
 		}
 	}
+	jitter := poolCfg.MaxConnLifetimeJitter
 	for key := range own.Params {
 		if strings.HasPrefix(key, "pool_") { // left when poolCfg was given
 			return nil, fmt.Errorf("lakebasepgx: dsn: %s: a pgxpool setting; with a pgxpool.Config of your own, set it there: %w", key, lakebase.ErrInvalidDSN)
@@ -59,6 +65,9 @@ func NewPoolWithConfig(ctx context.Context, cfg *lakebase.Config, poolCfg *pgxpo
 	if err := Configure(poolCfg, connector); err != nil {
 		_ = connector.Close()
 		return nil, err
+	}
+	if jitterGiven {
+		poolCfg.MaxConnLifetimeJitter = jitter // the DSN's, 0 included
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {

@@ -39,10 +39,15 @@ type Conn struct {
 	peek     *peeker   // looks at the TCP connection beneath
 	epoch    time.Time // lastRead counts from here, on the monotonic clock
 	session  atomic.Bool
-	// read is set when a Read returns and cleared by the next Write, which
-	// therefore starts a request.
-	read     atomic.Bool
+	// read is set when a Read returns, to readMark and the last byte it
+	// returned (the transaction status, when that ends a response), and
+	// cleared by the next Write, which therefore starts a request.
+	read     atomic.Uint32
 	lastRead atomic.Int64 // time.Since(epoch) when the last Read returned
+
+	// lifetime and maxIdle are when the session retires (see Retirement),
+	// set by start; zero: never.
+	lifetime, maxIdle time.Duration
 
 	// ended counts the sessions of the Opener seen ending; seen is its value
 	// when this session last looked at its socket.
@@ -72,7 +77,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	c.readMu.Lock()
 	n, err := c.readLocked(p)
 	c.lastRead.Store(int64(time.Since(c.epoch)))
-	c.read.Store(true)
+	mark := uint32(readMark)
+	if n > 0 {
+		mark |= uint32(p[n-1])
+	}
+	c.read.Store(mark)
 	c.readMu.Unlock()
 	if err != nil && c.session.Load() {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -100,16 +109,23 @@ func (c *Conn) readLocked(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// Write writes to the connection. A write that starts a request first looks
-// whether the server has closed or ended the session, when the session has
-// been idle for IdleBeforeCheck or another session of its Opener was seen
-// ending since it last looked; if so, the write fails with nothing written,
-// which lib/pq reports as driver.ErrBadConn, so that database/sql retries on
-// another connection.
+// Write writes to the connection. A write that starts a request outside a
+// transaction on a session past its lifetime or idle limit retires the
+// session (see Retirement). Otherwise it first looks whether the server has
+// closed or ended the session, when the session has been idle for
+// IdleBeforeCheck or another session of its Opener was seen ending since it
+// last looked. Either way the write fails with nothing written, which lib/pq
+// reports as driver.ErrBadConn, so that database/sql retries on another
+// connection.
 func (c *Conn) Write(p []byte) (int, error) {
-	if c.read.Swap(false) && c.session.Load() {
+	if r := c.read.Swap(0); r != 0 && c.session.Load() {
+		age := time.Since(c.epoch)
+		idle := age - time.Duration(c.lastRead.Load())
+		if c.retires(byte(r), age, idle) {
+			return 0, c.opError("write", errConnRetired)
+		}
 		ended := c.ended.Load()
-		if ended != c.seen.Load() || time.Duration(c.lastRead.Load()) <= time.Since(c.epoch)-IdleBeforeCheck {
+		if ended != c.seen.Load() || idle >= IdleBeforeCheck {
 			c.seen.Store(ended)
 			if err := c.check(); err != nil {
 				c.ended.Add(1)

@@ -16,12 +16,18 @@ import (
 // Opener, each with a query run, and returns them with the server's sides.
 func openFake(t *testing.T, n int) ([]driver.Conn, []net.Conn) {
 	t.Helper()
+	return openFakeRetiring(t, n, Retirement{})
+}
+
+// openFakeRetiring is openFake with sessions that retire as r says.
+func openFakeRetiring(t *testing.T, n int, r Retirement) ([]driver.Conn, []net.Conn) {
+	t.Helper()
 	srv := newFakeServer(t)
 	cfg, err := pq.NewConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=u dbname=d sslmode=disable", srv.port()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := NewOpener(cfg)
+	o, err := NewOpener(cfg, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +109,7 @@ func TestLookNeverWaitsForARead(t *testing.T) {
 		read <- err
 	}()
 	time.Sleep(50 * time.Millisecond) // the read is in flight
-	c.read.Store(true)
+	c.read.Store(readMark)
 	c.lastRead.Store(-int64(2 * IdleBeforeCheck))
 	wrote := make(chan error, 1)
 	go func() {

@@ -26,6 +26,29 @@
 //     end is not looked at: its request goes out and the caller gets the
 //     network error, as with pgx. lib/pq alone would retry it, safely only
 //     because the server had ended the session before the request.
+//   - A session retires, by age or by idleness (see Retirement), only
+//     between requests outside a transaction: its write fails with nothing
+//     sent, so database/sql runs the request on another connection, and a
+//     transaction is never broken by it. A session's first request never
+//     retires it.
+//
+// # How a session knows it is outside a transaction
+//
+// Every response that precedes a new request ends with ReadyForQuery,
+// whose last byte is the transaction status ('I' idle, 'T' in a
+// transaction, 'E' in a failed one). Each Read keeps the last byte it
+// returned (decrypted, when the driver runs TLS), and a request retires the
+// session only when that byte is 'I'. A message after ReadyForQuery (a
+// notice, say) leaves another last byte, and the session retires at a
+// later request. lib/pq runs COPY only inside a transaction, and the rows
+// it writes follow CopyInResponse or a notice, never an 'I'. The byte rides
+// in the atomic that already marks the start of a request, and the age and
+// idleness come from the clock read the request's start already makes, so
+// retirement costs a busy session a few compares and takes no lock: the
+// rule reads only that atomic and fields set before the session started.
+// Where lib/pq runs TLS itself (sslmode allow or prefer, client
+// certificates, direct negotiation) the bytes a Conn reads are encrypted,
+// and its sessions do not retire.
 //
 // # Why only idle sessions are looked at
 //

@@ -30,22 +30,28 @@ type Login struct {
 // session end, the others look at theirs before their next request, busy or
 // not (a restart or a failover ends them all).
 type Opener struct {
-	base  pq.Config
-	tls   *sessionTLS // nil: lib/pq runs TLS, if any
-	plain bool        // sslmode=disable
-	ended atomic.Uint64
+	base   pq.Config
+	tls    *sessionTLS // nil: lib/pq runs TLS, if any
+	plain  bool        // sslmode=disable
+	retire Retirement
+	ended  atomic.Uint64
 }
 
 // NewOpener returns the Opener of the lib/pq configuration base, whose
-// host, port, user and password each Open sets. It reads the TLS root
-// certificates now: a file that cannot be read or holds no certificate is
-// an error naming sslrootcert.
-func NewOpener(base pq.Config) (*Opener, error) {
+// host, port, user and password each Open sets, and whose sessions retire
+// as retire says, unless lib/pq runs TLS itself (see CanDial): a Conn then
+// reads encrypted bytes and cannot tell whether a transaction is open, so
+// none retires. It reads the TLS root certificates now: a file that cannot
+// be read or holds no certificate is an error naming sslrootcert.
+func NewOpener(base pq.Config, retire Retirement) (*Opener, error) {
 	st, err := newSessionTLS(base)
 	if err != nil {
 		return nil, err
 	}
 	o := &Opener{base: base, tls: st, plain: base.SSLMode == pq.SSLModeDisable}
+	if o.CanDial() {
+		o.retire = retire
+	}
 	if st != nil {
 		o.base.SSLMode = pq.SSLModeDisable // lib/pq speaks plain text over the driver's TLS
 	}
@@ -181,7 +187,7 @@ func (d *handshakeDialer) DialTimeout(network, address string, timeout time.Dura
 }
 
 // release stops watching the context and, when the login succeeded, starts
-// the session on the connections dialled. It reports false when the context
+// the session on the connections dialled, each with a lifetime of its own. It reports false when the context
 // ended first, in which case a connection may have been broken off.
 func (d *handshakeDialer) release(loggedIn bool) bool {
 	d.mu.Lock()
@@ -195,7 +201,7 @@ func (d *handshakeDialer) release(loggedIn bool) bool {
 	}
 	if ok && loggedIn {
 		for _, sc := range d.sessions {
-			sc.session.Store(true)
+			sc.start(d.opener.retire)
 		}
 	}
 	return ok
