@@ -169,10 +169,13 @@ func TestPgBouncerKeepsChosenQueryExecMode(t *testing.T) {
 }
 
 // Credentials rotate while the pool's connections to the pooler come and
-// go: no query fails across several lifetimes.
+// go: no query fails across several lifetimes. The lifetime is twice that
+// of TestPoolAcrossCredentialLifetimes: a login through the pooler takes
+// one hop more, and the cache's safety margin (a tenth of the lifetime)
+// must cover a login on a busy machine.
 func TestPgBouncerPoolAcrossCredentialLifetimes(t *testing.T) {
 	t.Parallel()
-	const lifetime, run = 3 * time.Second, 8 * time.Second
+	const lifetime, run = 6 * time.Second, 14 * time.Second
 	kit := pgBouncerKit(t, 2, lifetime)
 	pool := newPool(t, pooledDSN(kit, "pool_max_conns=6 pool_max_conn_lifetime=1s pool_max_conn_lifetime_jitter=0s pool_health_check_period=200ms"))
 	var failures []error
