@@ -64,8 +64,9 @@ func reportThrottling(ctx context.Context) (marked context.Context, done func() 
 // passes every request to base, and turns a 429 answer to a marked request
 // into a *ThrottledError. The SDK does not retry transport errors whose text
 // is not one of its transient network failures. It also notes failed
-// requests in failures (see checkAnswer), and once the Client's lifetime
-// has ended it sends nothing more.
+// requests in failures (see checkAnswer). The Client's Close ends its
+// requests in flight, and after Close it sends nothing more (see
+// clientLife.hold and closedAnswer).
 type throttleTransport struct {
 	base        http.RoundTripper
 	now         func() time.Time  // for a Retry-After given as a date
@@ -77,13 +78,16 @@ type throttleTransport struct {
 // RoundTrip implements http.RoundTripper. A failure that retrying cannot
 // cure becomes an *UnreachableError, which the SDK does not retry.
 func (t throttleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.life != nil && t.life.closed() {
-		if r.Body != nil {
-			_ = r.Body.Close()
-		}
-		return nil, errClientClosed
+	var resp *http.Response
+	var err error
+	switch {
+	case t.life == nil:
+		resp, err = t.base.RoundTrip(r)
+	case t.life.closed():
+		return closedAnswer(r), nil
+	default:
+		resp, err = t.life.hold(r, t.base.RoundTrip)
 	}
-	resp, err := t.base.RoundTrip(r)
 	if err = checkAnswer(r, resp, err, t.failures); err != nil {
 		if ue, ok := err.(*UnreachableError); ok {
 			t.unreachable.note(ue)
