@@ -14,8 +14,11 @@ import (
 )
 
 // Fault 1, the login: the workspace's token endpoint (/oidc/v1/token)
-// answers 429 with Retry-After: 60. Its login is the SDK's, which would
-// retry the 429 for as long as its context allows; the connect fails within
+// answers 429 with Retry-After: 60, saying "rate limit exceeded" (words the
+// SDK's HTTP client takes for a transient failure). Its login is the SDK's,
+// whose token source retries a 429 as Retry-After says for up to a minute,
+// on a context of its own when it logs in of its own accord; the connect
+// fails within
 // its budget instead (connect_timeout, or the context's deadline), at once
 // in fact, naming the throttling and holding no secret (the fault env's
 // sweep checks the errors and the log), and the Connects during the
@@ -71,7 +74,7 @@ func TestFaultThrottledLogin(t *testing.T) {
 				}
 			}
 			before := ws.Requests(lakebasetest.RouteToken)
-			ws.Fail(lakebasetest.RouteToken, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter})
+			ws.Fail(lakebasetest.RouteToken, lakebasetest.Fault{Status: http.StatusTooManyRequests, Message: "rate limit exceeded", RetryAfter: retryAfter})
 			if tc.refresh {
 				// The credential expires; the early refresh before it may
 				// already meet the 429, or the next Ping's mint will.

@@ -12,11 +12,12 @@ import (
 	"time"
 )
 
-// ThrottledError is the cause of a mint that the workspace refused with 429
-// Too Many Requests. The SDK would retry such a call on its own schedule,
-// ignoring Retry-After, for up to its retry timeout (minutes); the driver's
-// credential cache waits as told instead, so a mint is never retried by the
-// SDK on a 429.
+// ThrottledError is the cause of a mint, or of a login's token request,
+// that the workspace refused with 429 Too Many Requests. The SDK would retry
+// such a call on its own schedule for up to its retry timeout (minutes),
+// with contexts of its own for its logins; the driver's credential cache and
+// lookups wait as told instead, so neither is ever retried by the SDK on a
+// 429.
 type ThrottledError struct {
 	// Wait is the workspace's Retry-After; zero when it gave none.
 	Wait time.Duration
