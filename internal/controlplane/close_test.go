@@ -86,7 +86,7 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the call in flight still runs 10s after Close")
 			}
-			if took := time.Since(start); took > 3*time.Second {
+			if took := time.Since(start); took > 5*time.Second { // at once, but a loaded machine is slow
 				t.Errorf("Close and the call in flight took %s; want them done at once", took)
 			}
 			if _, err := c.Instance(testContext(t), instName); !errors.Is(err, errClientClosed) {
