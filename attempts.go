@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/backoff"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
@@ -59,30 +60,34 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	wait := c.newWait(ctx)
 	for {
 		sctx, end := c.tel.Step(ctx, telemetry.SpanResolve)
+		sctx, release := wait.bound(sctx)
 		host, err := c.target.resolve(sctx)
+		release()
 		end(err)
 		if err != nil {
 			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
 				c.target.forget()
 				continue
 			}
-			return c.stepError("resolve", "", err)
+			return c.stepError("resolve", "", c.workspaceBudget(ctx, err))
 		}
 		c.tel.Resolved(ctx, host.host, int(host.port))
 		sctx, end = c.tel.Step(ctx, telemetry.SpanIdentity)
+		sctx, release = wait.bound(sctx)
 		user, err := c.identity(sctx)
+		release()
 		end(err)
 		if err != nil {
-			return c.stepError("identity", "", err)
+			return c.stepError("identity", "", c.workspaceBudget(ctx, err))
 		}
 		c.tel.Identified(ctx, user)
 		sctx, end = c.tel.Step(ctx, telemetry.SpanMint)
-		sctx, release := wait.bound(sctx)
+		sctx, release = wait.bound(sctx)
 		cred, err := c.creds.credential(sctx)
 		release()
 		end(err)
 		if err != nil {
-			return c.stepError("mint", user, err)
+			return c.stepError("mint", user, c.workspaceBudget(ctx, err))
 		}
 		spans := c.tel.StartDial(ctx)
 		lctx, release := wait.bound(ctx)
@@ -128,6 +133,18 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		}
 		return c.stepError(step, user, err)
 	}
+}
+
+// workspaceBudget says so when err, a workspace step's failure, is the end
+// of the connect budget that connect_timeout (or the default) set, rather
+// than of ctx; a throttled workspace says so itself, and a failure handed
+// out during its backoff is an earlier one.
+func (c *Connector) workspaceBudget(ctx context.Context, err error) error {
+	var be *backoff.Error
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrThrottled) || errors.As(err, &be) || contextEnded(ctx) != nil {
+		return err
+	}
+	return fmt.Errorf("no answer from the workspace within the connect budget of %s (connect_timeout): %w", c.budget, err)
 }
 
 // budgetEnded reports whether err says that the connect budget, not ctx,

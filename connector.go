@@ -145,7 +145,10 @@ func (c *Connector) GoString() string { return c.String() }
 func (c *Connector) Driver() driver.Driver { return Driver{} }
 
 // Close releases the connector's caches and stops any background refresh.
-// Connections already open stay usable; new ones fail with
+// It ends whatever runs for the connector, in the driver and in the
+// Databricks SDK (lookups, mints and workspace logins in flight, token
+// refreshes, the workspace client's idle connections), and returns once it
+// has ended. Connections already open stay usable; new ones fail with
 // ErrConnectorClosed. Close is idempotent.
 func (c *Connector) Close() error {
 	if c.closed.Swap(true) {
@@ -153,6 +156,11 @@ func (c *Connector) Close() error {
 	}
 	c.creds.close()
 	c.life.end()
+	if c.client != nil {
+		if client, ok := c.client.loaded(); ok {
+			client.Close()
+		}
+	}
 	c.tel.Close()
 	return nil
 }

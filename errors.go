@@ -90,9 +90,11 @@ var (
 	// exist, TLS with it fails); Connect fails at once instead of retrying
 	// until its budget runs out.
 	ErrUnreachable = controlplane.ErrUnreachable
-	// ErrThrottled: the workspace refused to mint with 429 Too Many
-	// Requests. Connect waits as long as its Retry-After asks when the
-	// context's deadline allows, and otherwise returns this at once, together
-	// with context.DeadlineExceeded.
+	// ErrThrottled: the workspace refused to mint, or to log in (its OAuth
+	// token endpoint), with 429 Too Many Requests. For a mint, Connect waits
+	// as long as its Retry-After asks when the context's deadline allows, and
+	// otherwise returns this at once, together with context.DeadlineExceeded.
+	// A throttled login fails the connect at once, and the connects until
+	// its Retry-After has passed fail at once with it too.
 	ErrThrottled = controlplane.ErrThrottled
 )

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/credcache"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -104,7 +105,7 @@ func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.S
 	case remembered(lifeCtx, f.err):
 		l.failures++
 		l.lastErr = f.err
-		l.retryAt = l.clock().Add(backoff.Wait(l.failures, lazyFirstBackoff, lazyLastBackoff))
+		l.retryAt = l.clock().Add(lazyBackoff(l.failures, f.err))
 	}
 	l.flight = nil
 	l.mu.Unlock()
@@ -129,6 +130,25 @@ func remembered(lifeCtx context.Context, err error) bool {
 		return false
 	}
 	return true
+}
+
+// lazyBackoff is the wait after the n-th failed load in a row, err: the
+// doubling backoff, or longer when err says when to try again (a
+// throttled workspace login's Retry-After).
+func lazyBackoff(n int, err error) time.Duration {
+	wait := backoff.Wait(n, lazyFirstBackoff, lazyLastBackoff)
+	var ra credcache.RetryAfter
+	if errors.As(err, &ra) {
+		wait = max(wait, ra.RetryAfter())
+	}
+	return wait
+}
+
+// loaded returns the value and true if one is loaded.
+func (l *lazy[T]) loaded() (T, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.value, l.ok
 }
 
 // forget drops the value, and any failure being remembered, so that the next

@@ -77,3 +77,30 @@ func TestLazyFailuresNotRemembered(t *testing.T) {
 		})
 	}
 }
+
+// waitError is a failure that says when to try again, as a throttled
+// workspace login does.
+type waitError time.Duration
+
+func (e waitError) Error() string             { return "throttled" }
+func (e waitError) RetryAfter() time.Duration { return time.Duration(e) }
+
+// A failure that says when to try again backs off at least that long; a
+// shorter wait than the backoff's changes nothing.
+func TestLazyBackoffHonoursRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		lo, hi time.Duration
+	}{
+		{"no wait said", errors.New("boom"), 500 * time.Millisecond, time.Second},
+		{"a minute", fmt.Errorf("login: %w", waitError(time.Minute)), time.Minute, time.Minute},
+		{"shorter than the backoff", waitError(time.Millisecond), 500 * time.Millisecond, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := lazyBackoff(1, tc.err); got < tc.lo || got > tc.hi {
+				t.Errorf("lazyBackoff(1, %v) = %s, want %s to %s", tc.err, got, tc.lo, tc.hi)
+			}
+		})
+	}
+}

@@ -31,6 +31,7 @@ type Login struct {
 	RuntimeParams map[string]string
 
 	opener *pqsession.Opener // nil: made by hand, not by Open, so without TLS settings
+	dialed func(error)       // told of the first dial's outcome, for the connect's spans; may be nil
 }
 
 // errNotOpened is returned by the Dial of a Login that Open did not make.
@@ -42,12 +43,19 @@ var errNotOpened = errors.New("lakebase: dial: the Login was not made by Connect
 // verify-ca and verify-full (sslrootcert, sslsni and the protocol versions
 // included) the TLS is the very code the driver runs; with disable the
 // connection is plain TCP. The returned connection is ready for the
-// StartupMessage. A Login made by hand, not by Open, cannot dial.
+// StartupMessage. A Login made by hand, not by Open, cannot dial. The
+// connect's trace has the first dial as its lakebase.dial span and what
+// follows, up to login's return, as its lakebase.login span, as Connect's
+// has.
 func (l Login) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if l.opener == nil {
 		return nil, errNotOpened
 	}
-	return l.opener.Dial(ctx, network, address, l.Host)
+	conn, err := l.opener.Dial(ctx, network, address, l.Host)
+	if l.dialed != nil {
+		l.dialed(err)
+	}
+	return conn, err
 }
 
 // Open opens a connection with a PostgreSQL client of the caller's own
@@ -79,12 +87,13 @@ func (c *Connector) Open(ctx context.Context, login func(ctx context.Context, l 
 	if !c.opener.CanDial() {
 		return invalidKey("sslmode", "Open runs TLS itself for sslmode disable, require, verify-ca and verify-full, without client certificates or direct negotiation; this configuration needs lib/pq's (sslmode %s)", strconv.Quote(string(c.base.SSLMode)))
 	}
-	return c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, _ func(error)) error {
+	return c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) error {
 		return login(ctx, Login{
 			Host: host.host, Port: int(host.port), User: user, Database: c.cfg.DBName,
 			Credential:    cred,
 			RuntimeParams: c.runtimeParams(),
 			opener:        c.opener,
+			dialed:        dialed,
 		})
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 
 	"github.com/lakebase-go/lakebase/internal/credcache"
-	"github.com/lib/pq"
 )
 
 // errorTypeOther is OpenTelemetry's error.type for an error of no known kind.
@@ -38,15 +37,18 @@ var errorKinds = []struct {
 
 // errorType names err's kind for the error.type attribute of spans and
 // metrics: a small, fixed set of values, never the error's text, which may
-// name the user. A login the server refused is its SQLSTATE ("28P01").
+// name the user. A login the server refused is its SQLSTATE ("28P01"), told
+// by lib/pq's *pq.Error or, for a login through Open, by pgconn's *PgError.
 func errorType(err error) string {
 	for _, k := range errorKinds {
 		if errors.Is(err, k.err) {
 			return k.name
 		}
 	}
+	if state := sqlState(err); state != "" {
+		return state
+	}
 	var (
-		pe  *pq.Error
 		ne  net.Error
 		ce  *tls.CertificateVerificationError
 		ue  x509.UnknownAuthorityError
@@ -54,8 +56,6 @@ func errorType(err error) string {
 		rhe tls.RecordHeaderError
 	)
 	switch {
-	case errors.As(err, &pe):
-		return string(pe.Code)
 	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &he), errors.As(err, &rhe):
 		return "tls"
 	case errors.As(err, &ne) && ne.Timeout():

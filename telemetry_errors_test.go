@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lakebase-go/lakebase/internal/backoff"
 	"github.com/lakebase-go/lakebase/internal/credcache"
 	"github.com/lib/pq"
@@ -28,6 +29,7 @@ func TestErrorType(t *testing.T) {
 	}{
 		{"refused login", step(&pq.Error{Code: "28P01", Message: "password authentication failed for user \"person@example.com\""}), "28P01"},
 		{"no database", &pq.Error{Code: "3D000"}, "3D000"},
+		{"refused through Open (pgconn)", step(fmt.Errorf("login: %w", &pgconn.PgError{Code: "28000", Message: "role \"x\" does not exist"})), "28000"},
 		{"throttled past the deadline", fmt.Errorf("%w (beyond the deadline: %w)", ErrThrottled, context.DeadlineExceeded), "throttled"},
 		{"deadline", context.DeadlineExceeded, "deadline_exceeded"},
 		{"cancelled", step(context.Canceled), "canceled"},

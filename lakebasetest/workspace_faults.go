@@ -1,6 +1,8 @@
 package lakebasetest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -95,6 +97,9 @@ func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route Rou
 	}
 	w.mu.Unlock()
 
+	if f.Delay > 0 {
+		readBody(r)
+	}
 	if !w.wait(r, f.Delay) {
 		wsWriteError(rw, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "request abandoned")
 		return true
@@ -145,4 +150,20 @@ func wsDefaultErrorCode(status int) string {
 		return "INTERNAL_ERROR"
 	}
 	return "BAD_REQUEST"
+}
+
+// readBody reads r's body ahead and puts it back, so that the server
+// watches the connection while the request waits: net/http notices that a
+// client went away only once the body has been read, and a delayed request
+// would otherwise wait its full Delay for a client that gave up.
+func readBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go"
-	"github.com/databricks/databricks-sdk-go/config"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"go.uber.org/goleak"
 )
@@ -71,15 +70,15 @@ func TestCallsHonourContext(t *testing.T) {
 }
 
 // Each case makes a route New needs hang; New must end with its context,
-// and the login it left to the SDK must end with the SDK's own timeouts.
+// and end the login it left to the SDK before it returns, long before the
+// SDK's own timeouts (a minute) would.
 func TestNewHonoursContext(t *testing.T) {
 	for _, route := range []lakebasetest.Route{lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery} {
 		t.Run(string(route), func(t *testing.T) {
-			before := goleak.IgnoreCurrent()
 			w := startWorkspace(t)
 			w.Fail(route, lakebasetest.Fault{Delay: time.Minute})
+			before := goleak.IgnoreCurrent()
 			s := m2m(w)
-			s.SDKConfig = &config.Config{RetryTimeoutSeconds: 1, HTTPTimeoutSeconds: 1}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -90,8 +89,8 @@ func TestNewHonoursContext(t *testing.T) {
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("New returned %s after its deadline", d)
 			}
-			w.Close()
 			waitNoLeak(t, before, 10*time.Second)
+			w.Close()
 		})
 	}
 }

@@ -32,8 +32,8 @@ var (
 	// exist, or TLS with it fails (see UnreachableError).
 	ErrUnreachable = errors.New("lakebase: workspace unreachable")
 	// ErrThrottled: the workspace refused the call with 429 Too Many
-	// Requests; the cause (a *ThrottledError for a mint) says how long to
-	// wait.
+	// Requests; the cause (a *ThrottledError for a mint or a login) says
+	// how long to wait.
 	ErrThrottled = errors.New("lakebase: throttled")
 )
 

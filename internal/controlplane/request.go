@@ -54,7 +54,12 @@ func (c *Client) mint(ctx context.Context, target string, invalid error, lifetim
 	var started time.Time
 	answer, err := request(ctx, c, StepMint, target, invalid, func(ctx context.Context) (mintAnswer, error) {
 		started = time.Now()
-		return send(reportThrottling(ctx))
+		ctx, throttled := reportThrottling(ctx)
+		answer, err := send(ctx)
+		if te := throttled(); te != nil {
+			err = te
+		}
+		return answer, err
 	})
 	if err != nil {
 		return "", time.Time{}, err

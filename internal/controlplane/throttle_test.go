@@ -107,19 +107,26 @@ func TestMintThrottledFailsAtOnceWithRetryAfter(t *testing.T) {
 func TestThrottleTransportPassesUnmarkedCalls(t *testing.T) {
 	var calls atomic.Int64
 	srv := throttlingWorkspace(t, &calls)
-	tr := withThrottleTransport(nil, false, nil, nil)
+	base, owned := newClientTransport(nil, false)
+	defer owned.CloseIdleConnections()
+	tr := throttleTransport{base: base, now: time.Now}
 	for _, marked := range []bool{false, true} {
-		ctx := context.Background()
+		ctx, throttled := context.Background(), func() error { return nil }
 		if marked {
-			ctx = reportThrottling(ctx)
+			ctx, throttled = reportThrottling(ctx)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/2.0/database/credentials", nil)
 		resp, err := tr.RoundTrip(req)
 		switch {
 		case marked && (resp != nil || !errors.As(err, new(*ThrottledError))):
 			t.Errorf("marked call: %v, %v; want a *ThrottledError and no response", resp, err)
+		case marked && ctx.Err() == nil:
+			t.Error("marked call: its context goes on after the 429; want it ended, so that no retry outlasts it")
 		case !marked && (err != nil || resp.StatusCode != http.StatusTooManyRequests):
 			t.Errorf("unmarked call: %v, %v; want the 429 response itself", resp, err)
+		}
+		if te := throttled(); marked != (te != nil) {
+			t.Errorf("marked=%v: done = %v", marked, te)
 		}
 		if resp != nil {
 			_ = resp.Body.Close()

@@ -82,13 +82,15 @@ func pat(w *lakebasetest.Workspace) Settings {
 	return Settings{Workspace: w.URL(), Auth: AuthPAT, Token: userPAT}
 }
 
-// newClient is New that must succeed, under a deadline.
+// newClient is New that must succeed, under a deadline; the Client closes
+// when the test ends.
 func newClient(t *testing.T, s Settings) *Client {
 	t.Helper()
 	c, err := New(testContext(t), s)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(c.Close)
 	return c
 }
 

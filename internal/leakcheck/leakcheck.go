@@ -10,8 +10,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-// options ignore the one goroutine that is not the project's to stop: the
-// Databricks SDK's opencensus dependency starts a worker when it loads.
+// options ignore the one goroutine that is not the project's to stop:
+// opencensus's view worker, which an init function of
+// go.opencensus.io/stats/view (imported through the Databricks SDK's Google
+// login) starts when the program loads. It is process-wide: it runs before
+// any connector exists, for none of them, and stopping it would break every
+// other user of opencensus in the process. Nothing the driver or the SDK
+// starts for a connector is ignored.
 var options = []goleak.Option{goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")}
 
 // VerifyTestMain runs the tests and fails them if goroutines are left behind.

@@ -1,0 +1,158 @@
+package lakebase_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
+	"go.uber.org/goleak"
+)
+
+// closeCase is an auth mode for TestCloseLeavesNothingRunning: how to open
+// the connector, and the workspace route that a first connect waits on.
+type closeCase struct {
+	name string
+	// open returns the DSN and the edits of its Config, after setting up
+	// what the mode needs (the environment, a Databricks CLI).
+	open func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config))
+	// hang is the route that holds a first connect's workspace login; for
+	// the modes whose login asks the workspace nothing, the lookup.
+	hang lakebasetest.Route
+}
+
+// closeCases are the auth modes: oauth-m2m, pat, oauth-u2m (the in-process
+// browser login), password with a lookup through the SDK's automatic login,
+// automatic mode, and one of the SDK's own methods (databricks-cli).
+func closeCases() []closeCase {
+	instance := "instance=" + lakebasetest.DefaultInstance
+	noEdit := func(*lakebase.Config) {}
+	return []closeCase{
+		{name: "oauth-m2m", hang: lakebasetest.RouteToken, open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			return kit.DSNs().M2M, noEdit
+		}},
+		{name: "pat", hang: lakebasetest.RouteInstance, open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			return kit.DSNs().PAT, noEdit
+		}},
+		{name: "oauth-u2m", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			dir := filepath.Join(t.TempDir(), "lakebase")
+			return kit.DSNs().U2M, func(c *lakebase.Config) {
+				c.Browser = kit.Workspace.OpenBrowser
+				c.TokenCacheDir = dir
+			}
+		}},
+		{name: "password with lookup", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			servicePrincipalInEnvironment(t, kit)
+			return fmt.Sprintf("%s auth=password user=%s password=%s %s", instance, quote(kit.NativeRole), quote(kit.NativePassword),
+				workspaceKeys(kit, kit.Workspace.URL())), noEdit
+		}},
+		{name: "automatic", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			servicePrincipalInEnvironment(t, kit)
+			return instance + " " + workspaceKeys(kit, kit.Workspace.URL()), noEdit
+		}},
+		{name: "databricks-cli", hang: lakebasetest.RouteInstance, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+			loggedInCLI(t, kit)
+			return instance + " auth=databricks-cli " + workspaceKeys(kit, kit.Workspace.URL()), noEdit
+		}},
+	}
+}
+
+// servicePrincipalInEnvironment puts kit's service principal in the
+// environment, for the SDK's automatic login.
+func servicePrincipalInEnvironment(t *testing.T, kit *lakebasetest.Kit) {
+	t.Setenv("DATABRICKS_CLIENT_ID", kit.ServicePrincipal.ApplicationID)
+	t.Setenv("DATABRICKS_CLIENT_SECRET", kit.ServicePrincipal.Secret)
+}
+
+// db.Close (Connector.Close) ends every goroutine that the driver, lib/pq,
+// database/sql and the Databricks SDK started for the connector, in every
+// auth mode: after connecting, and with the first connect's workspace login
+// (or lookup) in flight. goleak counts every goroutine of the process that
+// did not run before the connector opened, SDK goroutines included; the
+// kit's workspace keeps running, so the connector's idle connections to it
+// must be closed too.
+//
+// Not parallel: it counts every goroutine of the process.
+func TestCloseLeavesNothingRunning(t *testing.T) {
+	kit := newKit(t, lakebasetest.Options{})
+	for _, tc := range closeCases() {
+		t.Run(tc.name+"/connected", func(t *testing.T) {
+			dsn, edit := tc.open(t, kit)
+			baseline := goleak.IgnoreCurrent()
+			conn, db := openConnector(t, dsn, edit)
+			db.SetMaxIdleConns(0) // every query connects, and so asks the engine
+			for range 3 {
+				if _, err := currentUser(contextFor(t, 30*time.Second), db); err != nil {
+					t.Fatalf("SELECT current_user: %v", err)
+				}
+			}
+			if _, err := conn.Credential(contextFor(t, 30*time.Second)); err != nil {
+				t.Fatalf("Credential: %v", err)
+			}
+			closeAndCheck(t, db, nil, baseline)
+		})
+		t.Run(tc.name+"/login in flight", func(t *testing.T) {
+			dsn, edit := tc.open(t, kit)
+			baseline := goleak.IgnoreCurrent()
+			_, db := openConnector(t, dsn, edit)
+			kit.Workspace.Fail(tc.hang, lakebasetest.Fault{Delay: time.Minute})
+			t.Cleanup(kit.Workspace.ClearFaults)
+			before := kit.Workspace.Requests(tc.hang)
+			pinged := make(chan error, 1)
+			go func() { pinged <- db.PingContext(contextFor(t, time.Minute)) }()
+			waitFor(t, 20*time.Second, "the first connect waits on "+string(tc.hang), func() bool {
+				return kit.Workspace.Requests(tc.hang) > before
+			})
+			closeAndCheck(t, db, pinged, baseline)
+		})
+	}
+}
+
+// closeAndCheck closes db, waits (if pinged is not nil) for the Ping in
+// flight to end, and fails the test unless, within a few seconds, every
+// goroutine that was not running at baseline has ended.
+func closeAndCheck(t *testing.T, db *sql.DB, pinged <-chan error, baseline goleak.Option) {
+	t.Helper()
+	start := time.Now()
+	if err := db.Close(); err != nil {
+		t.Errorf("db.Close: %v", err)
+	}
+	if pinged != nil {
+		select {
+		case err := <-pinged:
+			if err == nil {
+				t.Error("the Ping in flight at Close succeeded")
+			}
+		case <-time.After(scaled(10 * time.Second)):
+			t.Fatal("the Ping in flight still runs 10s after db.Close")
+		}
+	}
+	// A generous bound: what Close ends, it ends at once, but a loaded
+	// machine may take a while to run the goroutines to their end.
+	if took := time.Since(start); took > scaled(5*time.Second) {
+		t.Errorf("db.Close and the connect in flight took %s", took)
+	}
+	waitNoGoroutines(t, baseline, scaled(10*time.Second))
+}
+
+// waitNoGoroutines fails the test unless, within d, goleak finds no
+// goroutine but those of baseline.
+func waitNoGoroutines(t *testing.T, baseline goleak.Option, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		err := goleak.Find(baseline)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("goroutines left %s after Close: %v", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
