@@ -36,8 +36,9 @@ type Options struct {
 // Cases are the cases a run can select, in the order they run in a round:
 // connect (1), queries (2), copy (8: COPY FROM STDIN), cache (3: cache hit),
 // storm (4), traffic (5 and 6: rotation and the naive strategies), pgx (7:
-// lakebasepgx against a plain pgxpool).
-var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx"}
+// lakebasepgx against a plain pgxpool), pooler (9: lakebase against lib/pq
+// through PgBouncer).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler"}
 
 // plan is what Options mean for each case.
 type plan struct {
@@ -47,6 +48,7 @@ type plan struct {
 	sel, scan    queryPlan
 	copyLoads    int
 	pgxSel       queryPlan // SELECT 1 of the pgx case, whose target is the tightest
+	poolerSel    queryPlan // SELECT 1 through the pooler
 	hitTime      time.Duration
 	storm        int
 	traffic      trafficPlan
@@ -65,6 +67,7 @@ func (o Options) plan() (plan, error) {
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
 		copyLoads:   20,
 		pgxSel:      queryPlan{slices: 20, slice: 200 * time.Millisecond},
+		poolerSel:   queryPlan{slices: 20, slice: 200 * time.Millisecond},
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -79,6 +82,7 @@ func (o Options) plan() (plan, error) {
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
 		p.copyLoads = 1
 		p.pgxSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
+		p.poolerSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}

@@ -151,6 +151,20 @@ func tables() []table {
 				}},
 			},
 		},
+		{
+			run:   "pooler",
+			title: "9. Pooler: through PgBouncer in transaction mode, TLS, warm credential",
+			heads: []string{"connect, median", "p99", "ratio to lib/pq", "SELECT 1, pool of 8", "ratio to lib/pq"},
+			rows: []row{
+				{"lib/pq, minted credential, binary_parameters=yes", []cell{
+					ms("pooler/connect/pq/p50-ms"), ms("pooler/connect/pq/p99-ms"), {}, rate("pooler/select1/pq/ops-s"), {},
+				}},
+				{"lakebase, pooled=true, cached minted credential", []cell{
+					ms("pooler/connect/lakebase/p50-ms"), ms("pooler/connect/lakebase/p99-ms"), ratio("pooler/connect/ratio"),
+					rate("pooler/select1/lakebase/ops-s"), ratio("pooler/select1/ratio"),
+				}},
+			},
+		},
 	}
 }
 

@@ -46,6 +46,8 @@ var Targets = []Target{
 	{Case: "pgx", What: "pgx new connection, direct: median ratio lakebasepgx/pgx", Key: "pgx/connect/direct/ratio", Limit: 1.03},
 	{Case: "pgx", What: "pgx new connection, gateway: median ratio lakebasepgx/pgx", Key: "pgx/connect/gateway/ratio", Limit: 1.03},
 	{Case: "pgx", What: "pgx acquire + SELECT 1, pool of 8: ratio lakebasepgx/pgxpool", Key: "pgx/select1/ratio", Limit: 0.99, AtLeast: true},
+	{Case: "pooler", What: "pooler: connect, warm: median ratio lakebase/lib/pq", Key: "pooler/connect/ratio", Limit: 1.03},
+	{Case: "pooler", What: "pooler: SELECT 1 per second, pool of 8: ratio lakebase/lib/pq", Key: "pooler/select1/ratio", Limit: 0.99, AtLeast: true},
 }
 
 // Verdict is one target's outcome.
