@@ -36,6 +36,7 @@ func count(key string) cell  { return cell{key, "%.0f", ""} }
 func rate(key string) cell   { return cell{key, "%.0f", "/s"} }
 func ns(key string) cell     { return cell{key, "%.1f", " ns"} }
 func hourly(key string) cell { return cell{key, "%.2f", ""} }
+func secs(key string) cell   { return cell{key, "%.2f", " s"} }
 
 // tables lays out every case.
 func tables() []table {
@@ -164,6 +165,19 @@ func tables() []table {
 					rate("pooler/select1/lakebase/ops-s"), ratio("pooler/select1/ratio"),
 				}},
 			},
+		},
+		{
+			run:   "pooler",
+			title: "10. Pooler: client connections held open at once through PgBouncer",
+			heads: []string{
+				"clients", "opened in", "failed connects", "held at once", "statements/s", "failed statements",
+				"peak server backends", "PgBouncer pool", "max_connections",
+			},
+			rows: []row{{"lakebase, pooled=true", []cell{
+				count("pooler/held/clients"), secs("pooler/held/open-s"), count("pooler/held/failed-connects"), count("pooler/held/live"),
+				rate("pooler/held/statements-s"), count("pooler/held/failed-statements"),
+				count("pooler/held/peak-backends"), count("pooler/held/pool-size"), count("pooler/held/max-connections"),
+			}}},
 		},
 	}
 }

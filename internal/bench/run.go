@@ -41,7 +41,12 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
 		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
 		"pgx":     func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
-		"pooler":  func() error { return env.roundPooler(ctx, p.connects, p.poolerSel, res) },
+		"pooler": func() error {
+			if err := env.roundPooler(ctx, p.connects, p.poolerSel, res); err != nil {
+				return err
+			}
+			return env.roundHeld(ctx, p.held, res)
+		},
 	}
 	for round := 1; round <= p.count; round++ {
 		for _, name := range p.cases {
