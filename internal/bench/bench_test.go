@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
@@ -144,9 +146,7 @@ func BenchmarkPoolerConnect(b *testing.B) {
 	env := testEnv(b)
 	ctx := context.Background()
 	p, err := env.openPooler(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	lakebasetest.Require(b, err)
 	defer p.Close()
 	for _, side := range []struct {
 		key string
@@ -169,9 +169,7 @@ func BenchmarkPoolerSelect1(b *testing.B) {
 	env := testEnv(b)
 	ctx := context.Background()
 	p, err := env.openPooler(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	lakebasetest.Require(b, err)
 	pools, err := p.pools(ctx)
 	if err != nil {
 		b.Fatal(errors.Join(err, p.Close()))

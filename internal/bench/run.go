@@ -33,6 +33,15 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	}
 
 	res = NewResults()
+	if slices.Contains(p.cases, "pooler") {
+		switch err := env.Kit.StartPgBouncer(startCtx); {
+		case skipPooler(err):
+			p.cases = slices.DeleteFunc(slices.Clone(p.cases), func(c string) bool { return c == "pooler" })
+			res.note("pooler: not run: " + err.Error())
+		case err != nil:
+			return nil, err
+		}
+	}
 	runs := map[string]func() error{
 		"connect": func() error { return env.roundConnect(ctx, p.connects, res) },
 		"queries": func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
