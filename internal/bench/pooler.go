@@ -46,31 +46,26 @@ func (e *Env) openPooler(ctx context.Context) (*pooler, error) {
 		return nil, err
 	}
 	p := &pooler{lb: lb}
-	if err := p.prepare(ctx, e.Kit); err != nil {
+	if err := e.preparePooler(ctx, p); err != nil {
 		return nil, errors.Join(err, p.Close())
 	}
 	return p, nil
 }
 
-// prepare warms p.lb and makes the lib/pq connector of its credential.
-func (p *pooler) prepare(ctx context.Context, kit *lakebasetest.Kit) error {
+// preparePooler warms p.lb, finds the gateway it dials and makes the lib/pq
+// connector of the credential it holds.
+func (e *Env) preparePooler(ctx context.Context, p *pooler) (err error) {
 	if err := connectOnce(ctx, p.lb); err != nil {
 		return fmt.Errorf("bench: warm the pooled connector: %w", err)
 	}
-	var err error
-	if p.gate, err = pooledGateway(ctx, kit, p.lb); err != nil {
+	if p.gate, err = pooledGateway(ctx, e.Kit, p.lb); err != nil {
 		return err
 	}
-	tok, err := p.lb.Credential(ctx)
+	dsn, err := e.gatewayDSN(ctx, p.lb)
 	if err != nil {
-		return fmt.Errorf("bench: credential: %w", err)
+		return err
 	}
-	user, err := p.lb.User(ctx)
-	if err != nil {
-		return fmt.Errorf("bench: user: %w", err)
-	}
-	dsn := keyValueDSN(p.gate.Host(), p.gate.Port(), user, tok.Value, kit.Postgres.CAFile()) + " binary_parameters=yes"
-	if p.pq, err = pq.NewConnector(dsn); err != nil {
+	if p.pq, err = pq.NewConnector(dsn + " binary_parameters=yes"); err != nil {
 		return fmt.Errorf("bench: lib/pq connector: %w", err)
 	}
 	return nil
