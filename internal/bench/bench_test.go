@@ -3,9 +3,13 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
@@ -132,6 +136,57 @@ func BenchmarkPGXConnect(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkPoolerConnect opens and closes connections of each side through
+// the kit's pooled host, as case 9 does.
+func BenchmarkPoolerConnect(b *testing.B) {
+	env := testEnv(b)
+	ctx := context.Background()
+	p, err := env.openPooler(ctx)
+	lakebasetest.Require(b, err)
+	defer p.Close()
+	for _, side := range []struct {
+		key string
+		c   driver.Connector
+	}{{"pq", p.pq}, {"lakebase", p.lb}} {
+		b.Run(side.key, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := connectOnce(ctx, side.c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPoolerSelect1 runs SELECT 1 on each side's pool through the
+// kit's pooled host (PgBouncer in transaction mode), as case 9 does.
+func BenchmarkPoolerSelect1(b *testing.B) {
+	env := testEnv(b)
+	ctx := context.Background()
+	p, err := env.openPooler(ctx)
+	lakebasetest.Require(b, err)
+	pools, err := p.pools(ctx)
+	if err != nil {
+		b.Fatal(errors.Join(err, p.Close()))
+	}
+	defer closePools(pools)
+	for _, qp := range pools {
+		b.Run(qp.key, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(max(1, poolSize/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := selectOne(ctx, qp.db); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

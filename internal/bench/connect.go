@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"time"
+
+	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
 // connectVariant is one way of opening a new physical connection.
@@ -44,7 +46,7 @@ func (e *Env) roundConnect(ctx context.Context, n int, r *Results) error {
 	for i, v := range vs {
 		keys[i] = v.key
 	}
-	lat, err := e.connectTurns(n, keys, func(i int) (func() error, error) {
+	lat, err := connectTurns(e.Kit.InstanceGateway(), n, keys, func(i int) (func() error, error) {
 		conn, err := vs[i].c.Connect(ctx)
 		if err != nil {
 			return nil, err
@@ -87,16 +89,15 @@ func (e *Env) allocsPerConnect(ctx context.Context, c driver.Connector, n int) (
 		if err := connectOnce(ctx, c); err != nil {
 			return 0, err
 		}
-		e.awaitGatewayIdle()
+		awaitIdle(e.Kit.InstanceGateway())
 	}
 	runtime.ReadMemStats(&after)
 	return math.Round(float64(after.Mallocs-before.Mallocs) / float64(n)), nil
 }
 
-// awaitGatewayIdle waits, for a second at most, until the gateway has ended
-// every session, as it does shortly after the client closes.
-func (e *Env) awaitGatewayIdle() {
-	gw := e.Kit.InstanceGateway()
+// awaitIdle waits, for a second at most, until gw has ended every session,
+// as it does shortly after the client closes.
+func awaitIdle(gw *lakebasetest.Gateway) {
 	for deadline := time.Now().Add(time.Second); gw.Stats().Live > 0 && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Microsecond)
 	}
@@ -112,8 +113,9 @@ func last(r *Results, key string) float64 {
 // name, taking turns one connection at a time in an order shuffled each
 // turn, and returns each way's connect latencies (the close is not timed).
 // open opens a connection the i-th way and returns its close. Between
-// connections it waits for the gateway to finish the one just closed.
-func (e *Env) connectTurns(n int, keys []string, open func(i int) (close func() error, err error)) (map[string][]time.Duration, error) {
+// connections it waits for gw, the gateway they go through, to finish the
+// one just closed.
+func connectTurns(gw *lakebasetest.Gateway, n int, keys []string, open func(i int) (close func() error, err error)) (map[string][]time.Duration, error) {
 	lat := make(map[string][]time.Duration, len(keys))
 	for range n {
 		for _, i := range rand.Perm(len(keys)) {
@@ -126,7 +128,7 @@ func (e *Env) connectTurns(n int, keys []string, open func(i int) (close func() 
 			if err := closeConn(); err != nil {
 				return nil, fmt.Errorf("bench: close %s: %w", keys[i], err)
 			}
-			e.awaitGatewayIdle()
+			awaitIdle(gw)
 			lat[keys[i]] = append(lat[keys[i]], took)
 		}
 	}

@@ -157,8 +157,8 @@ func (e *Env) gatewayPQ(ctx context.Context, c *lakebase.Connector) (*pq.Connect
 	return pc, nil
 }
 
-// gatewayDSN is a key/value DSN, for lib/pq and pgx, of the gateway's host
-// with the user and the credential c holds now.
+// gatewayDSN is a key/value DSN, for lib/pq and pgx, of the host c dials
+// (a gateway of the kit) with the user and the credential c holds now.
 func (e *Env) gatewayDSN(ctx context.Context, c *lakebase.Connector) (string, error) {
 	tok, err := c.Credential(ctx)
 	if err != nil {

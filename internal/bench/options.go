@@ -27,6 +27,10 @@ type Options struct {
 	// credential's lifetime, in the rotation and naive-strategy cases; zero
 	// means 6s.
 	Hour time.Duration
+	// Held is the number of client connections that the pooler case holds
+	// open at once through the pooled host; zero means 2000, or 200 when
+	// Short.
+	Held int
 	// Cases names the cases to run, in the order of Cases; empty means all.
 	Cases []string
 	// Progress, if set, is told each case as it starts.
@@ -36,8 +40,10 @@ type Options struct {
 // Cases are the cases a run can select, in the order they run in a round:
 // connect (1), queries (2), copy (8: COPY FROM STDIN), cache (3: cache hit),
 // storm (4), traffic (5 and 6: rotation and the naive strategies), pgx (7:
-// lakebasepgx against a plain pgxpool).
-var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx"}
+// lakebasepgx against a plain pgxpool), pooler (9 and 10: lakebase against
+// lib/pq through PgBouncer, and many client connections held open through
+// it).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler"}
 
 // plan is what Options mean for each case.
 type plan struct {
@@ -47,6 +53,8 @@ type plan struct {
 	sel, scan    queryPlan
 	copyLoads    int
 	pgxSel       queryPlan // SELECT 1 of the pgx case, whose target is the tightest
+	poolerSel    queryPlan // SELECT 1 through the pooler
+	held         int
 	hitTime      time.Duration
 	storm        int
 	traffic      trafficPlan
@@ -65,6 +73,8 @@ func (o Options) plan() (plan, error) {
 		scan:        queryPlan{slices: 8, slice: 300 * time.Millisecond},
 		copyLoads:   20,
 		pgxSel:      queryPlan{slices: 20, slice: 200 * time.Millisecond},
+		poolerSel:   queryPlan{slices: 20, slice: 200 * time.Millisecond},
+		held:        2000,
 		hitTime:     time.Second,
 		storm:       1000,
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
@@ -79,6 +89,8 @@ func (o Options) plan() (plan, error) {
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
 		p.copyLoads = 1
 		p.pgxSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
+		p.poolerSel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
+		p.held = 200
 		p.hitTime = 250 * time.Millisecond
 		p.traffic.hours = 2
 	}
@@ -90,6 +102,9 @@ func (o Options) plan() (plan, error) {
 	}
 	if o.StormSize > 0 {
 		p.storm = o.StormSize
+	}
+	if o.Held > 0 {
+		p.held = o.Held
 	}
 	if o.Hour > 0 {
 		p.traffic.hour = o.Hour

@@ -103,7 +103,7 @@ func (e *Env) roundPGX(ctx context.Context, n int, sel queryPlan, r *Results) er
 	for i, v := range vs {
 		keys[i] = v.key
 	}
-	lat, err := e.connectTurns(n, keys, func(i int) (func() error, error) {
+	lat, err := connectTurns(e.Kit.InstanceGateway(), n, keys, func(i int) (func() error, error) {
 		conn, err := vs[i].connect(ctx)
 		if err != nil {
 			return nil, err
@@ -139,7 +139,7 @@ func (e *Env) pgxAllocs(ctx context.Context, connect func(context.Context) (*pgx
 		if err := conn.Close(ctx); err != nil {
 			return 0, err
 		}
-		e.awaitGatewayIdle()
+		awaitIdle(e.Kit.InstanceGateway())
 	}
 	runtime.ReadMemStats(&after)
 	return math.Round(float64(after.Mallocs-before.Mallocs) / float64(n)), nil

@@ -132,37 +132,57 @@ func roundQueries(ctx context.Context, pools []queryPool, sel, scan queryPlan, r
 		plan queryPlan
 		op   func(context.Context, *sql.DB) error
 	}{{"select1", sel, selectOne}, {"scan", scan, scanTable}} {
-		ops := make(map[string]int64)
-		spent := make(map[string]time.Duration)
-		rates := make(map[string][]float64)
-		for range q.plan.slices {
-			// A shuffled order, and a collection before each slice, so that
-			// no driver pays for the garbage of the one before it.
-			for _, j := range rand.Perm(len(pools)) {
-				p := pools[j]
-				runtime.GC()
-				n, took, err := hammer(ctx, q.plan.slice, func(ctx context.Context) error { return q.op(ctx, p.db) })
-				if err != nil {
-					return fmt.Errorf("bench: %s with %s: %w", q.name, p.key, err)
-				}
-				ops[p.key] += n
-				spent[p.key] += took
-				rates[p.key] = append(rates[p.key], float64(n)/took.Seconds())
-			}
+		overall, perSlice, err := rateSlices(ctx, q.name, pools, q.plan, q.op)
+		if err != nil {
+			return err
 		}
 		prefix := "query/" + q.name + "/"
 		for _, p := range pools {
-			r.add(prefix+p.key+"/ops-s", float64(ops[p.key])/spent[p.key].Seconds())
+			r.add(prefix+p.key+"/ops-s", overall[p.key])
 		}
 		for _, k := range []string{"lakebase", "pgx"} {
-			ratios := make([]float64, q.plan.slices)
-			for s := range ratios {
-				ratios[s] = rates[k][s] / rates["pq"][s]
-			}
-			r.add(prefix+k+"/ratio", median(ratios))
+			r.add(prefix+k+"/ratio", sliceRatio(perSlice, k, "pq"))
 		}
 	}
 	return nil
+}
+
+// rateSlices runs op, named name, on each pool from poolSize goroutines in
+// plan.slices turns of plan.slice each. In each turn the pools go one after
+// the other in a shuffled order, each after a garbage collection, so that
+// no pool pays for the garbage of the one before it. It returns each pool's
+// rate over all its slices, and its rate in each turn, in turn order.
+func rateSlices(ctx context.Context, name string, pools []queryPool, plan queryPlan, op func(context.Context, *sql.DB) error) (overall map[string]float64, perSlice map[string][]float64, err error) {
+	ops := make(map[string]int64)
+	spent := make(map[string]time.Duration)
+	perSlice = make(map[string][]float64)
+	for range plan.slices {
+		for _, j := range rand.Perm(len(pools)) {
+			p := pools[j]
+			runtime.GC()
+			n, took, err := hammer(ctx, plan.slice, func(ctx context.Context) error { return op(ctx, p.db) })
+			if err != nil {
+				return nil, nil, fmt.Errorf("bench: %s with %s: %w", name, p.key, err)
+			}
+			ops[p.key] += n
+			spent[p.key] += took
+			perSlice[p.key] = append(perSlice[p.key], float64(n)/took.Seconds())
+		}
+	}
+	overall = make(map[string]float64, len(pools))
+	for _, p := range pools {
+		overall[p.key] = float64(ops[p.key]) / spent[p.key].Seconds()
+	}
+	return overall, perSlice, nil
+}
+
+// sliceRatio is the median over turns of a's rate over b's in the same turn.
+func sliceRatio(perSlice map[string][]float64, a, b string) float64 {
+	ratios := make([]float64, min(len(perSlice[a]), len(perSlice[b])))
+	for s := range ratios {
+		ratios[s] = perSlice[a][s] / perSlice[b][s]
+	}
+	return median(ratios)
 }
 
 // hammer runs op from poolSize goroutines until d has passed, and returns

@@ -36,6 +36,7 @@ func count(key string) cell  { return cell{key, "%.0f", ""} }
 func rate(key string) cell   { return cell{key, "%.0f", "/s"} }
 func ns(key string) cell     { return cell{key, "%.1f", " ns"} }
 func hourly(key string) cell { return cell{key, "%.2f", ""} }
+func secs(key string) cell   { return cell{key, "%.2f", " s"} }
 
 // tables lays out every case.
 func tables() []table {
@@ -150,6 +151,33 @@ func tables() []table {
 					ms("pgx/connect/lakebasepgx-gateway/p50-ms"), count("pgx/connect/lakebasepgx-gateway/allocs"), ratio("pgx/connect/gateway/ratio"), {}, {}, {},
 				}},
 			},
+		},
+		{
+			run:   "pooler",
+			title: "9. Pooler: through PgBouncer in transaction mode, TLS, warm credential",
+			heads: []string{"connect, median", "p99", "ratio to lib/pq", "SELECT 1, pool of 8", "ratio to lib/pq"},
+			rows: []row{
+				{"lib/pq, minted credential, binary_parameters=yes", []cell{
+					ms("pooler/connect/pq/p50-ms"), ms("pooler/connect/pq/p99-ms"), {}, rate("pooler/select1/pq/ops-s"), {},
+				}},
+				{"lakebase, pooled=true, cached minted credential", []cell{
+					ms("pooler/connect/lakebase/p50-ms"), ms("pooler/connect/lakebase/p99-ms"), ratio("pooler/connect/ratio"),
+					rate("pooler/select1/lakebase/ops-s"), ratio("pooler/select1/ratio"),
+				}},
+			},
+		},
+		{
+			run:   "pooler",
+			title: "10. Pooler: client connections held open at once through PgBouncer",
+			heads: []string{
+				"clients", "opened in", "failed connects", "held at once", "statements/s", "failed statements",
+				"peak server backends", "PgBouncer pool", "max_connections",
+			},
+			rows: []row{{"lakebase, pooled=true", []cell{
+				count("pooler/held/clients"), secs("pooler/held/open-s"), count("pooler/held/failed-connects"), count("pooler/held/live"),
+				rate("pooler/held/statements-s"), count("pooler/held/failed-statements"),
+				count("pooler/held/peak-backends"), count("pooler/held/pool-size"), count("pooler/held/max-connections"),
+			}}},
 		},
 	}
 }

@@ -33,6 +33,15 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	}
 
 	res = NewResults()
+	if slices.Contains(p.cases, "pooler") {
+		switch err := env.Kit.StartPgBouncer(startCtx); {
+		case skipPooler(err):
+			p.cases = slices.DeleteFunc(slices.Clone(p.cases), func(c string) bool { return c == "pooler" })
+			res.note("pooler: not run: " + err.Error())
+		case err != nil:
+			return nil, err
+		}
+	}
 	runs := map[string]func() error{
 		"connect": func() error { return env.roundConnect(ctx, p.connects, res) },
 		"queries": func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
@@ -41,6 +50,12 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
 		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
 		"pgx":     func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
+		"pooler": func() error {
+			if err := env.roundPooler(ctx, p.connects, p.poolerSel, res); err != nil {
+				return err
+			}
+			return env.roundHeld(ctx, p.held, res)
+		},
 	}
 	for round := 1; round <= p.count; round++ {
 		for _, name := range p.cases {

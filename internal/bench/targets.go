@@ -46,6 +46,12 @@ var Targets = []Target{
 	{Case: "pgx", What: "pgx new connection, direct: median ratio lakebasepgx/pgx", Key: "pgx/connect/direct/ratio", Limit: 1.03},
 	{Case: "pgx", What: "pgx new connection, gateway: median ratio lakebasepgx/pgx", Key: "pgx/connect/gateway/ratio", Limit: 1.03},
 	{Case: "pgx", What: "pgx acquire + SELECT 1, pool of 8: ratio lakebasepgx/pgxpool", Key: "pgx/select1/ratio", Limit: 0.99, AtLeast: true},
+	{Case: "pooler", What: "pooler: connect, warm: median ratio lakebase/lib/pq", Key: "pooler/connect/ratio", Limit: 1.03},
+	{Case: "pooler", What: "pooler: SELECT 1 per second, pool of 8: ratio lakebase/lib/pq", Key: "pooler/select1/ratio", Limit: 0.99, AtLeast: true},
+	{Case: "pooler", What: "pooler, held connections: failed connects", Key: "pooler/held/failed-connects", Limit: 0, Equal: true, Always: true},
+	{Case: "pooler", What: "pooler, held connections: sessions relayed at once = clients", Key: "pooler/held/live", LimitKey: "pooler/held/clients", Equal: true, Always: true},
+	{Case: "pooler", What: "pooler, held connections: failed statements", Key: "pooler/held/failed-statements", Limit: 0, Equal: true, Always: true},
+	{Case: "pooler", What: "pooler, held connections: peak server backends, PgBouncer pool + 5", Key: "pooler/held/peak-backends", Limit: heldPoolSize + heldSlack, Always: true},
 }
 
 // Verdict is one target's outcome.

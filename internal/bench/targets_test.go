@@ -56,6 +56,9 @@ func TestCheck(t *testing.T) {
 		"storm/lakebase-cold/p99-ms":  {90, 95, 100},
 		"storm/limit-ms":              {120, 80, 120}, // the bound is the limit's median
 		"rotation/mints-per-lifetime": {1.05, 1.07, 1.06},
+		"pooler/held/clients":         {2000, 2000, 2000},
+		"pooler/held/live":            {2000, 1999, 2000}, // one round lost a session
+		"pooler/held/peak-backends":   {20, 26, 12},       // one round over the pool + 5
 	})
 	byKey := func(vs []Verdict, key string) Verdict {
 		for _, v := range vs {
@@ -78,6 +81,8 @@ func TestCheck(t *testing.T) {
 			{"storm/lakebase-cold/mints", 2, true, false},
 			{"storm/lakebase-cold/p99-ms", 95, !short, true},
 			{"rotation/mints-per-lifetime", 1.06, true, true},
+			{"pooler/held/live", 1999, true, false},
+			{"pooler/held/peak-backends", 26, true, false},
 			{"query/scan/lakebase/ratio", nan(), !short, false},
 		} {
 			v := byKey(vs, want.key)
@@ -116,12 +121,17 @@ func TestPlanCases(t *testing.T) {
 
 func TestWriteReport(t *testing.T) {
 	r := resultsOf(map[string][]float64{
-		"cache/get-1-allocs":          {0, 0},
-		"storm/lakebase-cold/mints":   {1, 1},
-		"storm/credential-cold/mints": {1, 1},
-		"storm/lakebase-cold/failed":  {0, 0},
-		"rotation/mints-per-lifetime": {1.05, 1.07},
-		"connect/pq-direct/p50-ms":    {3, 3.3},
+		"cache/get-1-allocs":            {0, 0},
+		"storm/lakebase-cold/mints":     {1, 1},
+		"storm/credential-cold/mints":   {1, 1},
+		"storm/lakebase-cold/failed":    {0, 0},
+		"rotation/mints-per-lifetime":   {1.05, 1.07},
+		"connect/pq-direct/p50-ms":      {3, 3.3},
+		"pooler/held/clients":           {200, 200},
+		"pooler/held/live":              {200, 200},
+		"pooler/held/failed-connects":   {0, 0},
+		"pooler/held/failed-statements": {0, 0},
+		"pooler/held/peak-backends":     {16, 20},
 	})
 	var out bytes.Buffer
 	if !WriteReport(&out, r, true) {
