@@ -44,11 +44,31 @@ var errNotOpened = errors.New("lakebase: dial: the Login was not made by Connect
 // connection is plain TCP. The returned connection is ready for the
 // StartupMessage. A Login made by hand, not by Open, cannot dial.
 func (l Login) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	return l.DialWith(ctx, nil, network, address)
+}
+
+// DialWith is Dial over a transport of the caller's: dial opens the raw
+// connection to address (through an SSH tunnel, a SOCKS proxy, an
+// in-memory pipe in tests), and the driver's TLS runs on top of it as Dial
+// runs it on TCP. A nil dial is Dial's TCP. The connection that dial
+// returns is closed when TLS fails.
+func (l Login) DialWith(ctx context.Context, dial func(ctx context.Context, network, address string) (net.Conn, error), network, address string) (net.Conn, error) {
 	if l.opener == nil {
 		return nil, errNotOpened
 	}
-	return l.opener.Dial(ctx, network, address, l.Host)
+	if dial == nil {
+		return l.opener.Dial(ctx, network, address, l.Host)
+	}
+	conn, err := dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return l.opener.Secure(ctx, conn, l.Host)
 }
+
+// SSLMode returns the sslmode of new connections (require by default), for
+// clients of Open that check their own TLS settings against it.
+func (c *Connector) SSLMode() string { return c.cfg.SSLMode }
 
 // Open opens a connection with a PostgreSQL client of the caller's own
 // (pgx's, say; see the lakebasepgx package), on the connector's engine: it
