@@ -91,10 +91,10 @@ func (c *Connector) SSLMode() string { return c.cfg.SSLMode }
 //
 // Open's errors are Connect's: *ConnectError naming the step, wrapping
 // login's error for errors.As, or ctx.Err() when ctx ends. TLS runs in
-// Login.Dial for sslmode disable, require, verify-ca and verify-full; the
-// settings that lib/pq handles itself (allow, prefer, client certificates,
-// sslnegotiation=direct) are refused with ErrInvalidDSN before anything is
-// looked up.
+// Login.Dial and DialWith for sslmode disable, require, verify-ca and
+// verify-full; the settings that lib/pq handles itself (allow, prefer,
+// client certificates, sslnegotiation=direct) are refused with
+// ErrInvalidDSN before anything is looked up.
 func (c *Connector) Open(ctx context.Context, login func(ctx context.Context, l Login) error) error {
 	if !c.opener.CanDial() {
 		return invalidKey("sslmode", "Open runs TLS itself for sslmode disable, require, verify-ca and verify-full, without client certificates or direct negotiation; this configuration needs lib/pq's (sslmode %s)", strconv.Quote(string(c.base.SSLMode)))
