@@ -19,15 +19,15 @@ const (
 	tlsHostName                  // and so is its host name
 )
 
-// asked says what a pool's TLS configuration of the level asks for, and
-// mode the connector's sslmode that gives it.
+// tlsAsks says what a pool's TLS configuration of a level asks for, and
+// tlsModeFor the connector's sslmode that gives it.
 var (
-	asked = map[tlsLevel]string{
+	tlsAsks = map[tlsLevel]string{
 		tlsEncrypted: "never falls back to plaintext",
 		tlsChain:     "verifies the server's certificate",
 		tlsHostName:  "verifies the server's certificate and host name",
 	}
-	mode = map[tlsLevel]string{tlsEncrypted: "require", tlsChain: "verify-ca", tlsHostName: "verify-full"}
+	tlsModeFor = map[tlsLevel]string{tlsEncrypted: "require", tlsChain: "verify-ca", tlsHostName: "verify-full"}
 )
 
 // checkTLS refuses a pool's TLS configuration (cfg's TLSConfig and
@@ -56,7 +56,7 @@ func checkTLS(cfg *pgconn.Config, connector *lakebase.Connector) error {
 	sslmode := connector.SSLMode()
 	if want > connectorLevel(sslmode) {
 		return fmt.Errorf("lakebasepgx: configure: the pool's TLS configuration %s, and the connector's sslmode=%s does not: give the connector sslmode=%s (pgx's TLS settings are replaced by the connector's)",
-			asked[want], sslmode, mode[want])
+			tlsAsks[want], sslmode, tlsModeFor[want])
 	}
 	return nil
 }
