@@ -33,10 +33,10 @@
 # as NOT REPRODUCED (pgxpool's tests time things in tens of milliseconds).
 #
 # Usage: bash scripts/pgxpool-suite.sh
-# Time: 3 minutes measured on two cores shared with other work (load about
-# 8), nearly all of it the four runs, of half a minute to a minute each (the
-# first compiles the test binary); the first run on a machine also
-# downloads the modules of the copy.
+# Time: 3 to 4 minutes measured on two cores shared with other work (load 8
+# to 11), nearly all of it the four runs, of half a minute to a minute and a
+# half each (the first compiles the test binary); the first run on a
+# machine also downloads the modules of the copy.
 # Needs Go, the PostgreSQL server binaries (initdb, pg_ctl, postgres, psql;
 # in PATH or under /usr/lib/postgresql/*/bin) and, for the first run, the Go
 # module proxy (go mod tidy of the copy). As root the server runs as the
