@@ -48,15 +48,34 @@ var errNotOpened = errors.New("lakebase: dial: the Login was not made by Connect
 // follows, up to login's return, as its lakebase.login span, as Connect's
 // has.
 func (l Login) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	return l.DialWith(ctx, nil, network, address)
+}
+
+// DialWith is Dial over a transport of the caller's: dial opens the raw
+// connection to address (through an SSH tunnel, a SOCKS proxy, an
+// in-memory pipe in tests), and the driver's TLS runs on top of it as Dial
+// runs it on TCP. A nil dial is Dial's TCP. The connection that dial
+// returns is closed when TLS fails.
+func (l Login) DialWith(ctx context.Context, dial func(ctx context.Context, network, address string) (net.Conn, error), network, address string) (net.Conn, error) {
 	if l.opener == nil {
 		return nil, errNotOpened
 	}
-	conn, err := l.opener.Dial(ctx, network, address, l.Host)
+	var conn net.Conn
+	var err error
+	if dial == nil {
+		conn, err = l.opener.Dial(ctx, network, address, l.Host)
+	} else if conn, err = dial(ctx, network, address); err == nil {
+		conn, err = l.opener.Secure(ctx, conn, l.Host)
+	}
 	if l.dialed != nil {
 		l.dialed(err)
 	}
 	return conn, err
 }
+
+// SSLMode returns the sslmode of new connections (require by default), for
+// clients of Open that check their own TLS settings against it.
+func (c *Connector) SSLMode() string { return c.cfg.SSLMode }
 
 // Open opens a connection with a PostgreSQL client of the caller's own
 // (pgx's, say; see the lakebasepgx package), on the connector's engine: it
@@ -79,10 +98,10 @@ func (l Login) Dial(ctx context.Context, network, address string) (net.Conn, err
 //
 // Open's errors are Connect's: *ConnectError naming the step, wrapping
 // login's error for errors.As, or ctx.Err() when ctx ends. TLS runs in
-// Login.Dial for sslmode disable, require, verify-ca and verify-full; the
-// settings that lib/pq handles itself (allow, prefer, client certificates,
-// sslnegotiation=direct) are refused with ErrInvalidDSN before anything is
-// looked up.
+// Login.Dial and DialWith for sslmode disable, require, verify-ca and
+// verify-full; the settings that lib/pq handles itself (allow, prefer,
+// client certificates, sslnegotiation=direct) are refused with
+// ErrInvalidDSN before anything is looked up.
 func (c *Connector) Open(ctx context.Context, login func(ctx context.Context, l Login) error) error {
 	if !c.opener.CanDial() {
 		return invalidKey("sslmode", "Open runs TLS itself for sslmode disable, require, verify-ca and verify-full, without client certificates or direct negotiation; this configuration needs lib/pq's (sslmode %s)", strconv.Quote(string(c.base.SSLMode)))

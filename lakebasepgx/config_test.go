@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -250,5 +251,19 @@ func TestHandMadeLoginCannotDial(t *testing.T) {
 			_ = conn.Close()
 		}
 		t.Fatalf("Dial of a hand-made Login = %v; want an error naming Open", err)
+	}
+	// Nor over a transport of the caller's, which is never dialled.
+	dialled := false
+	pipe := func(context.Context, string, string) (net.Conn, error) {
+		dialled = true
+		client, server := net.Pipe()
+		_ = server.Close()
+		return client, nil
+	}
+	if conn, err := l.DialWith(context.Background(), pipe, "tcp", "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "Open") || dialled {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		t.Fatalf("DialWith of a hand-made Login = %v (dialled: %t); want an error naming Open, before any dial", err, dialled)
 	}
 }

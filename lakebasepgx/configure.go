@@ -14,18 +14,47 @@ import (
 // errNil is returned by Configure when it is given nothing to configure.
 var errNil = errors.New("lakebasepgx: configure: the pool configuration and the connector must not be nil")
 
+// errNotParsed is returned by Configure for a pgxpool.Config that
+// pgxpool.ParseConfig did not make, which pgxpool refuses too.
+var errNotParsed = errors.New("lakebasepgx: configure: the pool configuration must be made by pgxpool.ParseConfig")
+
 // placeholderHost stands in pgx's configuration for the host that each
 // connection learns from the connector when it logs in (see prepare).
 const placeholderHost = "lakebase"
 
 // Configure makes every new connection of poolCfg's pool log in through
-// connector, for a pgxpool.Config the application already has: its pool
-// settings, hooks, tracer and statement settings stay as they are, while
-// the host, port, user, password, database and TLS of each new connection
-// come from the connector when it connects (so the pool follows a failover
-// and honours read_only), with the connector's waits and retries. A
-// BeforeConnect hook already set runs first; its changes to the host, the
-// user, the password, the database and TLS are overridden.
+// connector, for a pgxpool.Config the application already has. Field by
+// field of the pool's configuration:
+//
+//   - Kept as pgx uses them: the pool settings, its hooks and tracer, the
+//     statement settings, run-time parameters (next to the connector's),
+//     protocol versions, RequireAuth and ChannelBinding (checked at the
+//     real login), notice and notification handlers. A BeforeConnect hook
+//     already set runs first, and what it changes in the fields below is
+//     treated as if set in poolCfg.
+//   - Composed: DialFunc and LookupFunc are the transport of every login and
+//     cancel request. The connector's host is looked up with LookupFunc and
+//     each address dialled with DialFunc, in order, as pgx does, and the
+//     connector's TLS and login run on top of that connection: a dialer of
+//     the application's (an SSH tunnel, a SOCKS proxy, a delay proxy or an
+//     in-memory pipe in tests) carries the session. pgx's defaults (a
+//     net.Dialer and net.DefaultResolver) dial as the connector's own dial
+//     does, so no DialFunc needs telling apart from the default: every
+//     one is used. AfterNetConnect, ValidateConnect and AfterConnect run on
+//     the logged-in session, which pgx reads as a new one.
+//   - Replaced by the connector's: the host, port, user, password and
+//     database of each connection (so the pool follows a failover and
+//     honours read_only), its TLS (TLSConfig and Fallbacks, whose hosts are
+//     ignored as the host is), and the waits and retries of the login.
+//   - Refused with an error, by Configure, or by the connect for what
+//     changed since (in poolCfg, or in a BeforeConnect hook): TLS that the connector's cannot stand in
+//     for (see checkTLS): TLS that never falls back to plaintext next to a
+//     connector with sslmode=disable, a verified certificate next to one
+//     with sslmode=require, a verified host name next to verify-ca, and a
+//     client certificate in TLSConfig or sslcertmode=require. A client
+//     certificate file that pgx's sslcert names is held inside pgx, where
+//     Configure cannot see it: it is not sent either. A pgxpool.Config not
+//     made by pgxpool.ParseConfig is refused too.
 //
 // For a pooled connector (pooled=true), whose PgBouncer runs in
 // transaction mode, Configure also swaps pgx's default query exec mode,
@@ -46,6 +75,12 @@ func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 	if poolCfg == nil || connector == nil {
 		return errNil
 	}
+	if poolCfg.ConnConfig == nil {
+		return errNotParsed
+	}
+	if err := checkTLS(&poolCfg.ConnConfig.Config, connector); err != nil {
+		return err
+	}
 	if connector.Pooled() {
 		forPooler(poolCfg.ConnConfig)
 	}
@@ -56,6 +91,11 @@ func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 			if err := before(ctx, cc); err != nil {
 				return err
 			}
+		}
+		// Again: the hook, or the application after Configure, may have
+		// changed the TLS settings.
+		if err := checkTLS(&cc.Config, connector); err != nil {
+			return err
 		}
 		// The user and database name the connection in pgx's errors; the
 		// identity is cached after the first connection.

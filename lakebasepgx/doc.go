@@ -8,7 +8,9 @@
 //     when the connection logs in, so the pool follows a failover (a dial
 //     that fails looks the host up again) and honours read_only;
 //   - TLS is the driver's own code (sslmode require by default, the same
-//     sslrootcert, verify-ca and verify-full), run by Login.Dial;
+//     sslrootcert, verify-ca and verify-full), run by Login.DialWith on top
+//     of the pool's own transport (its DialFunc and LookupFunc: pgx's
+//     default, or a tunnel, a proxy or a pipe of the application's);
 //   - a starting or waking target, and a server answering 57P03, are waited
 //     for within the connect budget (pgx's connect_timeout, two minutes by
 //     default in a pool);
@@ -33,8 +35,10 @@
 // (AuthenticationOk, the parameters, the backend key, ReadyForQuery) and
 // then uses the session as its own. After login, a query costs what it
 // costs in pgx. The same DialFunc dials the session's cancel requests,
-// with the same TLS. Hijack is outside pgx's semantic versioning promise:
-// this package is tested with the pgx version in its go.mod.
+// with the same TLS, over the same transport. Hijack is outside pgx's
+// semantic versioning promise: this package is tested with the pgx version
+// in its go.mod, whose own pgxpool tests give the same results through
+// Configure as without it (scripts/pgxpool-suite.sh).
 //
 // # Why it is in the driver's module
 //

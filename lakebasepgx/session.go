@@ -13,12 +13,13 @@ import (
 
 // session is one pgx connection's dial: the first call logs in through the
 // connector's engine (Connector.Open); later calls are the session's cancel
-// requests, dialled to the same server with the same TLS.
+// requests, dialled to the same server with the same TLS. Both go over the
+// transport of the pool's configuration (base's DialFunc and LookupFunc).
 type session struct {
 	connector *lakebase.Connector
 	// base is pgx's configuration of the connection before prepare changed
-	// it: the settings of the real login (protocol versions, require_auth,
-	// channel binding, notice handlers, run-time parameters).
+	// it: the settings of the real login (its transport, protocol versions,
+	// require_auth, channel binding, notice handlers, run-time parameters).
 	base  *pgconn.Config
 	login atomic.Pointer[lakebase.Login] // set once logged in; without the credential
 }
@@ -26,7 +27,7 @@ type session struct {
 // dial is the pgconn.DialFunc of one connection.
 func (s *session) dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if l := s.login.Load(); l != nil {
-		return l.Dial(ctx, network, address) // a cancel request
+		return l.DialWith(ctx, s.base.DialFunc, network, address) // a cancel request
 	}
 	var conn net.Conn
 	err := s.connector.Open(ctx, func(ctx context.Context, l lakebase.Login) error {
@@ -48,8 +49,12 @@ func (s *session) logIn(ctx context.Context, l lakebase.Login) (*replayConn, err
 	cfg := s.base.Copy()
 	cfg.Host, cfg.Port, cfg.User, cfg.Database = l.Host, uint16(l.Port), l.User, l.Database
 	cfg.Password = l.Credential.Value
-	cfg.TLSConfig, cfg.Fallbacks = nil, nil // Login.Dial runs TLS as the driver does
-	cfg.DialFunc, cfg.LookupFunc = l.Dial, keepHost
+	cfg.TLSConfig, cfg.Fallbacks = nil, nil // Login.DialWith runs TLS as the driver does
+	// pgconn looks l.Host up with base's LookupFunc and dials each address
+	// with base's DialFunc, under the driver's TLS.
+	cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+		return l.DialWith(ctx, s.base.DialFunc, network, address)
+	}
 	cfg.ConnectTimeout = 0 // ctx holds the connect budget
 	cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
 	if cfg.RuntimeParams == nil {
@@ -93,6 +98,7 @@ func unwrapConnectError(err error) error {
 	return err
 }
 
-// keepHost is a pgconn.LookupFunc that leaves the host to the dialer: the
-// session dials through the engine, which dials by name.
+// keepHost is a pgconn.LookupFunc that hands pgx's own connect the
+// placeholder host as it is: the session's dial learns the real host from
+// the connector.
 func keepHost(_ context.Context, host string) ([]string, error) { return []string{host}, nil }

@@ -70,8 +70,20 @@ func (o *Opener) CanDial() bool { return o.tls != nil || o.plain }
 func (o *Opener) Dial(ctx context.Context, network, address, host string) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, address)
-	if err != nil || o.tls == nil {
-		return conn, err
+	if err != nil {
+		return nil, err
+	}
+	return o.Secure(ctx, conn, host)
+}
+
+// Secure starts TLS as Open's sessions get it, for server name host, on
+// conn, a connection to the server that the caller dialled through a
+// transport of its own (a tunnel, a proxy, a pipe), and returns the
+// connection ready for the StartupMessage: conn itself with
+// sslmode=disable. It closes conn when it fails. Use it only where CanDial.
+func (o *Opener) Secure(ctx context.Context, conn net.Conn, host string) (net.Conn, error) {
+	if o.tls == nil {
+		return conn, nil
 	}
 	tc, err := o.tls.start(ctx, conn, host)
 	if err != nil {

@@ -1,6 +1,8 @@
 // Command pqsuite is the Go half of scripts/pq-suite.sh, which runs lib/pq's
 // own test suite once through the postgres driver and once through lakebase
-// and compares the per-test results. It has three subcommands:
+// and compares the per-test results, and of scripts/pgxpool-suite.sh, which
+// does the same for pgx's pgxpool tests, plain and through
+// lakebasepgx.Configure (-suite pgxpool). It has three subcommands:
 //
 //	pqsuite freeport
 //	    prints a free TCP port on 127.0.0.1.
@@ -11,7 +13,7 @@
 //	    package runs again without them and without the tests that already
 //	    finished, until every test has a result. A test that panics (and so
 //	    ends the binary) keeps its failure; the tests it cut off run again.
-//	pqsuite compare -a postgres.json -b lakebase.json -expect FILE -mode plain|tls [-uses FILE] [-a2 F -b2 F] [-list F]
+//	pqsuite compare -a postgres.json -b lakebase.json -expect FILE -mode plain|tls [-suite pq|pgxpool] [-uses FILE] [-a2 F -b2 F] [-list F]
 //	    prints the table of differences and exits 1 on any difference that the
 //	    expect file does not list, on a listed one that did not happen, on a
 //	    hang, on a failure outside any test, and when no test ran. With -list
@@ -20,8 +22,9 @@
 //	    rerun does not show is reported as not reproduced instead.
 //
 // The expect file has one intended difference a line, fields separated by
-// '|': mode (plain, tls or *), test name, result through postgres, result
-// through lakebase, reason. Blank lines and lines starting with # are
+// '|': mode (plain, tls or *), test name, result of the first run (through
+// postgres; plain pgxpool), result of the second (through lakebase; through
+// Configure), reason. Blank lines and lines starting with # are
 // ignored.
 package main
 
@@ -414,7 +417,7 @@ func readExpect(path, mode string) ([]*expectation, error) {
 		}
 		f := strings.SplitN(line, "|", 5)
 		if len(f) != 5 {
-			return nil, fmt.Errorf("%s:%d: want mode|test|postgres result|lakebase result|reason", path, i+1)
+			return nil, fmt.Errorf("%s:%d: want mode|test|first run's result|second run's result|reason", path, i+1)
 		}
 		for j := range f {
 			f[j] = strings.TrimSpace(f[j])
@@ -452,16 +455,21 @@ func counts(r *runResults) map[string]int {
 
 func compareCmd(args []string) (bool, error) {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
-	aPath := fs.String("a", "", "results through postgres")
-	bPath := fs.String("b", "", "results through lakebase")
+	aPath := fs.String("a", "", "results of the first run (through postgres)")
+	bPath := fs.String("b", "", "results of the second run (through lakebase)")
+	suiteName := fs.String("suite", "pq", "pq or pgxpool: how the runs are named")
 	expectPath := fs.String("expect", "", "intended differences")
 	mode := fs.String("mode", "plain", "plain or tls: which intended differences apply")
 	usesPath := fs.String("uses", "", "file naming, a line each, the top-level tests that opened a connection through the driver name")
 	verbose := fs.Bool("v", false, "print the output of each test that differs")
-	a2Path := fs.String("a2", "", "results through postgres of a rerun of the differing tests")
-	b2Path := fs.String("b2", "", "results through lakebase of that rerun")
+	a2Path := fs.String("a2", "", "results of the first run's rerun of the differing tests")
+	b2Path := fs.String("b2", "", "results of the second run's rerun")
 	listPath := fs.String("list", "", "write here a -run pattern of the packages' top-level tests that differ unexpectedly (hangs aside), to rerun them; print nothing else")
 	_ = fs.Parse(args)
+	s, known := suites[*suiteName]
+	if !known {
+		return false, fmt.Errorf("unknown -suite %q", *suiteName)
+	}
 	a, err := readResults(*aPath)
 	if err != nil {
 		return false, err
@@ -492,7 +500,7 @@ func compareCmd(args []string) (bool, error) {
 	for _, run := range []struct {
 		name string
 		r    *runResults
-	}{{"postgres", a}, {"lakebase", b}} {
+	}{{s.a, a}, {s.b, b}} {
 		c := counts(run.r)
 		fmt.Printf("  %-9s %4d tests (subtests included): %d passed, %d failed, %d skipped, %d hung, %d crashed; %d binary run(s), %.0fs\n",
 			run.name+":", len(run.r.Tests), c[pass], c[fail], c[skip], c[hang], c[crash], run.r.Runs, run.r.Seconds)
@@ -536,10 +544,10 @@ func compareCmd(args []string) (bool, error) {
 				}
 			}
 		}
-		fmt.Printf("  through the driver name: %d of %d top-level tests (%d of %d with subtests) opened a connection with sql.Open(driver); the others use pq.NewConnector, pq.Open, pq.DialOpen, NewListener or no connection, and run the same code in both runs\n",
-			topUsing, top, allUsing, all)
+		fmt.Printf("  through %s: %d of %d top-level tests (%d of %d with subtests) %s\n",
+			s.b, topUsing, top, allUsing, all, s.uses)
 		if topUsing == 0 {
-			fmt.Printf("  FAIL: no test opened a connection through the driver name: the comparison proves nothing\n")
+			fmt.Printf("  FAIL: no test went through %s: the comparison proves nothing\n", s.b)
 			ok = false
 		}
 	}
@@ -586,12 +594,12 @@ func compareCmd(args []string) (bool, error) {
 		diffs = append(diffs, d)
 	}
 	if len(bothFail) > 0 {
-		fmt.Printf("  failed through both drivers (the same; a problem of the setup or of lib/pq, not of lakebase): %s\n", strings.Join(bothFail, ", "))
+		fmt.Printf("  %s: %s\n", s.same, strings.Join(bothFail, ", "))
 	}
 	if len(diffs) == 0 {
 		fmt.Printf("  no differences\n")
 	} else {
-		fmt.Printf("\n  %-60s %-9s %-9s %s\n", "test", "postgres", "lakebase", "")
+		fmt.Printf("\n  %-60s %-9s %-9s %s\n", "test", s.a, s.b, "")
 		for _, d := range diffs {
 			note := "UNEXPECTED"
 			switch {
@@ -611,8 +619,8 @@ func compareCmd(args []string) (bool, error) {
 			for _, run := range []struct {
 				name string
 				r    *runResults
-			}{{"postgres", a}, {"lakebase", b}} {
-				fmt.Printf("\n  --- %s through %s (%s):\n", d.name, run.name, map[bool]string{true: d.a, false: d.b}[run.name == "postgres"])
+			}{{s.a, a}, {s.b, b}} {
+				fmt.Printf("\n  --- %s through %s (%s):\n", d.name, run.name, map[bool]string{true: d.a, false: d.b}[run.name == s.a])
 				if r := run.r.Tests[d.name]; r != nil {
 					for _, l := range r.Output {
 						fmt.Printf("      %s\n", l)
@@ -623,7 +631,7 @@ func compareCmd(args []string) (bool, error) {
 	}
 	for _, e := range expect {
 		if !e.seen {
-			fmt.Printf("  FAIL: intended difference did not happen (update the list in scripts/pq-suite.sh): %s: postgres %s, lakebase %s\n", e.test, e.a, e.b)
+			fmt.Printf("  FAIL: intended difference did not happen (update the list in %s): %s: %s %s, %s %s\n", s.script, e.test, s.a, e.a, s.b, e.b)
 			ok = false
 		}
 	}
