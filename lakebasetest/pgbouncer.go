@@ -143,8 +143,8 @@ func (b *pgBouncer) launch(ctx context.Context, program, ini string) error {
 	cmd := exec.Command(program, ini)
 	cmd.Dir = b.dir
 	cmd.Env = serverEnv()
-	cmd.SysProcAttr = b.owner.procAttr()
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	cmd.SysProcAttr = b.owner.procAttr() // SIGQUIT, should this process die, ends PgBouncer too
+	passFileLimit()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("lakebasetest: start pgbouncer: %w", err)
 	}
