@@ -83,43 +83,44 @@ func TestPoolerAuthModes(t *testing.T) {
 	}
 }
 
-// pooled=true names an endpoint's pooled host: an endpoint without one is
-// a clear error naming the endpoint, before anything is minted.
-func TestPoolerEndpointWithoutPooledHost(t *testing.T) {
+// pooled=true names an endpoint's pooled host: an endpoint without one is a
+// clear error naming the endpoint, before anything is minted (wrapping
+// ErrNotFound). A pooler that takes native roles only (as Lakebase's did)
+// refuses a minted credential like a wrong password: the error says what
+// that means and where to read more, keeps the server's 28P01, and the
+// connect tries one fresh credential, not more.
+func TestPoolerRefusals(t *testing.T) {
 	t.Parallel()
 	kit := sharedKit(t)
-	path := addEndpoint(t, kit, lakebasetest.EndpointOptions{})
-	dsn := fmt.Sprintf("endpoint=%s pooled=true %s", quote(path), m2mKeys(kit, kit.ServicePrincipal))
-	logs, _, err := pingFails(t, dsn)
-	wantConnectError(t, err, "resolve", path, "no pooled host")
-	if !errors.Is(err, lakebase.ErrNotFound) {
-		t.Errorf("error %v does not wrap ErrNotFound", err)
+	for _, tc := range []struct {
+		name  string
+		opts  lakebasetest.EndpointOptions
+		step  string
+		parts []string
+		mints int
+		cause func(error) bool
+	}{
+		{"no pooled host", lakebasetest.EndpointOptions{}, "resolve", []string{"no pooled host"}, 0,
+			func(err error) bool { return errors.Is(err, lakebase.ErrNotFound) }},
+		{"native roles only", lakebasetest.EndpointOptions{Pooled: true, PooledNativeOnly: true}, "login",
+			[]string{"pooled host refused", "connection-pooling"}, 2,
+			func(err error) bool { var e *pq.Error; return errors.As(err, &e) && e.Code == "28P01" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := addEndpoint(t, kit, tc.opts)
+			dsn := fmt.Sprintf("endpoint=%s pooled=true %s", quote(path), m2mKeys(kit, kit.ServicePrincipal))
+			logs, _, err := pingFails(t, dsn)
+			wantConnectError(t, err, tc.step, append([]string{path}, tc.parts...)...)
+			if !tc.cause(err) {
+				t.Errorf("error %v does not carry its cause", err)
+			}
+			if n := kit.Workspace.MintsForEndpoint(path); n != tc.mints {
+				t.Errorf("%d credentials minted, want %d", n, tc.mints)
+			}
+			kitSecrets(kit).check(t, logs, err)
+		})
 	}
-	if n := kit.Workspace.MintsForEndpoint(path); n != 0 {
-		t.Errorf("%d credentials minted for an endpoint without a pooled host, want 0", n)
-	}
-	kitSecrets(kit).check(t, logs, err)
-}
-
-// A pooler that takes native roles only (as Lakebase's did) refuses a
-// minted credential like a wrong password: the error says what that means
-// and where to read more, keeps the server's error, and the connect tries
-// one fresh credential, not more.
-func TestPoolerRefusingOAuth(t *testing.T) {
-	t.Parallel()
-	kit := sharedKit(t)
-	path := addEndpoint(t, kit, lakebasetest.EndpointOptions{Pooled: true, PooledNativeOnly: true})
-	dsn := fmt.Sprintf("endpoint=%s pooled=true %s", quote(path), m2mKeys(kit, kit.ServicePrincipal))
-	logs, _, err := pingFails(t, dsn)
-	wantConnectError(t, err, "login", path, "pooled host refused", "connection-pooling")
-	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) || pqErr.Code != "28P01" {
-		t.Errorf("error %v does not carry the server's 28P01", err)
-	}
-	if n := kit.Workspace.MintsForEndpoint(path); n != 2 {
-		t.Errorf("%d credentials minted, want 2: the first and one retry", n)
-	}
-	kitSecrets(kit).check(t, logs, err)
 }
 
 // What applications do through database/sql works through the pooler:

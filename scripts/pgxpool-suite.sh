@@ -75,31 +75,9 @@ EOF
 
 start=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgxpool-suite.XXXXXX")
-pgctl=
-pgdata=
-server_user=
-cleanup() {
-  local rc=$?
-  if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
-    as_server "$pgctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-  fi
-  if [ "${PGXSUITE_KEEP:-}" = 1 ]; then
-    say "kept $work"
-  else
-    rm -rf "$work"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_server() { # run a command as the server's owner
-  if [ -n "$server_user" ]; then
-    runuser -u "$server_user" -- "$@"
-  else
-    "$@"
-  fi
-}
+keep=${PGXSUITE_KEEP:-}
+# shellcheck source=scripts/suite-lib.sh
+. "$repo/scripts/suite-lib.sh"
 
 # --- 1. pgx's source, its pool constructors routed through pgxsuite ---------
 module=github.com/jackc/pgx/v5
@@ -129,33 +107,11 @@ calls=$(grep -c -e 'pgxsuite\.New(' -e 'pgxsuite\.NewWithConfig(' "$pgx"/pgxpool
 say "rewrote $calls pool constructor calls in pgxpool's tests"
 # The copy requires lakebase from this repository; lakebasepgx, built into
 # the test binary, then uses the copy of pgx under test.
-(
-  cd "$pgx"
-  go mod edit -go="$(cd "$repo" && go list -m -f '{{.GoVersion}}')" \
-    -require=github.com/lakebase-go/lakebase@v0.0.0 \
-    -replace=github.com/lakebase-go/lakebase="$repo"
-  cat "$repo/go.sum" >>go.sum
-  go mod tidy
-) || die "could not resolve the copy's modules (go mod tidy)"
+use_this_lakebase "$pgx"
 go build -o "$work/pqsuite" ./scripts/pqsuite
 
 # --- 2. PostgreSQL with a SCRAM role, plaintext and TLS ---------------------
-bindir=
-if command -v initdb >/dev/null 2>&1; then
-  bindir=$(dirname "$(readlink -f "$(command -v initdb)")")
-else
-  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1 || true)
-fi
-for b in initdb pg_ctl postgres psql; do
-  [ -x "$bindir/$b" ] || die "PostgreSQL server binaries not found (initdb, pg_ctl, postgres, psql in PATH or /usr/lib/postgresql/*/bin)"
-done
-pgctl="$bindir/pg_ctl"
-say "PostgreSQL: $("$bindir/postgres" --version)"
-chmod 755 "$work"
-if [ "$(id -u)" = 0 ]; then
-  server_user=postgres
-  id "$server_user" >/dev/null 2>&1 || die "running as root needs a postgres user to run the server as"
-fi
+find_postgres
 pgdir="$work/pg"
 pgdata="$pgdir/data"
 mkdir -p "$pgdir/ssl"

@@ -159,31 +159,9 @@ EOF
 
 start=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/pq-suite.XXXXXX")
-pgctl=
-pgdata=
-server_user=
-cleanup() {
-  local rc=$?
-  if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
-    as_server "$pgctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-  fi
-  if [ "${PQSUITE_KEEP:-}" = 1 ]; then
-    say "kept $work"
-  else
-    rm -rf "$work"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_server() { # run a command as the server's owner
-  if [ -n "$server_user" ]; then
-    runuser -u "$server_user" -- "$@"
-  else
-    "$@"
-  fi
-}
+keep=${PQSUITE_KEEP:-}
+# shellcheck source=scripts/suite-lib.sh
+. "$repo/scripts/suite-lib.sh"
 
 # --- 1. lib/pq's source, pointed at $PQSUITE_DRIVER -------------------------
 go mod download github.com/lib/pq
@@ -224,33 +202,11 @@ say "packages: ${packages[*]}"
 
 # The copy requires lakebase from this repository; lakebase, built into the
 # test binary, then uses the copy of lib/pq under test.
-(
-  cd "$pq"
-  go mod edit -go="$(cd "$repo" && go list -m -f '{{.GoVersion}}')" \
-    -require=github.com/lakebase-go/lakebase@v0.0.0 \
-    -replace=github.com/lakebase-go/lakebase="$repo"
-  cat "$repo/go.sum" >>go.sum
-  go mod tidy
-) || die "could not resolve the copy's modules (go mod tidy)"
+use_this_lakebase "$pq"
 go build -o "$work/pqsuite" ./scripts/pqsuite
 
 # --- 2. PostgreSQL as lib/pq's CI sets it up ---------------------------------
-bindir=
-if command -v initdb >/dev/null 2>&1; then
-  bindir=$(dirname "$(readlink -f "$(command -v initdb)")")
-else
-  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1 || true)
-fi
-for b in initdb pg_ctl postgres psql; do
-  [ -x "$bindir/$b" ] || die "PostgreSQL server binaries not found (initdb, pg_ctl, postgres, psql in PATH or /usr/lib/postgresql/*/bin)"
-done
-pgctl="$bindir/pg_ctl"
-say "PostgreSQL: $("$bindir/postgres" --version)"
-chmod 755 "$work"
-if [ "$(id -u)" = 0 ]; then
-  server_user=postgres
-  id "$server_user" >/dev/null 2>&1 || die "running as root needs a postgres user to run the server as"
-fi
+find_postgres
 pgdir="$work/pg"
 pgdata="$pgdir/data"
 mkdir -p "$pgdir/ssl"
