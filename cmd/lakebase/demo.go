@@ -24,7 +24,9 @@ any query failed. No Databricks account is needed. PostgreSQL's installed
 server binaries are used if there are any; otherwise the first run downloads
 PostgreSQL (about 10 MB, kept in the user's cache directory; the
 LAKEBASE_TEST_POSTGRES_* variables set a mirror or a downloaded copy). It
-exits 2 when it has no PostgreSQL to run.`,
+exits 2 when it has no PostgreSQL to run. With --pooled the workload goes to
+an Autoscaling endpoint's pooled host instead: the gateway in front of a
+PgBouncer in transaction mode (pgbouncer must be installed; exit 2 without).`,
 }
 
 // demoOptions are the demo's flags.
@@ -32,6 +34,7 @@ type demoOptions struct {
 	duration time.Duration
 	lifetime time.Duration
 	workers  int
+	pooled   bool
 }
 
 // check rejects options the demo cannot run with.
@@ -54,6 +57,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the workload runs")
 	fs.DurationVar(&o.lifetime, "lifetime", 5*time.Second, "how long each credential lives (an hour on Lakebase)")
 	fs.IntVar(&o.workers, "workers", 4, "how many goroutines run queries")
+	fs.BoolVar(&o.pooled, "pooled", false, "run through the endpoint's pooled host (PgBouncer, transaction mode)")
 	if code, ok := demoCmd.parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -93,7 +97,20 @@ func demo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (code in
 		}
 	}()
 
-	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M)
+	dsn := kit.DSNs().M2M
+	if o.pooled {
+		err := kit.StartPgBouncer(ctx)
+		if errors.Is(err, lakebasetest.ErrPgBouncerNotFound) {
+			fmt.Fprintf(stderr, "lakebase demo: %v\n", err)
+			return exitUsage
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "lakebase demo: start PgBouncer: %v\n", err)
+			return exitFailure
+		}
+		dsn = kit.DSNs().Endpoint + " pooled=true"
+	}
+	cfg, err := lakebase.ParseDSN(dsn)
 	if err != nil {
 		fmt.Fprintf(stderr, "lakebase demo: %v\n", err)
 		return exitFailure
@@ -121,10 +138,15 @@ func demo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (code in
 
 // printSetup describes what the kit runs and what the workload will do.
 func printSetup(w io.Writer, kit *lakebasetest.Kit, cfg *lakebase.Config, o demoOptions) {
-	gw := kit.InstanceGateway()
 	fmt.Fprintf(w, "  workspace  %s (fake)\n", kit.Workspace.URL())
-	fmt.Fprintf(w, "  instance   %s: gateway %s:%d (TLS, checks credentials), PostgreSQL %s:%d\n",
-		lakebasetest.DefaultInstance, gw.Host(), gw.Port(), kit.Postgres.Host(), kit.Postgres.Port())
+	if o.pooled {
+		fmt.Fprintf(w, "  endpoint   %s: pooled host, a gateway (TLS, checks credentials) in front of PgBouncer (transaction mode), PostgreSQL %s:%d\n",
+			lakebasetest.DefaultEndpoint, kit.Postgres.Host(), kit.Postgres.Port())
+	} else {
+		gw := kit.InstanceGateway()
+		fmt.Fprintf(w, "  instance   %s: gateway %s:%d (TLS, checks credentials), PostgreSQL %s:%d\n",
+			lakebasetest.DefaultInstance, gw.Host(), gw.Port(), kit.Postgres.Host(), kit.Postgres.Port())
+	}
 	fmt.Fprintf(w, "  identity   service principal %s (OAuth M2M)\n", kit.ServicePrincipal.ApplicationID)
 	fmt.Fprintf(w, "  workload   %d workers for %s; credentials live %s; the pool keeps %d idle connection, each for at most %s\n",
 		o.workers, o.duration, o.lifetime, maxIdle, maxLifetime)

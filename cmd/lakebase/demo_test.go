@@ -66,6 +66,32 @@ func TestDemo(t *testing.T) {
 	t.Logf("\n%s", r.stdout)
 }
 
+// With --pooled the workload runs through the endpoint's pooled host, a
+// real PgBouncer in transaction mode, across credential rotations, without a
+// failed query. Where pgbouncer is not installed the demo exits 2 with the
+// kit's reason, and the test skips (fails under CI).
+func TestDemoPooled(t *testing.T) {
+	r := runCmd("demo", "--pooled", "--duration", "5s", "--lifetime", "2s", "--workers", "3")
+	skipWithoutDemoServer(t, r)
+	if r.code == exitUsage && strings.Contains(r.stderr, "lakebasetest: no pgbouncer") {
+		lakebasetest.Require(t, noDemoPgBouncer(strings.TrimSpace(r.stderr)))
+	}
+	if r.code != exitOK {
+		t.Fatalf("demo --pooled failed:\n%v", r)
+	}
+	if !strings.Contains(r.stdout, "PgBouncer (transaction mode)") || !strings.Contains(r.stdout, "pooled=true") {
+		t.Errorf("the setup does not say the workload goes through the pooler:\n%v", r)
+	}
+	checkSummary(t, r)
+}
+
+// noDemoPgBouncer is the demo's report that it had no pgbouncer.
+type noDemoPgBouncer string
+
+func (e noDemoPgBouncer) Error() string { return string(e) }
+
+func (e noDemoPgBouncer) Is(target error) bool { return target == lakebasetest.ErrPgBouncerNotFound }
+
 // Without PostgreSQL (none installed, and the download fails) the demo exits
 // 2 with one line that says what is missing and how to get it, and panics
 // nowhere.
