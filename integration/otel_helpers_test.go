@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -250,5 +251,32 @@ func pingFor(t *testing.T, db *sql.DB, d, interval time.Duration) int {
 			return n
 		}
 		time.Sleep(interval)
+	}
+}
+
+// checkRetriedConnect checks the trace of a second connect whose first login
+// was refused (28P01) and retried: one lakebase.login.retry event, the steps
+// twice under it, the first login failed, the connect itself not.
+func checkRetriedConnect(t *testing.T, sink *otelSink) {
+	t.Helper()
+	connects := sink.named("lakebase.connect")
+	if len(connects) != 2 {
+		t.Fatalf("%d connect spans, want 2", len(connects))
+	}
+	second := connects[1]
+	events := second.Events()
+	if len(events) != 1 || events[0].Name != "lakebase.login.retry" ||
+		!hasAll(attribute.NewSet(events[0].Attributes...), []attribute.KeyValue{attribute.String("error.type", "28P01")}) {
+		t.Errorf("the second connect's events are %+v, want one lakebase.login.retry with error.type 28P01", events)
+	}
+	want := []string{"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login",
+		"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login"}
+	children := sink.children(second)
+	if got := names(children); !slices.Equal(got, want) {
+		t.Fatalf("the second connect's children are %v, want %v", got, want)
+	}
+	checkFailed(t, children[4], "28P01")
+	if st := second.Status(); st.Code == codes.Error {
+		t.Errorf("the retried connect failed: %v", st)
 	}
 }

@@ -255,26 +255,7 @@ func TestTelemetryLoginRetry(t *testing.T) {
 	if got := sink.sum(t, "lakebase.credential.mints", success); got != 2 {
 		t.Errorf("lakebase.credential.mints{success} = %d, want 2", got)
 	}
-	connects := sink.named("lakebase.connect")
-	if len(connects) != 2 {
-		t.Fatalf("%d connect spans, want 2", len(connects))
-	}
-	second := connects[1]
-	events := second.Events()
-	if len(events) != 1 || events[0].Name != "lakebase.login.retry" ||
-		!hasAll(attribute.NewSet(events[0].Attributes...), []attribute.KeyValue{attribute.String("error.type", "28P01")}) {
-		t.Errorf("the second connect's events are %+v, want one lakebase.login.retry with error.type 28P01", events)
-	}
-	want := []string{"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login",
-		"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login"}
-	children := sink.children(second)
-	if got := names(children); !slices.Equal(got, want) {
-		t.Fatalf("the second connect's children are %v, want %v", got, want)
-	}
-	checkFailed(t, children[4], "28P01")
-	if st := second.Status(); st.Code == codes.Error {
-		t.Errorf("the retried connect failed: %v", st)
-	}
+	checkRetriedConnect(t, sink)
 }
 
 // A server that refuses connections: the connect re-resolves the host once
