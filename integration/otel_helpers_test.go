@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -279,4 +280,27 @@ func checkRetriedConnect(t *testing.T, sink *otelSink) {
 	if st := second.Status(); st.Code == codes.Error {
 		t.Errorf("the retried connect failed: %v", st)
 	}
+}
+
+// checkConnectSpan checks connect span sp, the i-th of a test, of a login
+// through gateway gw to the default instance: its five steps in order and
+// the database semantic conventions' attributes. It returns the steps.
+func checkConnectSpan(t *testing.T, sink *otelSink, i int, sp sdktrace.ReadOnlySpan, gw *lakebasetest.Gateway) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	wantSteps := []string{"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login"}
+	children := sink.children(sp)
+	if got := names(children); !slices.Equal(got, wantSteps) {
+		t.Fatalf("connect %d has the children %v, want %v", i, got, wantSteps)
+	}
+	want := []attribute.KeyValue{
+		attribute.String("db.system.name", "postgresql"),
+		attribute.String("db.namespace", lakebase.DefaultDBName),
+		attribute.String("lakebase.instance", lakebasetest.DefaultInstance),
+		attribute.String("server.address", gw.Host()),
+		attribute.Int("server.port", gw.Port()),
+	}
+	if set := attribute.NewSet(sp.Attributes()...); !hasAll(set, want) {
+		t.Fatalf("connect %d has the attributes %v, want %v among them", i, sp.Attributes(), want)
+	}
+	return children
 }

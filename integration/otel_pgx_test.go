@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasepgx"
 	"github.com/lakebase-go/lakebase/lakebasetest"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -77,22 +75,8 @@ func TestTelemetryPgxConnect(t *testing.T) {
 		t.Fatalf("%d lakebase.connect spans for %d new connections, want one each, 3", len(connects), opened)
 	}
 	gw := kit.InstanceGateway()
-	wantSteps := []string{"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login"}
 	for i, sp := range connects {
-		children := sink.children(sp)
-		if got := names(children); !slices.Equal(got, wantSteps) {
-			t.Fatalf("connect %d has the children %v, want %v", i, got, wantSteps)
-		}
-		want := []attribute.KeyValue{
-			attribute.String("db.system.name", "postgresql"),
-			attribute.String("db.namespace", lakebase.DefaultDBName),
-			attribute.String("lakebase.instance", lakebasetest.DefaultInstance),
-			attribute.String("server.address", gw.Host()),
-			attribute.Int("server.port", gw.Port()),
-		}
-		if set := attribute.NewSet(sp.Attributes()...); !hasAll(set, want) {
-			t.Fatalf("connect %d has the attributes %v, want %v among them", i, sp.Attributes(), want)
-		}
+		children := checkConnectSpan(t, sink, i, sp, gw)
 		if sp.SpanKind() != trace.SpanKindClient || sp.Status().Code == codes.Error {
 			t.Errorf("connect %d: kind %v, status %v; want a client span that succeeded", i, sp.SpanKind(), sp.Status())
 		}

@@ -2,11 +2,9 @@ package integration_test
 
 import (
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -69,21 +67,8 @@ func TestTelemetryRotation(t *testing.T) {
 	if len(connects) != pings {
 		t.Fatalf("%d lakebase.connect spans, want one per ping, %d", len(connects), pings)
 	}
-	wantSteps := []string{"lakebase.resolve", "lakebase.identity", "lakebase.mint", "lakebase.dial", "lakebase.login"}
 	for i, sp := range connects {
-		if got := names(sink.children(sp)); !slices.Equal(got, wantSteps) {
-			t.Fatalf("connect %d has the children %v, want %v", i, got, wantSteps)
-		}
-		want := []attribute.KeyValue{
-			attribute.String("db.system.name", "postgresql"),
-			attribute.String("db.namespace", lakebase.DefaultDBName),
-			attribute.String("lakebase.instance", lakebasetest.DefaultInstance),
-			attribute.String("server.address", gw.Host()),
-			attribute.Int("server.port", gw.Port()),
-		}
-		if set := attribute.NewSet(sp.Attributes()...); !hasAll(set, want) {
-			t.Fatalf("connect %d has the attributes %v, want %v among them", i, sp.Attributes(), want)
-		}
+		checkConnectSpan(t, sink, i, sp, gw)
 		if sp.Status().Code == codes.Error {
 			t.Errorf("connect %d failed: %v", i, sp.Status())
 		}
