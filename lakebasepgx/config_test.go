@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasepgx"
@@ -131,7 +130,7 @@ func TestConfigureKeepsPoolSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer connector.Close()
+	t.Cleanup(func() { connector.Close() })
 	poolCfg, err := pgxpool.ParseConfig("pool_max_conns=1 search_path=from_pgx")
 	if err != nil {
 		t.Fatal(err)
@@ -139,17 +138,7 @@ func TestConfigureKeepsPoolSettings(t *testing.T) {
 	var before, after atomic.Int32
 	poolCfg.BeforeConnect = func(context.Context, *pgx.ConnConfig) error { before.Add(1); return nil }
 	poolCfg.AfterConnect = func(context.Context, *pgx.Conn) error { after.Add(1); return nil }
-	poolCfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 20 * time.Second}
-	}
-	if err := lakebasepgx.Configure(poolCfg, connector); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := configuredPool(t, poolCfg, connector)
 	ctx := testContext(t, time.Minute)
 
 	var app, path string

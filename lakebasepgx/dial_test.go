@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lakebase-go/lakebase"
-	"github.com/lakebase-go/lakebase/lakebasepgx"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -97,17 +94,7 @@ func TestConfigureDialsThroughTheApplicationsTransport(t *testing.T) {
 	}
 	tr := &transport{}
 	poolCfg.ConnConfig.DialFunc, poolCfg.ConnConfig.LookupFunc = tr.dial, tr.lookUp
-	poolCfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 20 * time.Second}
-	}
-	if err := lakebasepgx.Configure(poolCfg, connector); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := configuredPool(t, poolCfg, connector)
 	ctx := testContext(t, time.Minute)
 
 	// Two connections at once: two logins.

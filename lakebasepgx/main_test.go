@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
@@ -114,6 +116,26 @@ func newPoolWithConfig(t *testing.T, dsn string, poolCfg *pgxpool.Config) *lakeb
 		t.Fatal(err)
 	}
 	pool, err := lakebasepgx.NewPoolWithConfig(context.Background(), cfg, poolCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// configuredPool configures poolCfg for connector, a context that ends
+// sending a cancel request (pgx's default sets a deadline on the connection
+// instead), and opens its pool, closed when the test ends (before the
+// connector, whose cleanup the caller registered first).
+func configuredPool(t *testing.T, poolCfg *pgxpool.Config, connector *lakebase.Connector) *pgxpool.Pool {
+	t.Helper()
+	poolCfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 20 * time.Second}
+	}
+	if err := lakebasepgx.Configure(poolCfg, connector); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
