@@ -132,19 +132,7 @@ host    all pgx_scram 127.0.0.1/32 scram-sha-256
 hostssl all pgx_ssl   127.0.0.1/32 scram-sha-256
 EOF
 [ -z "$server_user" ] || chown "$server_user" "$pgdata/pg_hba.conf"
-port=
-for attempt in 1 2 3 4; do
-  port=$("$work/pqsuite" freeport)
-  if as_server "$pgctl" -D "$pgdata" -l "$pgdir/postgres.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port \
-      -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-      -c max_connections=200 -c shared_buffers=32MB \
-      -c ssl=on -c ssl_cert_file=$pgdir/ssl/server.pem -c ssl_key_file=$pgdir/ssl/server-key.pem" start >"$work/pg_ctl.log" 2>&1; then
-    break
-  fi
-  grep -q 'could not bind' "$pgdir/postgres.log" 2>/dev/null && [ $attempt -lt 4 ] && continue
-  cat "$work/pg_ctl.log" "$pgdir/postgres.log" >&2 || true
-  die "PostgreSQL did not start"
-done
+start_postgres "-c ssl_cert_file=$pgdir/ssl/server.pem -c ssl_key_file=$pgdir/ssl/server-key.pem"
 "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$pgdir" -p "$port" -U postgres -d postgres \
   -c "create user pgx_scram with superuser password 'secret'" -c "create user pgx_ssl with superuser password 'secret'" \
   -c 'create database pgx_test' >"$work/init.log" 2>&1 ||

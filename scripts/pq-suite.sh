@@ -221,20 +221,7 @@ as_server "$bindir/initdb" -D "$pgdata" -U pqgo --auth=trust -E UTF8 --locale=C.
   { cat "$work/initdb.log" >&2; die "initdb failed"; }
 cp "$pq/testdata/postgres/pg_hba.conf" "$pgdata/pg_hba.conf"
 [ -z "$server_user" ] || chown "$server_user" "$pgdata/pg_hba.conf"
-port=
-for attempt in 1 2 3 4; do
-  port=$("$work/pqsuite" freeport)
-  if as_server "$pgctl" -D "$pgdata" -l "$pgdir/postgres.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port \
-      -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-      -c max_connections=200 -c shared_buffers=32MB \
-      -c ssl=on -c ssl_ca_file=$pgdir/ssl/root.crt -c ssl_cert_file=$pgdir/ssl/server.crt \
-      -c ssl_key_file=$pgdir/ssl/server.key" start >"$work/pg_ctl.log" 2>&1; then
-    break
-  fi
-  grep -q 'could not bind' "$pgdir/postgres.log" 2>/dev/null && [ $attempt -lt 4 ] && continue
-  cat "$work/pg_ctl.log" "$pgdir/postgres.log" >&2 || true
-  die "PostgreSQL did not start"
-done
+start_postgres "-c ssl_ca_file=$pgdir/ssl/root.crt -c ssl_cert_file=$pgdir/ssl/server.crt -c ssl_key_file=$pgdir/ssl/server.key"
 # lib/pq's init SQL (testdata/postgres/docker-entrypoint-initdb.d), but for
 # its ALTER SYSTEMs, which the -c settings above replace with this directory's
 # paths.

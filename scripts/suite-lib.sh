@@ -65,3 +65,21 @@ use_this_lakebase() {
     go mod tidy
   ) || die "could not resolve the copy's modules (go mod tidy)"
 }
+
+# start_postgres starts the server in $pgdata on a free port of 127.0.0.1,
+# with TLS as the settings given ("-c ssl_cert_file=..." and so on) say, its
+# socket in $pgdir, and sets port. A port taken meanwhile is tried again.
+start_postgres() {
+  port=
+  for attempt in 1 2 3 4; do
+    port=$("$work/pqsuite" freeport)
+    if as_server "$pgctl" -D "$pgdata" -l "$pgdir/postgres.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port \
+        -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+        -c max_connections=200 -c shared_buffers=32MB -c ssl=on $*" start >"$work/pg_ctl.log" 2>&1; then
+      return 0
+    fi
+    grep -q 'could not bind' "$pgdir/postgres.log" 2>/dev/null && [ $attempt -lt 4 ] && continue
+    cat "$work/pg_ctl.log" "$pgdir/postgres.log" >&2 || true
+    die "PostgreSQL did not start"
+  done
+}
