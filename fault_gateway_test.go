@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
-	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
 )
@@ -93,7 +92,6 @@ func TestFaultDatabaseOutage(t *testing.T) {
 	e := newFaultEnv(t)
 	db, _ := e.open(e.dsn())
 	fillPool(t, db, 2)
-	time.Sleep(pqsession.IdleBeforeCheck)
 	if err := e.gateway.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}

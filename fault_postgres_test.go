@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lakebase-go/lakebase/lakebasetest"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 )
 
 // The faults here are what a real PostgreSQL does to its sessions: a backend
@@ -128,7 +127,8 @@ func (f *pgFault) restart() {
 	}
 }
 
-// kind names the class of err, the part of an outcome that must match.
+// kind names the class of err, the part of an outcome that must match: for
+// a network error, with the server's reason when errors.As finds it.
 func kind(err error) string {
 	switch {
 	case err == nil:
@@ -138,6 +138,10 @@ func kind(err error) string {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
+		var pe *pq.Error
+		if errors.As(err, &pe) {
+			return fmt.Sprintf("network error, %s %s", pe.Severity, pe.Code)
+		}
 		return "network error"
 	}
 	return "error: " + err.Error()
@@ -158,30 +162,122 @@ func (f *pgFault) sessionEndsWhileIdle(wait time.Duration, end func(pid int)) st
 }
 
 // An idle pooled session that the server ended is replaced without the
-// caller seeing it once it was idle for pqsession.IdleBeforeCheck: lakebase
-// looks before the request and finds the server's FATAL. A session used
-// within that time is not looked at: the request goes out, and lakebase
-// reports the end of the session, where lib/pq reports
-// driver.ErrBadConn and database/sql sends the request again (safe here,
-// unsafe when the request was running: see the statement tests).
+// caller seeing it, however recently it was used: lakebase looks at the
+// socket before each request and finds the server's FATAL, so nothing is
+// sent and database/sql moves the request to a new session. lib/pq sends
+// the request, gets the FATAL, reports driver.ErrBadConn, and database/sql
+// sends the request again (safe here, unsafe when the request was running:
+// see the statement tests).
 func TestFaultPostgresTerminateIdle(t *testing.T) {
-	t.Run("idle", func(t *testing.T) {
-		forEachDriver(t, same("ok"), func(f *pgFault) string {
-			return f.sessionEndsWhileIdle(pqsession.IdleBeforeCheck+100*time.Millisecond, f.terminate)
+	for _, wait := range []time.Duration{0, 1100 * time.Millisecond} {
+		t.Run(fmt.Sprint("idle ", wait), func(t *testing.T) {
+			forEachDriver(t, same("ok"), func(f *pgFault) string {
+				return f.sessionEndsWhileIdle(wait, f.terminate)
+			})
 		})
+	}
+}
+
+// A fast restart: idle sessions are replaced without the caller seeing it.
+func TestFaultPostgresRestartIdle(t *testing.T) {
+	forEachDriver(t, same("ok"), func(f *pgFault) string {
+		return f.sessionEndsWhileIdle(0, func(int) { f.restart() })
 	})
-	t.Run("just used", func(t *testing.T) {
-		forEachDriver(t, outcomes{postgres: "ok", lakebase: "network error"}, func(f *pgFault) string {
-			return f.sessionEndsWhileIdle(0, f.terminate)
+}
+
+// poolEndedAfterUse fills a pool of 8 sessions, then, round after round,
+// uses all 8 at once, has end end them right after, and runs 8 statements
+// at once on the pool; it reports how many of those failed.
+func (f *pgFault) poolEndedAfterUse(rounds int, end func(pids []int)) string {
+	const size = 8
+	f.db.SetMaxOpenConns(size)
+	f.db.SetMaxIdleConns(size)
+	failed := 0
+	for range rounds {
+		conns := make([]*sql.Conn, size)
+		pids := make([]int, size)
+		for i := range conns {
+			c, err := f.db.Conn(context.Background())
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			if err := c.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pids[i]); err != nil {
+				f.t.Fatal(err)
+			}
+			conns[i] = c
+		}
+		for _, c := range conns {
+			_ = c.Close() // back to the pool, idle
+		}
+		end(pids)
+		errs := make(chan error, size)
+		for range size {
+			go func() {
+				var one int
+				errs <- f.db.QueryRow("SELECT 1").Scan(&one)
+			}()
+		}
+		for range size {
+			if err := <-errs; err != nil {
+				failed++
+				f.t.Logf("a statement after the sessions ended: %v", err)
+			}
+		}
+	}
+	return fmt.Sprintf("%d failed", failed)
+}
+
+// A pool of 8 whose sessions are all terminated right after their use: no
+// statement issued afterwards fails, round after round.
+func TestFaultPostgresTerminatePoolAfterUse(t *testing.T) {
+	forEachDriver(t, same("0 failed"), func(f *pgFault) string {
+		return f.poolEndedAfterUse(5, func(pids []int) {
+			for _, pid := range pids {
+				f.terminate(pid)
+			}
 		})
 	})
 }
 
-// A fast restart: sessions idle long enough are replaced without the caller
-// seeing it.
-func TestFaultPostgresRestartIdle(t *testing.T) {
-	forEachDriver(t, same("ok"), func(f *pgFault) string {
-		return f.sessionEndsWhileIdle(pqsession.IdleBeforeCheck+100*time.Millisecond, func(int) { f.restart() })
+// The same with a fast restart ending the pool's sessions.
+func TestFaultPostgresRestartPoolAfterUse(t *testing.T) {
+	forEachDriver(t, same("0 failed"), func(f *pgFault) string {
+		return f.poolEndedAfterUse(2, func([]int) { f.restart() })
+	})
+}
+
+// commitAfterEnd opens a transaction, writes a row in it, has end end the
+// session while the transaction is idle, and reports what COMMIT makes of
+// it and how many rows were written.
+func (f *pgFault) commitAfterEnd(end func(pid int)) string {
+	table := "tx_cut_" + f.driver
+	if _, err := f.db.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s; CREATE TABLE %[1]s (v int)", table)); err != nil {
+		f.t.Fatal(err)
+	}
+	pid := f.backendPID()
+	tx, err := f.db.Begin()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO " + table + " VALUES (1)"); err != nil {
+		f.t.Fatal(err)
+	}
+	end(pid)
+	err = tx.Commit()
+	var rows int
+	if qerr := f.db.QueryRow("SELECT count(*) FROM " + table).Scan(&rows); qerr != nil {
+		f.t.Fatal(qerr)
+	}
+	return fmt.Sprintf("%s, %d rows", kind(err), rows)
+}
+
+// A session ended inside a transaction: the COMMIT is never sent, and
+// lakebase's error carries the server's reason (errors.As finds the
+// *pq.Error), where lib/pq sends the COMMIT into the closed connection and
+// reports driver.ErrBadConn, which database/sql returns without it.
+func TestFaultPostgresTerminateInTransaction(t *testing.T) {
+	forEachDriver(t, outcomes{postgres: "bad connection, 0 rows", lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
+		return f.commitAfterEnd(f.terminate)
 	})
 }
 
@@ -197,7 +293,7 @@ func TestFaultPostgresRestartIdle(t *testing.T) {
 // on a new session, which finds 2 and does not sleep (PostgreSQL makes that
 // safe here by rolling the first back, but it is unsafe whenever the end
 // comes after the server committed, as from a proxy). lakebase reports the
-// end of the session.
+// end of the session, with the server's reason.
 func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 	table := "cut_" + f.driver
 	if _, err := f.db.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s; DROP SEQUENCE IF EXISTS %[1]s_runs; CREATE TABLE %[1]s (v int); CREATE SEQUENCE %[1]s_runs", table)); err != nil {
@@ -222,14 +318,14 @@ func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 
 // A backend ended during a statement.
 func TestFaultPostgresTerminateDuringStatement(t *testing.T) {
-	forEachDriver(t, outcomes{postgres: "ok, 1 rows", lakebase: "network error, 0 rows"}, func(f *pgFault) string {
+	forEachDriver(t, outcomes{postgres: "ok, 1 rows", lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
 		return f.statementInterrupted(f.terminate)
 	})
 }
 
 // A fast restart during a statement.
 func TestFaultPostgresRestartDuringStatement(t *testing.T) {
-	forEachDriver(t, outcomes{lakebase: "network error, 0 rows"}, func(f *pgFault) string {
+	forEachDriver(t, outcomes{lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
 		return f.statementInterrupted(func(int) { f.restart() })
 	})
 }

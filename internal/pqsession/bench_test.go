@@ -3,16 +3,13 @@ package pqsession
 import (
 	"io"
 	"net"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // BenchmarkRequestStart measures what starting a request costs a session:
 // the write of a small request after a read returned, on a plain TCP
-// connection, by itself and through a Conn that is busy (no look) or idle
-// (a look at the socket before the write), the choice the package doc
-// explains.
+// connection, by itself and through a started Conn, which looks at the
+// socket (one non-blocking system call) before it writes.
 func BenchmarkRequestStart(b *testing.B) {
 	client, server := tcpPair(b)
 	go func() { _, _ = io.Copy(io.Discard, server) }()
@@ -25,23 +22,58 @@ func BenchmarkRequestStart(b *testing.B) {
 			}
 		}
 	})
-	for _, tc := range []struct {
-		name     string
-		lastRead time.Duration
-	}{{"busy", 0}, {"idle", -2 * IdleBeforeCheck}} {
-		b.Run(tc.name, func(b *testing.B) {
-			c := newConn(client, client, new(atomic.Uint64))
-			c.session.Store(true)
+	b.Run("session", func(b *testing.B) {
+		c := newConn(client, client)
+		c.start(Retirement{})
+		b.ReportAllocs()
+		for b.Loop() {
+			c.read.Store(readMark | txIdle) // a response ended: the next write starts a request
+			if _, err := c.Write(request); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRoundTrip measures a request and its response over loopback, as
+// lib/pq makes them: a write, then reads until the response is in, through
+// a plain TCP connection and through a started Conn: the look before the
+// request, and the bookkeeping of each read.
+func BenchmarkRoundTrip(b *testing.B) {
+	request := []byte("Q\x00\x00\x00\x0dSELECT 1\x00")
+	response := append([]byte("C\x00\x00\x00\x0dSELECT 1\x00"), readyForQuery(txIdle)...)
+	for _, through := range []string{"tcp", "session"} {
+		b.Run(through, func(b *testing.B) {
+			client, server := tcpPair(b)
+			go func() { // answers each request
+				buf := make([]byte, len(request))
+				for {
+					if _, err := io.ReadFull(server, buf); err != nil {
+						return
+					}
+					if _, err := server.Write(response); err != nil {
+						return
+					}
+				}
+			}()
+			conn := client
+			if through == "session" {
+				c := newConn(client, client)
+				c.start(Retirement{})
+				conn = c
+			}
+			buf := make([]byte, 4096)
 			b.ReportAllocs()
 			for b.Loop() {
-				c.read.Store(readMark | txIdle) // a response ended: the next write starts a request
-				if tc.lastRead != 0 {
-					c.lastRead.Store(int64(tc.lastRead))
-				} else {
-					c.lastRead.Store(int64(time.Since(c.epoch)))
-				}
-				if _, err := c.Write(request); err != nil {
+				if _, err := conn.Write(request); err != nil {
 					b.Fatal(err)
+				}
+				for got := 0; got < len(response); {
+					n, err := conn.Read(buf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					got += n
 				}
 			}
 		})
@@ -53,7 +85,7 @@ func BenchmarkRequestStart(b *testing.B) {
 // ReadyForQuery and a Write, through a Conn on a connection that does
 // nothing, as a busy session outside a transaction sees them.
 func BenchmarkRequestBookkeeping(b *testing.B) {
-	c := newConn(nopConn{}, nopConn{}, new(atomic.Uint64))
+	c := newConn(nopConn{}, nopConn{})
 	c.session.Store(true)
 	buf := make([]byte, 16)
 	request := []byte("Q\x00\x00\x00\x0dSELECT 1\x00")

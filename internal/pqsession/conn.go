@@ -1,39 +1,31 @@
 package pqsession
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // errSessionClosed is the cause of a session's network error when the server
-// (or a proxy in front of it) closed the connection.
+// (or a proxy in front of it) closed the connection without a reason.
 var errSessionClosed = errors.New("the server closed the connection")
 
-// errSessionEnding is the cause when an idle session holds an error from the
-// server: outside a request, that is the FATAL message before the server
-// closes the connection (a restart, pg_terminate_backend, a timeout).
-var errSessionEnding = errors.New("the server ended the session")
+// checkWait bounds the read, before a request, of data found waiting on a
+// session: the data is in the kernel already, so the read returns at once
+// unless TLS needs the rest of a record.
+const checkWait = 10 * time.Millisecond
 
 // errorResponse is the type byte of the protocol's ErrorResponse message.
 const errorResponse = 'E'
 
-// IdleBeforeCheck is how long a session must have been quiet (no read
-// returned) before the start of a request looks at the socket for its end.
-// A busy connection pays nothing; see the package doc for the measurement.
-const IdleBeforeCheck = time.Second
-
-// tlsPeekWait bounds the read of data found waiting on an idle TLS session:
-// the data is in the kernel already, so the read returns at once unless it
-// is part of a record.
-const tlsPeekWait = 10 * time.Millisecond
-
 // Conn is the connection under one lib/pq session: TLS that the driver runs
-// (see TLS) or plain TCP. See the package doc for what it guarantees.
+// (see sessionTLS) or plain TCP. See the package doc for what it
+// guarantees.
 type Conn struct {
 	net.Conn           // what lib/pq reads and writes: the TLS or TCP connection
 	peek     *peeker   // looks at the TCP connection beneath
@@ -49,30 +41,38 @@ type Conn struct {
 	// set by start; zero: never.
 	lifetime, maxIdle time.Duration
 
-	// ended counts the sessions of the Opener seen ending; seen is its value
-	// when this session last looked at its socket.
-	ended *atomic.Uint64
-	seen  atomic.Uint64
+	// ended is set once the session is known to be over.
+	ended atomic.Pointer[ending]
 
-	// readMu is held by every Read. The check before a request only tries
-	// it: a Read in flight (lib/pq's COPY goroutine, say) will see the end
-	// of the session itself, and the check never waits for it.
-	readMu  sync.Mutex
-	pending []byte // read by the check before a request; lib/pq's next
+	// readMu is held by every Read and guards the fields below. The check
+	// before a request only tries it: a Read in flight (lib/pq's COPY
+	// goroutine, say) will see the end of the session itself, and the check
+	// never waits for it.
+	readMu   sync.Mutex
+	pending  []byte // read by the check before a request; lib/pq's next
+	txStatus byte   // of the last ReadyForQuery read
+	tail     tail   // the last bytes read, for the server's reason
 }
 
-// newConn returns the session connection over tcp; conn is tcp, or TLS over
-// it. ended counts the sessions of its Opener seen ending.
-func newConn(conn, tcp net.Conn, ended *atomic.Uint64) *Conn {
-	c := &Conn{Conn: conn, peek: newPeeker(tcp), epoch: time.Now(), ended: ended}
-	c.seen.Store(ended.Load())
-	return c
+// ending is how a session ended: the error its requests get from then on,
+// and whether it was inside a transaction.
+type ending struct {
+	reason *pq.Error // the server's FATAL; nil: it gave none
+	inTx   bool
+}
+
+// newConn returns the session connection over tcp; conn is tcp, or TLS
+// over it.
+func newConn(conn, tcp net.Conn) *Conn {
+	return &Conn{Conn: conn, peek: newPeeker(tcp), epoch: time.Now(), txStatus: txIdle}
 }
 
 // Read reads from the connection. Once the login is done, the end of the
-// stream is a *net.OpError, not io.EOF: lib/pq then marks the connection bad
-// and returns the error, instead of driver.ErrBadConn, on which database/sql
-// would run the statement again.
+// stream is a *net.OpError, never io.EOF, which lib/pq reports as
+// driver.ErrBadConn and on which database/sql would run the statement
+// again: lib/pq marks the connection bad and returns the error. When the
+// server said why (its FATAL is the last message read), the error wraps an
+// *EndedError with the server's *pq.Error.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.readMu.Lock()
 	n, err := c.readLocked(p)
@@ -80,18 +80,37 @@ func (c *Conn) Read(p []byte) (int, error) {
 	mark := uint32(readMark)
 	if n > 0 {
 		mark |= uint32(p[n-1])
+		if n >= 6 && p[n-6] == 'Z' && p[n-2] == 5 && p[n-3]|p[n-4]|p[n-5] == 0 {
+			c.txStatus = p[n-1]
+		}
+		c.tail.keep(p[:n])
 	}
 	c.read.Store(mark)
+	if err != nil && c.session.Load() && !isTimeout(err) {
+		err = c.endRead(err)
+	}
 	c.readMu.Unlock()
-	if err != nil && c.session.Load() {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			err = c.opError("read", errSessionClosed)
-		}
-		if !isTimeout(err) {
-			c.ended.Add(1)
+	return n, err
+}
+
+// endRead records the end of the session that a read met, with the
+// server's reason if the stream ended with one, and returns the read's
+// error as a *net.OpError.
+func (c *Conn) endRead(err error) error {
+	var cause error = errSessionClosed
+	if err != io.EOF && err != io.ErrUnexpectedEOF {
+		cause = err
+		if ne, ok := err.(*net.OpError); ok {
+			cause = ne.Err
 		}
 	}
-	return n, err
+	e := &ending{inTx: c.txStatus != txIdle}
+	if server := fatalAtEnd(c.tail.b[:c.tail.n]); server != nil {
+		e.reason = server
+		cause = &EndedError{Server: server, Sent: true}
+	}
+	c.ended.CompareAndSwap(nil, e)
+	return c.opError("read", cause)
 }
 
 // isTimeout reports a deadline's error, which does not end the session.
@@ -111,75 +130,78 @@ func (c *Conn) readLocked(p []byte) (int, error) {
 
 // Write writes to the connection. A write that starts a request outside a
 // transaction on a session past its lifetime or idle limit retires the
-// session (see Retirement). Otherwise it first looks whether the server has
-// closed or ended the session, when the session has been idle for
-// IdleBeforeCheck or another session of its Opener was seen ending since it
-// last looked. Either way the write fails with nothing written, which lib/pq
-// reports as driver.ErrBadConn, so that database/sql retries on another
-// connection.
+// session (see Retirement). Before any other request it looks at the socket
+// (one non-blocking system call): a request on a session that has ended is
+// not sent (see deadWrite). The session has ended when a read met its end,
+// when the server has closed the connection, or when what waits on the
+// socket is the end (see check).
 func (c *Conn) Write(p []byte) (int, error) {
 	if r := c.read.Swap(0); r != 0 && c.session.Load() {
+		if e := c.ended.Load(); e != nil {
+			return c.deadWrite(p, e)
+		}
 		age := time.Since(c.epoch)
-		idle := age - time.Duration(c.lastRead.Load())
-		if c.retires(byte(r), age, idle) {
+		if c.retires(byte(r), age, age-time.Duration(c.lastRead.Load())) {
 			return 0, c.opError("write", errConnRetired)
 		}
-		ended := c.ended.Load()
-		if ended != c.seen.Load() || idle >= IdleBeforeCheck {
-			c.seen.Store(ended)
-			if err := c.check(); err != nil {
-				c.ended.Add(1)
-				return 0, c.opError("write", err)
+		if closed, waiting := c.peek.peerClosed(); closed != nil || waiting {
+			if e := c.check(closed); e != nil {
+				return c.deadWrite(p, e)
 			}
 		}
 	}
 	return c.Conn.Write(p)
 }
 
-// check reports whether the server has closed or ended the session, without
-// blocking. Data waiting on an idle session is either an asynchronous
-// message (a notice, a notification) that lib/pq reads, or the server's
-// FATAL message before it closes: then the session is over, and failing the
-// write with nothing sent is safe. Over TLS the data may also be TLS's
-// close_notify: TLS reads what waits at once, and what it decrypts waits in
-// pending for lib/pq.
-func (c *Conn) check() error {
-	if !c.readMu.TryLock() {
-		return nil
+// deadWrite fails a request on a session that has ended, with nothing sent.
+// Outside a transaction it reports nothing written, which lib/pq returns as
+// driver.ErrBadConn: database/sql then runs the request on another
+// connection. Inside one, where database/sql cannot move it, it reports p as
+// written (although nothing was) with a *net.OpError around the server's
+// reason: lib/pq then returns that error itself, rather than a bare
+// driver.ErrBadConn, and marks the connection bad.
+func (c *Conn) deadWrite(p []byte, e *ending) (int, error) {
+	var cause error = errSessionClosed
+	if e.reason != nil {
+		cause = &EndedError{Server: e.reason}
 	}
-	defer c.readMu.Unlock()
-	if len(c.pending) > 0 {
-		return nil
+	if !e.inTx {
+		return 0, c.opError("write", cause)
 	}
-	closed, waiting := c.peek.peerClosed()
-	if closed != nil || !waiting {
-		return closed
-	}
-	tc, ok := c.Conn.(*tls.Conn)
-	if !ok {
-		if c.peek.first == errorResponse {
-			return errSessionEnding
-		}
-		return nil // a notice, say: lib/pq reads it
-	}
-	// No Read can start while readMu is held, so no one else sees this
-	// deadline. (A deadline already past would not even try to read.)
-	_ = tc.SetReadDeadline(time.Now().Add(tlsPeekWait))
-	buf := make([]byte, 4096)
-	n, err := tc.Read(buf)
-	_ = tc.SetReadDeadline(time.Time{})
-	c.pending = buf[:n]
-	switch {
-	case n > 0 && buf[0] == errorResponse:
-		return errSessionEnding
-	case err == nil, isTimeout(err):
-		return nil
-	case errors.Is(err, io.EOF):
-		return errSessionClosed
-	}
-	return err // a reset, say: the session is over either way
+	return len(p), c.opError("write", cause)
 }
 
-func (c *Conn) opError(op string, err error) error {
+// check finds out, before a request, whether the session has ended, given
+// what the look at the socket found: closed, the end of the connection, or
+// else data waiting. It reads what waits (at once: it is in the kernel
+// already; TLS decrypts it) into pending, for lib/pq. The session has ended
+// when that is the server's FATAL message, TLS's close_notify, or the end
+// of the stream; anything else (a notice, a notification) is lib/pq's.
+func (c *Conn) check(closed error) *ending {
+	if !c.readMu.TryLock() {
+		return nil // a read in flight will meet the end itself
+	}
+	defer c.readMu.Unlock()
+	if closed == nil && len(c.pending) == 0 {
+		// No Read can start while readMu is held, so no one else sees this
+		// deadline. (A deadline already past would not even try to read.)
+		buf := make([]byte, 4096)
+		_ = c.Conn.SetReadDeadline(time.Now().Add(checkWait))
+		n, err := c.Conn.Read(buf)
+		_ = c.Conn.SetReadDeadline(time.Time{})
+		c.pending = buf[:n]
+		if n == 0 && err != nil && !isTimeout(err) {
+			closed = err
+		}
+	}
+	e := &ending{reason: fatalFirst(c.pending), inTx: c.txStatus != txIdle}
+	if e.reason == nil && closed == nil {
+		return nil
+	}
+	c.ended.CompareAndSwap(nil, e)
+	return c.ended.Load()
+}
+
+func (c *Conn) opError(op string, err error) *net.OpError {
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

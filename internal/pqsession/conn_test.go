@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,56 +48,84 @@ func openFakeRetiring(t *testing.T, n int, r Retirement) ([]driver.Conn, []net.C
 	return conns, servers
 }
 
-// wantNetworkError fails unless err reports the end of the session as a
-// network error, which database/sql does not retry.
-func wantNetworkError(t *testing.T, err error) {
+// wantReason fails unless err carries the server's FATAL 57P01 and says
+// whether the request was sent, and is not driver.ErrBadConn, on which
+// database/sql would run the request again.
+func wantReason(t *testing.T, err error, sent bool) {
 	t.Helper()
+	var pe *pq.Error
+	var ended *EndedError
+	if errors.Is(err, driver.ErrBadConn) || !errors.As(err, &pe) || pe.Code != "57P01" || pe.Severity != "FATAL" ||
+		!errors.As(err, &ended) || ended.Sent != sent {
+		t.Fatalf("request on an ended session = %v; want the server's FATAL 57P01, sent %v, not driver.ErrBadConn", err, sent)
+	}
 	var ne *net.OpError
-	if err == driver.ErrBadConn || !errors.As(err, &ne) || !errors.Is(err, errSessionClosed) {
-		t.Fatalf("request on an ended session = %v; want a network error saying the server closed the connection", err)
+	if !errors.As(err, &ne) {
+		t.Fatalf("%v: errors.As finds no *net.OpError", err)
 	}
 }
 
-// A session that sat idle and was ended by the server is found ended before
-// the request goes out: driver.ErrBadConn, on which database/sql retries.
-func TestIdleSessionFoundEndedBeforeRequest(t *testing.T) {
+// Sessions that the server ended, however recently they were used, are
+// found ended before their next request goes out: driver.ErrBadConn, on
+// which database/sql runs the request on another connection.
+func TestEndedSessionFoundBeforeRequest(t *testing.T) {
+	for _, idle := range []time.Duration{0, 200 * time.Millisecond} {
+		t.Run(fmt.Sprint("idle ", idle), func(t *testing.T) {
+			conns, servers := openFake(t, 3)
+			for _, s := range servers {
+				endSession(t, s)
+			}
+			time.Sleep(idle)
+			for i, conn := range conns {
+				if err := execOne(ctx10s(t), conn); err != driver.ErrBadConn {
+					t.Fatalf("request %d on an ended session = %v; want driver.ErrBadConn", i, err)
+				}
+			}
+		})
+	}
+}
+
+// A request in flight when the server ends the session fails with the
+// server's reason, and not with driver.ErrBadConn: the server may have run
+// it. lib/pq marks the connection bad.
+func TestInFlightEndGivesTheServersReason(t *testing.T) {
 	conns, servers := openFake(t, 1)
-	time.Sleep(IdleBeforeCheck)
+	failed := make(chan error, 1)
+	go func() { failed <- execQuery(ctx10s(t), conns[0], "SELECT pg_sleep(10)") }()
+	time.Sleep(50 * time.Millisecond) // the request is in flight
 	endSession(t, servers[0])
+	wantReason(t, <-failed, true)
 	if err := execOne(ctx10s(t), conns[0]); err != driver.ErrBadConn {
-		t.Fatalf("request on an idle ended session = %v; want driver.ErrBadConn", err)
+		t.Fatalf("the next request = %v; want driver.ErrBadConn (lib/pq marked the connection bad)", err)
 	}
 }
 
-// Once one session is seen ending, its siblings look before their next
-// request, though they were used moments ago.
-func TestSiblingsLookAfterASessionEnds(t *testing.T) {
-	conns, servers := openFake(t, 2)
-	endSession(t, servers[0])
-	endSession(t, servers[1])
-	wantNetworkError(t, execOne(ctx10s(t), conns[0]))
-	if err := execOne(ctx10s(t), conns[1]); err != driver.ErrBadConn {
-		t.Fatalf("request on a sibling of an ended session = %v; want driver.ErrBadConn", err)
-	}
-}
-
-// A busy session pays no look: its request goes out at once, so a session
-// used moments ago and ended is found only by the request, and its end is a
-// network error, not driver.ErrBadConn: the server may have run the request.
-func TestBusySessionIsNotLookedAt(t *testing.T) {
+// Inside a transaction, the request that meets an ended session (a COMMIT,
+// say) gets the server's reason, with nothing sent, and lib/pq marks the
+// connection bad.
+func TestEndInTransactionGivesTheReason(t *testing.T) {
 	conns, servers := openFake(t, 1)
+	if err := execQuery(ctx10s(t), conns[0], "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
 	endSession(t, servers[0])
-	wantNetworkError(t, execOne(ctx10s(t), conns[0]))
+	err := execQuery(ctx10s(t), conns[0], "COMMIT")
+	var pe *pq.Error
+	if errors.Is(err, driver.ErrBadConn) || !errors.As(err, &pe) || pe.Code != "57P01" || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Fatalf("COMMIT on a session ended in a transaction = %v; want the server's 57P01 and nothing sent", err)
+	}
+	if err := execOne(ctx10s(t), conns[0]); err != driver.ErrBadConn {
+		t.Fatalf("the connection after = %v; want driver.ErrBadConn (lib/pq marked it bad)", err)
+	}
 }
 
-// The look before a request never waits for a read in flight (lib/pq's COPY
-// goroutine reads while the caller writes rows), and never makes that read
-// fail.
+// The look before a request never waits for a read in flight (lib/pq's
+// COPY goroutine reads while the caller writes rows), and never makes that
+// read fail.
 func TestLookNeverWaitsForARead(t *testing.T) {
 	client, server := tcpPair(t)
-	c := newConn(client, client, new(atomic.Uint64))
-	c.session.Store(true)
-	c.lastRead.Store(-int64(2 * IdleBeforeCheck)) // long idle: the next request looks
+	c := newConn(client, client)
+	c.start(Retirement{})
 
 	read := make(chan error, 1)
 	go func() {
@@ -110,7 +138,6 @@ func TestLookNeverWaitsForARead(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond) // the read is in flight
 	c.read.Store(readMark)
-	c.lastRead.Store(-int64(2 * IdleBeforeCheck))
 	wrote := make(chan error, 1)
 	go func() {
 		_, err := c.Write([]byte("request"))

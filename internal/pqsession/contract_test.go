@@ -96,7 +96,12 @@ func pqConnect(t *testing.T, srv *fakeServer, d pq.Dialer) driver.Conn {
 
 // execOne runs SELECT 1 on conn.
 func execOne(ctx context.Context, conn driver.Conn) error {
-	_, err := conn.(driver.ExecerContext).ExecContext(ctx, "SELECT 1", nil)
+	return execQuery(ctx, conn, "SELECT 1")
+}
+
+// execQuery runs query on conn through lib/pq.
+func execQuery(ctx context.Context, conn driver.Conn, query string) error {
+	_, err := conn.(driver.ExecerContext).ExecContext(ctx, query, nil)
 	return err
 }
 

@@ -13,24 +13,33 @@
 //     (lib/pq issue 939). Once the login is done, a Conn reports that end as
 //     a *net.OpError instead: lib/pq marks the connection bad and returns the
 //     error to the caller, who learns that the outcome is unknown.
-//   - A session found ended before a request is replaced transparently: the
-//     write fails with nothing sent, which lib/pq reports as
-//     driver.ErrBadConn, and database/sql retries on another connection.
-//     A session is looked at before a request when it has been idle for
-//     IdleBeforeCheck, or when another session of the same Opener was seen
-//     ending since it last looked (a restart or a failover ends them all).
-//     The look is one non-blocking recv(MSG_PEEK) on the socket; data found
-//     waiting is the server's FATAL (a restart, pg_terminate_backend, an idle
-//     timeout), TLS's close_notify, or a notice that lib/pq then reads.
-//   - A session used within IdleBeforeCheck and the first of its Opener to
-//     end is not looked at: its request goes out and the caller gets the
-//     network error, as with pgx. lib/pq alone would retry it, safely only
-//     because the server had ended the session before the request.
+//   - The server's reason is kept. PostgreSQL sends an ErrorResponse of
+//     severity FATAL before it ends a session (57P01 for a restart or
+//     pg_terminate_backend, 57P02, 57P03, 25P03, 57P05); when the stream
+//     ends with one, the *net.OpError wraps an *EndedError holding the
+//     server's *pq.Error, which errors.As finds, and says whether the
+//     request had been sent.
+//   - A session found ended before a request is replaced transparently, or,
+//     inside a transaction, fails with the reason: nothing is sent either
+//     way. Before every request a Conn looks at its socket (one non-blocking
+//     recv(MSG_PEEK)); when the server has closed it, or what waits on it is
+//     the server's FATAL or TLS's close_notify, the write fails with nothing
+//     sent. Outside a transaction lib/pq reports that as driver.ErrBadConn
+//     and database/sql runs the request on another connection, however
+//     recently the session was used; inside one, where database/sql cannot
+//     move it, the error carries the reason (see Conn.deadWrite). Data that
+//     waits and is not the end (a notice, a notification) is read for
+//     lib/pq, which handles it as before.
 //   - A session retires, by age or by idleness (see Retirement), only
 //     between requests outside a transaction: its write fails with nothing
 //     sent, so database/sql runs the request on another connection, and a
 //     transaction is never broken by it. A session's first request never
 //     retires it.
+//
+// What lib/pq reports itself is out of reach: once lib/pq has marked a
+// connection bad, its later calls (a COMMIT after a statement failed with
+// the reason, the rows of a COPY whose session ended) return a bare
+// driver.ErrBadConn without touching the connection.
 //
 // # How a session knows it is outside a transaction
 //
@@ -50,24 +59,29 @@
 // certificates, direct negotiation) the bytes a Conn reads are encrypted,
 // and its sessions do not retire.
 //
-// # Why only idle sessions are looked at
+// # What the look costs
 //
-// The look costs a system call. Made before every request it cost about 1%
-// of SELECT 1 throughput on a pool of 8 (see docs/BENCHMARKS.md, case 2); a
-// busy connection now pays two atomic loads and a read of the monotonic
-// clock. pgx's pool makes the same choice (it checks a connection idle for a
-// second before handing it out).
+// One system call per request: about 1.3 microseconds on the 2-core
+// virtual machine of docs/BENCHMARKS.md, where any system call costs about
+// a microsecond, and a few hundred nanoseconds on hardware that needs no
+// page-table isolation. A watcher goroutine per session, reading the socket
+// as data arrives so that a request asks an atomic instead, was measured
+// and dropped: it saves that call but adds a handover between goroutines to
+// every response, about 5 microseconds more per round trip on loopback.
+// pgx's pool looks only at connections idle for a second; a session ended
+// within that second then fails its next request.
 //
 // # No lock or deadline against lib/pq's goroutines
 //
 // lib/pq reads the server's replies in a goroutine of its own during COPY
 // FROM STDIN while the caller writes rows, and it dials a second connection
-// for a cancel request. The look never waits for a read: it only tries the
-// Conn's read lock, skips when a read is in flight (that read sees the end
-// itself), runs on the descriptor through RawConn.Control (which takes none
-// of the socket's locks), and sets a read deadline on TLS only while it
-// holds the read lock, for at most 10 ms, clearing it before anyone else
-// can read. Cancel requests are dialled after the login and are not watched.
+// for a cancel request. The look never waits for a read: it runs on the
+// descriptor through RawConn.Control (which takes none of the socket's
+// locks); when it finds data, the check only tries the Conn's read lock,
+// skips when a read is in flight (that read sees the end itself), and sets
+// a read deadline only while it holds the read lock, for at most 10 ms,
+// clearing it before anyone else can read. Cancel requests are dialled
+// after the login and are not watched.
 //
 // # What it relies on in lib/pq
 //

@@ -12,7 +12,8 @@ import (
 )
 
 // fakeServer is a PostgreSQL protocol peer scripted by a test: it accepts
-// logins (trust, no TLS), answers every simple query with "SELECT 1"'s
+// logins (trust, no TLS), answers BEGIN (the session is then in a
+// transaction) and every other simple query with "SELECT 1"'s
 // result, records cancel requests, and hands each session to the test so
 // that it can end it.
 type fakeServer struct {
@@ -20,6 +21,7 @@ type fakeServer struct {
 	sessions chan net.Conn
 	cancels  chan struct{} // one per cancel request received, for the test
 	wake     chan struct{} // one per cancel request received, for the query
+	stop     chan struct{} // closed when the test ends
 	wg       sync.WaitGroup
 
 	mu     sync.Mutex
@@ -35,7 +37,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{l: l, sessions: make(chan net.Conn, 16), cancels: make(chan struct{}, 16), wake: make(chan struct{}, 16)}
+	s := &fakeServer{l: l, sessions: make(chan net.Conn, 16), cancels: make(chan struct{}, 16), wake: make(chan struct{}, 16), stop: make(chan struct{})}
 	s.wg.Go(func() {
 		for {
 			c, err := l.Accept()
@@ -52,6 +54,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 		}
 	})
 	t.Cleanup(func() {
+		close(s.stop)
 		_ = l.Close()
 		s.mu.Lock()
 		s.closed = true
@@ -102,10 +105,19 @@ func (s *fakeServer) serve(c net.Conn) {
 			if m.String == "SELECT pg_sleep(10)" { // answers when cancelled
 				select {
 				case <-s.wake:
+				case <-s.stop:
 				case <-time.After(10 * time.Second):
 				}
 				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"})
 				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+				if be.Flush() != nil {
+					return
+				}
+				continue
+			}
+			if m.String == "BEGIN" {
+				be.Send(&pgproto3.CommandComplete{CommandTag: []byte("BEGIN")})
+				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'T'})
 				if be.Flush() != nil {
 					return
 				}

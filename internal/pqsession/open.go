@@ -2,10 +2,10 @@ package pqsession
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql/driver"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -25,16 +25,12 @@ type Login struct {
 }
 
 // Opener opens the sessions of one connector: lib/pq connections with one
-// base configuration, over TLS that the driver runs where it can. Its
-// sessions share what they learn of the server: once one of them sees its
-// session end, the others look at theirs before their next request, busy or
-// not (a restart or a failover ends them all).
+// base configuration, over TLS that the driver runs where it can.
 type Opener struct {
 	base   pq.Config
 	tls    *sessionTLS // nil: lib/pq runs TLS, if any
 	plain  bool        // sslmode=disable
 	retire Retirement
-	ended  atomic.Uint64
 }
 
 // NewOpener returns the Opener of the lib/pq configuration base, whose
@@ -167,6 +163,9 @@ func (d *handshakeDialer) dial(ctx context.Context, network, address string) (ne
 		d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) }))
 	}
 	d.mu.Unlock()
+	if released { // a cancel request of the open session
+		return d.opener.Secure(ctx, conn, d.host)
+	}
 	var session net.Conn = conn
 	if st := d.opener.tls; st != nil {
 		tc, err := st.start(ctx, conn, d.host)
@@ -176,10 +175,7 @@ func (d *handshakeDialer) dial(ctx context.Context, network, address string) (ne
 		}
 		session = tc
 	}
-	if released { // a cancel request of the open session
-		return session, nil
-	}
-	sc := newConn(session, conn, &d.opener.ended)
+	sc := newConn(session, conn)
 	d.mu.Lock()
 	d.sessions = append(d.sessions, sc)
 	d.mu.Unlock()
@@ -217,4 +213,19 @@ func (d *handshakeDialer) release(loggedIn bool) bool {
 		}
 	}
 	return ok
+}
+
+// Unread reports, without blocking or taking anything, whether the server
+// has closed conn or sent something that nobody has read: conn is a
+// connection that Dial or Secure returned (TCP, or TLS over TCP), idle
+// between requests. A client other than lib/pq (pgx's pool, before it hands
+// out a connection) uses it to find a session that the server ended before
+// it sends a request on it. It costs one non-blocking system call, and
+// reports false where the socket cannot be looked at.
+func Unread(conn net.Conn) bool {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	closed, waiting := newPeeker(conn).peerClosed()
+	return closed != nil || waiting
 }

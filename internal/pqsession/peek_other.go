@@ -7,7 +7,7 @@ import "net"
 // peeker cannot look at the socket here: a request on a connection that the
 // server closed while idle fails (without being run twice) instead of being
 // retried on another connection.
-type peeker struct{ first byte }
+type peeker struct{}
 
 func newPeeker(net.Conn) *peeker { return &peeker{} }
 

@@ -18,7 +18,6 @@ type peeker struct {
 	fn      func(fd uintptr)
 	closed  error
 	waiting bool
-	first   byte // the first byte waiting, when waiting
 }
 
 // newPeeker returns a peeker of conn.
@@ -46,11 +45,10 @@ func (p *peeker) peerClosed() (closed error, waiting bool) {
 }
 
 func (p *peeker) look(fd uintptr) {
-	var b [1]byte
-	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	n, err := peekOne(fd)
 	switch {
 	case n > 0:
-		p.waiting, p.first = true, b[0]
+		p.waiting = true
 	case n == 0 && err == nil:
 		p.closed = errSessionClosed
 	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +33,7 @@ func retiringPair(t *testing.T, overTLS bool, r Retirement) (*Conn, net.Conn) {
 	if overTLS {
 		client, server = tlsPair(t, tcp, server)
 	}
-	c := newConn(client, tcp, new(atomic.Uint64))
+	c := newConn(client, tcp)
 	c.start(r)
 	return c, server
 }
