@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/pqsession"
 )
 
 // ErrInvalidDSN is wrapped by every error about the DSN or the Config: a
@@ -98,3 +99,14 @@ var (
 	// its Retry-After has passed fail at once with it too.
 	ErrThrottled = controlplane.ErrThrottled
 )
+
+// SessionEndedError is what errors.As finds in the error of a request on a
+// session that the server ended and said why: the ErrorResponse of
+// severity FATAL that PostgreSQL sends before it closes the connection (a
+// restart or failover and pg_terminate_backend give 57P01, an idle limit
+// 25P03 or 57P05). Its Server field is the server's *pq.Error, which
+// errors.As finds too; Sent reports whether the request had been sent, and
+// so whether the server may have run it. A request outside a transaction
+// that was not sent never reaches the caller: database/sql runs it on
+// another connection. See the README's "Sessions that the server ends".
+type SessionEndedError = pqsession.EndedError

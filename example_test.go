@@ -3,6 +3,7 @@ package lakebase_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -195,4 +196,37 @@ func Example_pooler() {
 	// Output:
 	// true oauth-m2m
 	// lakebase: dsn: pooled: pooled hosts belong to Autoscaling endpoints; an instance has none
+}
+
+// A session that the server ended (a restart, a failover, an idle limit)
+// inside a transaction: the error keeps the server's reason, and says
+// whether the statement had been sent. (Outside a transaction a statement
+// that was not sent never fails: database/sql runs it on another session.)
+func ExampleSessionEndedError() {
+	db, err := sql.Open("lakebase", "instance=my-db workspace=https://my-workspace.cloud.databricks.com auth=oauth-m2m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	tx, err := db.Begin()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE accounts SET balance = balance - 10 WHERE id = 1"); err != nil {
+		log.Fatal(err)
+	}
+	err = tx.Commit()
+	var ended *lakebase.SessionEndedError
+	switch {
+	case err == nil:
+	case errors.As(err, &ended) && !ended.Sent:
+		// The server rolled the transaction back and never saw the COMMIT.
+		log.Print("transaction lost, safe to run again: ", ended.Server.Code)
+	case errors.As(err, &ended):
+		log.Print("the COMMIT was sent: check whether it took effect: ", ended.Server.Code)
+	default:
+		log.Print(err)
+	}
 }

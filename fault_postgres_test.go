@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
 )
@@ -139,10 +140,18 @@ func kind(err error) string {
 	var ne net.Error
 	if errors.As(err, &ne) {
 		var pe *pq.Error
-		if errors.As(err, &pe) {
+		if !errors.As(err, &pe) {
+			return "network error"
+		}
+		var ended *lakebase.SessionEndedError
+		if !errors.As(err, &ended) {
 			return fmt.Sprintf("network error, %s %s", pe.Severity, pe.Code)
 		}
-		return "network error"
+		sent := "not sent"
+		if ended.Sent {
+			sent = "sent"
+		}
+		return fmt.Sprintf("network error, %s %s, %s", pe.Severity, pe.Code, sent)
 	}
 	return "error: " + err.Error()
 }
@@ -276,7 +285,7 @@ func (f *pgFault) commitAfterEnd(end func(pid int)) string {
 // *pq.Error), where lib/pq sends the COMMIT into the closed connection and
 // reports driver.ErrBadConn, which database/sql returns without it.
 func TestFaultPostgresTerminateInTransaction(t *testing.T) {
-	forEachDriver(t, outcomes{postgres: "bad connection, 0 rows", lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
+	forEachDriver(t, outcomes{postgres: "bad connection, 0 rows", lakebase: "network error, FATAL 57P01, not sent, 0 rows"}, func(f *pgFault) string {
 		return f.commitAfterEnd(f.terminate)
 	})
 }
@@ -318,14 +327,14 @@ func (f *pgFault) statementInterrupted(interrupt func(pid int)) string {
 
 // A backend ended during a statement.
 func TestFaultPostgresTerminateDuringStatement(t *testing.T) {
-	forEachDriver(t, outcomes{postgres: "ok, 1 rows", lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
+	forEachDriver(t, outcomes{postgres: "ok, 1 rows", lakebase: "network error, FATAL 57P01, sent, 0 rows"}, func(f *pgFault) string {
 		return f.statementInterrupted(f.terminate)
 	})
 }
 
 // A fast restart during a statement.
 func TestFaultPostgresRestartDuringStatement(t *testing.T) {
-	forEachDriver(t, outcomes{lakebase: "network error, FATAL 57P01, 0 rows"}, func(f *pgFault) string {
+	forEachDriver(t, outcomes{lakebase: "network error, FATAL 57P01, sent, 0 rows"}, func(f *pgFault) string {
 		return f.statementInterrupted(func(int) { f.restart() })
 	})
 }
