@@ -26,12 +26,13 @@ const placeholderHost = "lakebase"
 // connector, for a pgxpool.Config the application already has. Field by
 // field of the pool's configuration:
 //
-//   - Kept as pgx uses them: the pool settings, its hooks and tracer, the
-//     statement settings, run-time parameters (next to the connector's),
-//     protocol versions, RequireAuth and ChannelBinding (checked at the
-//     real login), notice and notification handlers. A BeforeConnect hook
-//     already set runs first, and what it changes in the fields below is
-//     treated as if set in poolCfg.
+//   - Kept as pgx uses them: the pool settings, its hooks (but PrepareConn
+//     and BeforeAcquire, below) and tracer, the statement settings,
+//     run-time parameters (next to the connector's), protocol versions,
+//     RequireAuth and ChannelBinding (checked at the real login), notice
+//     and notification handlers. A BeforeConnect hook already set runs
+//     first, and what it changes in the fields below is treated as if set
+//     in poolCfg.
 //   - Composed: DialFunc and LookupFunc are the transport of every login and
 //     cancel request. The connector's host is looked up with LookupFunc and
 //     each address dialled with DialFunc, in order, as pgx does, and the
@@ -42,6 +43,20 @@ const placeholderHost = "lakebase"
 //     does, so no DialFunc needs telling apart from the default: every
 //     one is used. AfterNetConnect, ValidateConnect and AfterConnect run on
 //     the logged-in session, which pgx reads as a new one.
+//   - Composed: PrepareConn, which pgxpool calls before it hands out a
+//     connection, first finds a session that the server has ended since
+//     its last use (a restart, a failover, pg_terminate_backend, an idle
+//     limit: the server's FATAL or the end of the connection waits on the
+//     socket), and returns false with no error, so that pgxpool destroys the
+//     connection and takes another, however recently it was used (pgxpool
+//     pings only connections idle for more than a second, by default). A
+//     live connection then goes to the PrepareConn that poolCfg had, with
+//     pgx's meaning of its results, or else to the deprecated BeforeAcquire,
+//     which pgxpool would have called in its place and ignores next to a
+//     PrepareConn. The look costs one non-blocking system call; what waits
+//     (a notice, a notification) is read only then, by pgx, and keeps the
+//     connection. Set these hooks before Configure: a PrepareConn set after
+//     it replaces the look, and a BeforeAcquire is ignored by pgxpool.
 //   - Replaced by the connector's: the host, port, user, password and
 //     database of each connection (so the pool follows a failover and
 //     honours read_only), its TLS (TLSConfig and Fallbacks, whose hosts are
@@ -85,6 +100,7 @@ func Configure(poolCfg *pgxpool.Config, connector *lakebase.Connector) error {
 		forPooler(poolCfg.ConnConfig)
 	}
 	spreadLifetimes(poolCfg)
+	poolCfg.PrepareConn = prepareConn(poolCfg)
 	before := poolCfg.BeforeConnect
 	poolCfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
 		if before != nil {

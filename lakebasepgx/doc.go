@@ -18,7 +18,19 @@
 //     early) drops the credential and logs in once more with a new one, in
 //     the same Acquire; logins that succeed confirm the credential, so that
 //     a refused identity (no Postgres role) costs a mint per backoff, not
-//     per connection.
+//     per connection;
+//   - a session that the server ended while it sat idle in the pool (a
+//     restart, a failover, pg_terminate_backend, an idle limit) is found
+//     before the pool hands it out, by one non-blocking look at its socket
+//     for the server's FATAL or the end of the connection, and replaced by
+//     another connection, with nothing sent on it, however recently it was
+//     used (pgxpool's own ping waits for a second of idleness; where the
+//     socket cannot be looked at, a transport of the application's other
+//     than TCP or a system other than Linux and the BSDs, the next statement
+//     finds the end, as in pgx). A statement in flight when its session
+//     ends is not run again: it fails with the server's reason, a
+//     *pgconn.PgError of severity FATAL (57P01 for a restart or
+//     pg_terminate_backend).
 //
 // NewPool opens a pool from a DSN; NewPoolWithConfig from a Config and pgx's
 // pool settings; Configure adapts a pgxpool.Config the application already
