@@ -47,7 +47,7 @@ func prepareConn(poolCfg *pgxpool.Config) func(context.Context, *pgx.Conn) (bool
 // sent its FATAL (a restart, pg_terminate_backend, an idle limit) since pgx
 // last read from it.
 //
-// The look is pqsession.Unread: one non-blocking peek at the socket, so a
+// The look is pqsession.Look's: one non-blocking peek at the socket, so a
 // live connection with nothing waiting costs a system call. Only when
 // something waits is it read, one message at a time, with pgx's own
 // ReceiveMessage: a FATAL makes pgx close the connection (its default
@@ -67,9 +67,12 @@ func ended(pc *pgconn.PgConn) bool {
 	if pc.IsClosed() {
 		return true
 	}
-	socket := socketOf(pc.Conn())
+	look := lookOf(pc.Conn())
+	if look == nil {
+		return false
+	}
 	for range maxWaiting {
-		if !pqsession.Unread(socket) {
+		if !look.Unread() {
 			return false
 		}
 		if !readWaiting(pc) || pc.IsClosed() {
@@ -95,20 +98,20 @@ func readWaiting(pc *pgconn.PgConn) bool {
 	return err == nil
 }
 
-// socketOf returns the connection under conn that pqsession.Unread can look
-// at: the TLS or TCP connection under the session's replayConn, and under
-// wrappers that say what they wrap (NetConn, as tls.Conn says it) which an
-// AfterNetConnect of the application's may have put around it.
-func socketOf(conn net.Conn) net.Conn {
+// lookOf returns the Look of the session's replayConn under conn, and
+// under wrappers that say what they wrap (NetConn, as tls.Conn says it)
+// which an AfterNetConnect of the application's may have put around it; nil
+// when there is none.
+func lookOf(conn net.Conn) *pqsession.Look {
 	for range 8 {
 		switch c := conn.(type) {
 		case *replayConn:
-			conn = c.Conn
+			return c.look
 		case interface{ NetConn() net.Conn }:
 			conn = c.NetConn()
 		default:
-			return conn
+			return nil
 		}
 	}
-	return conn
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/internal/pqsession"
 )
 
 // replayConn is a session that the connector's engine has logged in (see
@@ -22,7 +23,8 @@ import (
 // of pgx's background reader and the writes of a query never share any.
 type replayConn struct {
 	net.Conn
-	login lakebase.Login // the attempt that logged in, without its credential
+	login lakebase.Login  // the attempt that logged in, without its credential
+	look  *pqsession.Look // at the socket, before the pool hands the session out
 	// reader reads what the server answered to the login, then the session.
 	reader io.Reader
 	// skip counts the bytes of pgx's StartupMessage still to be dropped;
@@ -50,7 +52,8 @@ func newReplayConn(hc *pgconn.HijackedConn, login lakebase.Login) (*replayConn, 
 		return nil, err
 	}
 	login.Credential = lakebase.Token{} // kept for the host and the cancel requests' TLS only
-	return &replayConn{Conn: hc.Conn, login: login, reader: io.MultiReader(bytes.NewReader(buf), hc.Conn), skip: -1}, nil
+	return &replayConn{Conn: hc.Conn, login: login, look: pqsession.NewLook(hc.Conn),
+		reader: io.MultiReader(bytes.NewReader(buf), hc.Conn), skip: -1}, nil
 }
 
 // Read returns the login's answer first, then reads the session.

@@ -215,17 +215,26 @@ func (d *handshakeDialer) release(loggedIn bool) bool {
 	return ok
 }
 
-// Unread reports, without blocking or taking anything, whether the server
-// has closed conn or sent something that nobody has read: conn is a
-// connection that Dial or Secure returned (TCP, or TLS over TCP), idle
-// between requests. A client other than lib/pq (pgx's pool, before it hands
-// out a connection) uses it to find a session that the server ended before
-// it sends a request on it. It costs one non-blocking system call, and
-// reports false where the socket cannot be looked at.
-func Unread(conn net.Conn) bool {
+// Look looks at one connection that Dial or Secure returned (TCP, or TLS
+// over TCP), for a client other than lib/pq: pgx's pool, before it hands
+// out a connection, uses it to find a session that the server ended before
+// it sends a request on it.
+type Look struct{ peek *peeker }
+
+// NewLook returns the Look of conn, made once per connection: a look then
+// allocates nothing.
+func NewLook(conn net.Conn) *Look {
 	if tc, ok := conn.(*tls.Conn); ok {
 		conn = tc.NetConn()
 	}
-	closed, waiting := newPeeker(conn).peerClosed()
+	return &Look{peek: newPeeker(conn)}
+}
+
+// Unread reports, without blocking or taking anything, whether the server
+// has closed the connection or sent something that nobody has read yet. It
+// costs one non-blocking system call, and reports false where the socket
+// cannot be looked at.
+func (l *Look) Unread() bool {
+	closed, waiting := l.peek.peerClosed()
 	return closed != nil || waiting
 }
