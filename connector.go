@@ -46,6 +46,7 @@ type Connector struct {
 	failures     controlplane.Failures // the workspace requests that failed, the last one
 	loginRetries atomic.Uint64
 	closed       atomic.Bool
+	handoff      handoff // the logins that their Connects left, and their sessions (handoff.go)
 }
 
 var (
@@ -112,7 +113,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	var conn driver.Conn
 	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) (err error) {
-		conn, err = c.opener.Open(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
+		conn, err = c.login(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
 		return err
 	})
 	if err != nil {
@@ -156,6 +157,7 @@ func (c *Connector) Close() error {
 	}
 	c.creds.close()
 	c.life.end()
+	c.handoff.close()
 	if c.client != nil {
 		if client, ok := c.client.loaded(); ok {
 			client.Close()

@@ -22,9 +22,10 @@
 # and through lakebase. A test that hangs is recorded as "hang" (a failure,
 # never a pass) and the package's remaining tests run again without it. A
 # test whose result differs unexpectedly runs again alone through both
-# drivers (one test at a time): a difference the rerun does not show is
-# printed as NOT REPRODUCED (lib/pq times some things in milliseconds), one
-# it shows fails the script with both outputs.
+# drivers (one test at a time): a difference the rerun does not show (the
+# drivers agree, or differ the other way round) is printed as NOT
+# REPRODUCED (lib/pq times some things in milliseconds), one it shows fails
+# the script with both outputs.
 #
 # Usage: bash scripts/pq-suite.sh
 # Time: 7.5 minutes measured on two cores shared with other work (load about
