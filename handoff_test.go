@@ -31,20 +31,13 @@ func TestAbandonedLoginIsHandedOn(t *testing.T) {
 			db := sql.OpenDB(conn)
 			defer db.Close()
 
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
+			leaveLogin(t, hold, func(ctx context.Context) error {
 				c, err := db.Conn(ctx)
 				if c != nil {
 					_ = c.Close()
 				}
-				done <- err
-			}()
-			waitFor(t, 10*time.Second, "the connect reaches the server", func() bool { return hold.Arrived() == 1 })
-			cancel()
-			if err := <-done; err != context.Canceled {
-				t.Fatalf("db.Conn = %v, want context.Canceled itself", err)
-			}
+				return err
+			})
 			for range 20 {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 				c, err := db.Conn(ctx)
@@ -89,20 +82,13 @@ func TestUntakenSpareIsClosed(t *testing.T) {
 			conn := mustConnector(t, &lakebase.Config{Host: hold.Host(), Port: hold.Port(), User: "spare_user", Password: nativePassword,
 				Params: map[string]string{"application_name": app}})
 			defer conn.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
+			leaveLogin(t, hold, func(ctx context.Context) error {
 				c, err := conn.Connect(ctx)
 				if c != nil {
 					_ = c.Close()
 				}
-				done <- err
-			}()
-			waitFor(t, 10*time.Second, "the connect reaches the server", func() bool { return hold.Arrived() == 1 })
-			cancel()
-			if err := <-done; err != context.Canceled {
-				t.Fatalf("Connect = %v, want context.Canceled itself", err)
-			}
+				return err
+			})
 			hold.Release()
 			waitFor(t, 10*time.Second, "the left login ends on the server", func() bool { return sessions(app) == 1 })
 			if end == "close" {
@@ -198,4 +184,20 @@ func cancelBesideStorm(t *testing.T, driver, dsn string) time.Duration {
 		t.Fatalf("through %s: pg_sleep(10) returned no error %s after its context's deadline", driver, since)
 	}
 	return since
+}
+
+// leaveLogin runs connect, waits until its login has reached the server
+// through hold, and ends its context: connect must return context.Canceled
+// itself, at once.
+func leaveLogin(t *testing.T, hold *tcpHold, connect func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- connect(ctx) }()
+	waitFor(t, 10*time.Second, "the connect reaches the server", func() bool { return hold.Arrived() == 1 })
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("connect = %v, want context.Canceled itself", err)
+	}
 }
