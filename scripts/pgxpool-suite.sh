@@ -29,8 +29,9 @@
 # tests' own dialers). The run (scripts/pqsuite, as pq-suite.sh uses it)
 # records a test still running at -timeout as "hang" and runs the rest
 # again without it; a test whose result differs unexpectedly runs again
-# alone in both runs, and a difference the rerun does not show is printed
-# as NOT REPRODUCED (pgxpool's tests time things in tens of milliseconds).
+# alone in both runs, and a difference the rerun does not show (both agree,
+# or they differ the other way round) is printed as NOT REPRODUCED
+# (pgxpool's tests time things in tens of milliseconds).
 #
 # Usage: bash scripts/pgxpool-suite.sh
 # Time: 3 to 4 minutes measured on two cores shared with other work (load 8
