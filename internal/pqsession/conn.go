@@ -165,10 +165,11 @@ func (c *Conn) deadWrite(p []byte, e *ending) (int, error) {
 	if e.reason != nil {
 		cause = &EndedError{Server: e.reason}
 	}
-	if !e.inTx {
-		return 0, c.opError("write", cause)
+	n := 0
+	if e.inTx {
+		n = len(p)
 	}
-	return len(p), c.opError("write", cause)
+	return n, c.opError("write", cause)
 }
 
 // check finds out, before a request, whether the session has ended, given
