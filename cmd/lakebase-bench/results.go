@@ -1,4 +1,4 @@
-package bench
+package main
 
 // Results holds every metric's value from each round, by key
 // ("connect/lakebase-direct/p50-ms", say).

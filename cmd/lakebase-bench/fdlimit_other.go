@@ -1,6 +1,6 @@
 //go:build !unix
 
-package bench
+package main
 
 // raiseFileLimit has nothing to raise where there is no RLIMIT_NOFILE.
 func raiseFileLimit(uint64) error { return nil }

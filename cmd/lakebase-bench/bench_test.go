@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
-// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./internal/bench.
-// The comparison with its ratios, spread and targets is go run ./internal/bench/run.
+// profiling: go test -run='^$' -bench=Connect -cpuprofile=cpu.out ./cmd/lakebase-bench.
+// The comparison with its ratios, spread and targets is go run ./cmd/lakebase-bench.
 
 func BenchmarkConnect(b *testing.B) {
 	env := testEnv(b)

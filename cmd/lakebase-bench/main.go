@@ -1,11 +1,3 @@
-// Command run runs the lakebase benchmark suite against lib/pq and pgx on a
-// test kit it starts, prints the tables and the targets as Markdown, and
-// exits with status 1 when a target is missed (2 when the run fails).
-//
-//	go run ./internal/bench/run            # the full run: 6 rounds, every target enforced
-//	go run ./internal/bench/run -short     # a quick run for CI: only targets noise cannot move
-//
-// It needs PostgreSQL's server binaries, as the test kit does.
 package main
 
 import (
@@ -19,19 +11,17 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
-
-	"github.com/lakebase-go/lakebase/internal/bench"
 )
 
 func main() {
-	var opts bench.Options
+	var opts Options
 	flag.BoolVar(&opts.Short, "short", false, "a few iterations, for CI; enforce only the targets that noise cannot move")
 	flag.IntVar(&opts.Count, "count", 0, "rounds; every value is the median over rounds (default 6, or 1 with -short)")
 	flag.DurationVar(&opts.MintLatency, "mint-latency", 50*time.Millisecond, "how long the fake workspace takes to mint a credential")
 	flag.IntVar(&opts.StormSize, "storm", 0, "goroutines in the storm (default 1000, or 200 with -short)")
 	flag.IntVar(&opts.Held, "held", 0, "client connections the pooler case holds open at once (default 2000, or 200 with -short)")
 	flag.DurationVar(&opts.Hour, "hour", 6*time.Second, "real time standing for one hour (a credential's lifetime) in the rotation and naive cases")
-	cases := flag.String("cases", "", "comma-separated cases to run (default all): "+strings.Join(bench.Cases, ","))
+	cases := flag.String("cases", "", "comma-separated cases to run (default all): "+strings.Join(Cases, ","))
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to `file`")
 	flag.Parse()
@@ -42,7 +32,7 @@ func main() {
 }
 
 // run runs the suite and returns the exit status.
-func run(opts bench.Options, cpuProfile, memProfile string) int {
+func run(opts Options, cpuProfile, memProfile string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if opts.Short && opts.Count == 0 {
@@ -64,14 +54,14 @@ func run(opts bench.Options, cpuProfile, memProfile string) int {
 	}
 
 	start := time.Now()
-	res, err := bench.Run(ctx, opts)
+	res, err := Run(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	fmt.Fprintf(os.Stdout, "<!-- go run ./internal/bench/run %s: %s; %d CPUs, %s -->\n\n", strings.Join(os.Args[1:], " "),
+	fmt.Fprintf(os.Stdout, "<!-- go run ./cmd/lakebase-bench %s: %s; %d CPUs, %s -->\n\n", strings.Join(os.Args[1:], " "),
 		time.Since(start).Round(time.Second), runtime.NumCPU(), runtime.Version())
-	ok := bench.WriteReport(os.Stdout, res, opts.Short)
+	ok := WriteReport(os.Stdout, res, opts.Short)
 	if memProfile != "" {
 		if err := writeProfile(memProfile, "allocs"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
