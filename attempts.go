@@ -34,7 +34,7 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 	// a credential or a starting target, and their logins.
 	start := time.Now()
 	ctx, span := c.tel.StartConnect(ctx)
-	tied, untie := c.life.tie(ctx)
+	tied, untie := c.life.Tie(ctx)
 	err := c.attempts(tied, login)
 	untie()
 	final := err

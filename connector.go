@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/lazy"
 	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
 	"github.com/lib/pq"
 )
 
 // ErrConnectorClosed is returned by Connect after Close.
-var ErrConnectorClosed = errors.New("lakebase: connector is closed")
+var ErrConnectorClosed = lazy.ErrClosed
 
 // Connector opens connections for one Config. It owns the caches: the
 // looked-up host, the identity and the credential, shared by every
@@ -34,15 +35,15 @@ type Connector struct {
 	opener *pqsession.Opener
 	budget time.Duration // of a Connect whose context has no deadline
 	logger *slog.Logger
-	life   *lifetime
+	life   *lazy.Lifetime
 	tel    *telemetry.Telemetry // nil when off
 
-	client   *lazy[*controlplane.Client] // nil when no workspace is involved
+	client   *lazy.Value[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
 	identity func(ctx context.Context) (string, error)
 	creds    credentialSource
 
-	identityName *lazy[string]         // the workspace identity's user name, whatever role logs in; nil without a workspace
+	identityName *lazy.Value[string]   // the workspace identity's user name, whatever role logs in; nil without a workspace
 	failures     controlplane.Failures // the workspace requests that failed, the last one
 	loginRetries atomic.Uint64
 	closed       atomic.Bool
@@ -85,8 +86,8 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connector{cfg: c, mode: mode, base: base, budget: connectBudget(base), logger: c.Logger, life: newLifetime(), tel: tel}
-	conn.life.tel = tel
+	conn := &Connector{cfg: c, mode: mode, base: base, budget: connectBudget(base), logger: c.Logger, life: lazy.NewLifetime(), tel: tel}
+	conn.life.Tel = tel
 	if conn.logger == nil {
 		conn.logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,10 +157,10 @@ func (c *Connector) Close() error {
 		return nil
 	}
 	c.creds.close()
-	c.life.end()
+	c.life.End()
 	c.handoff.close()
 	if c.client != nil {
-		if client, ok := c.client.loaded(); ok {
+		if client, ok := c.client.Loaded(); ok {
 			client.Close()
 		}
 	}

@@ -51,7 +51,7 @@ func (c cachedCredentials) close()                   { c.cache.Close() }
 // mintFetcher mints a credential of the workspace identity for the target.
 func (t *lookedUp) mintFetcher(ttl time.Duration) credcache.Fetcher {
 	return func(ctx context.Context) (string, time.Time, error) {
-		client, err := t.client.get(ctx)
+		client, err := t.client.Get(ctx)
 		if err != nil {
 			return "", time.Time{}, backoffCause(err)
 		}

@@ -98,7 +98,7 @@ func (c *Connector) login(ctx context.Context, l pqsession.Login) (driver.Conn, 
 		deadline = d
 	}
 	bl := &backgroundLogin{key: key, done: make(chan struct{}), waited: true}
-	if !c.life.run(func(lctx context.Context) {
+	if !c.life.Run(func(lctx context.Context) {
 		lctx, cancel := context.WithDeadline(lctx, deadline)
 		defer cancel()
 		conn, err := c.opener.Open(lctx, l)

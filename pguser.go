@@ -14,7 +14,7 @@ func (c *Connector) explainUser(ctx context.Context, user string, err error) err
 	if !isAuthFailure(sqlState(err)) || !c.cfg.userFromEnv || c.mode == AuthPassword || c.cfg.TokenSource != nil || c.identityName == nil {
 		return err
 	}
-	name, nerr := c.identityName.get(ctx)
+	name, nerr := c.identityName.Get(ctx)
 	if nerr != nil || name == user {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/lazy"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
@@ -53,21 +54,21 @@ type mintTarget struct {
 // a Databricks App names in PGHOST.
 type lookedUp struct {
 	cfg    *Config
-	client *lazy[*controlplane.Client]
+	client *lazy.Value[*controlplane.Client]
 	fixed  *hostPort // a host written in the Config; it wins over the lookup
 
-	named      mintTarget       // the instance or endpoint the Config names
-	discovered lazy[mintTarget] // otherwise found by the fixed host
-	host       lazy[hostPort]
+	named      mintTarget             // the instance or endpoint the Config names
+	discovered lazy.Value[mintTarget] // otherwise found by the fixed host
+	host       lazy.Value[hostPort]
 }
 
-func newLookedUp(cfg *Config, client *lazy[*controlplane.Client], life *lifetime) *lookedUp {
+func newLookedUp(cfg *Config, client *lazy.Value[*controlplane.Client], life *lazy.Lifetime) *lookedUp {
 	t := &lookedUp{cfg: cfg, client: client, named: mintTarget{cfg.Instance, cfg.Endpoint}}
 	if cfg.Host != "" {
 		t.fixed = &hostPort{host: cfg.Host, port: uint16(cfg.Port)}
 	}
-	t.discovered = lazy[mintTarget]{life: life, kind: telemetry.LookupTarget, load: t.discover}
-	t.host = lazy[hostPort]{life: life, kind: telemetry.LookupHost, load: t.lookUpHost}
+	t.discovered = lazy.Value[mintTarget]{Life: life, Kind: telemetry.LookupTarget, Load: t.discover}
+	t.host = lazy.Value[hostPort]{Life: life, Kind: telemetry.LookupHost, Load: t.lookUpHost}
 	return t
 }
 
@@ -75,11 +76,11 @@ func (t *lookedUp) resolve(ctx context.Context) (hostPort, error) {
 	if t.fixed != nil {
 		return *t.fixed, nil
 	}
-	return t.host.get(ctx)
+	return t.host.Get(ctx)
 }
 
 func (t *lookedUp) looksUp() bool { return t.fixed == nil }
-func (t *lookedUp) forget()       { t.host.forget() }
+func (t *lookedUp) forget()       { t.host.Forget() }
 
 func (t *lookedUp) describe() string {
 	switch {
@@ -98,7 +99,7 @@ func (t *lookedUp) target(ctx context.Context) (mintTarget, error) {
 	if t.named != (mintTarget{}) {
 		return t.named, nil
 	}
-	return t.discovered.get(ctx)
+	return t.discovered.Get(ctx)
 }
 
 // discover finds the instance or endpoint that serves the fixed host.
@@ -106,7 +107,7 @@ func (t *lookedUp) discover(ctx context.Context) (mintTarget, error) {
 	if t.fixed == nil {
 		return mintTarget{}, invalidKey("instance", "no target: name an instance, an endpoint or a host")
 	}
-	client, err := t.client.get(ctx)
+	client, err := t.client.Get(ctx)
 	if err != nil {
 		return mintTarget{}, err
 	}
@@ -127,7 +128,7 @@ func (t *lookedUp) discover(ctx context.Context) (mintTarget, error) {
 // lookUpHost asks the workspace for the host of the named instance or
 // endpoint.
 func (t *lookedUp) lookUpHost(ctx context.Context) (hostPort, error) {
-	client, err := t.client.get(ctx)
+	client, err := t.client.Get(ctx)
 	if err != nil {
 		return hostPort{}, err
 	}

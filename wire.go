@@ -6,6 +6,7 @@ import (
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/credcache"
+	"github.com/lakebase-go/lakebase/internal/lazy"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
@@ -59,7 +60,7 @@ func (c *Connector) wire() error {
 		}
 		c.identity = func(context.Context) (string, error) { return name, nil }
 	case c.client != nil:
-		c.identity = c.identityName.get // one lookup serves both
+		c.identity = c.identityName.Get // one lookup serves both
 	default:
 		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
@@ -111,19 +112,19 @@ func (c *Config) controlSettings(mode AuthMode) controlplane.Settings {
 
 // newWorkspaceClient returns the lazily built workspace client of a
 // connector: the first lookup, identity or mint logs in.
-func newWorkspaceClient(life *lifetime, s controlplane.Settings) *lazy[*controlplane.Client] {
-	return &lazy[*controlplane.Client]{
-		life: life,
-		kind: telemetry.LookupWorkspace,
-		load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
+func newWorkspaceClient(life *lazy.Lifetime, s controlplane.Settings) *lazy.Value[*controlplane.Client] {
+	return &lazy.Value[*controlplane.Client]{
+		Life: life,
+		Kind: telemetry.LookupWorkspace,
+		Load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
 	}
 }
 
 // workspaceUser is the Postgres user of the workspace identity: a service
 // principal's client id, or SCIM Me's userName, asked once and cached.
-func workspaceUser(client *lazy[*controlplane.Client], life *lifetime) *lazy[string] {
-	return &lazy[string]{life: life, kind: telemetry.LookupIdentity, load: func(ctx context.Context) (string, error) {
-		c, err := client.get(ctx)
+func workspaceUser(client *lazy.Value[*controlplane.Client], life *lazy.Lifetime) *lazy.Value[string] {
+	return &lazy.Value[string]{Life: life, Kind: telemetry.LookupIdentity, Load: func(ctx context.Context) (string, error) {
+		c, err := client.Get(ctx)
 		if err != nil {
 			return "", err
 		}

@@ -1,4 +1,4 @@
-package lakebase
+package lazy
 
 import (
 	"context"
@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 )
 
 // A failed load is handed out until its backoff ends, which doubles with each
 // failure in a row; forget and a success start afresh.
 func TestLazyBackoff(t *testing.T) {
-	life := newLifetime()
-	defer life.end()
+	life := NewLifetime()
+	defer life.End()
 	now := time.Now()
 	boom := errors.New("boom")
 	loads, fail := 0, true
-	l := &lazy[int]{life: life, now: func() time.Time { return now }, load: func(context.Context) (int, error) {
+	l := &Value[int]{Life: life, Now: func() time.Time { return now }, Load: func(context.Context) (int, error) {
 		loads++
 		if fail {
 			return 0, boom
@@ -29,10 +30,10 @@ func TestLazyBackoff(t *testing.T) {
 	// get loads once and fails, then reports the backoff that follows.
 	backedOff := func(wantLoads int, lo, hi time.Duration) {
 		t.Helper()
-		if _, err := l.get(ctx); err != boom {
+		if _, err := l.Get(ctx); err != boom {
 			t.Fatalf("get = %v, want the load's own error", err)
 		}
-		_, err := l.get(ctx)
+		_, err := l.Get(ctx)
 		var be *backoff.Error
 		if !errors.As(err, &be) || !errors.Is(err, boom) || be.Next < lo || be.Next > hi {
 			t.Fatalf("get during the backoff = %v, want boom with the next attempt in %s to %s", err, lo, hi)
@@ -46,11 +47,11 @@ func TestLazyBackoff(t *testing.T) {
 	backedOff(2, time.Second, 2*time.Second)
 	now = now.Add(2 * time.Second)
 	backedOff(3, 2*time.Second, 4*time.Second)
-	l.forget()
+	l.Forget()
 	backedOff(4, 500*time.Millisecond, time.Second)
 	now, fail = now.Add(time.Second), false
 	for range 2 {
-		if v, err := l.get(ctx); v != 7 || err != nil || loads != 5 {
+		if v, err := l.Get(ctx); v != 7 || err != nil || loads != 5 {
 			t.Fatalf("get = %d, %v after %d loads; want 7 from one more load", v, err, loads)
 		}
 	}
@@ -60,17 +61,17 @@ func TestLazyBackoff(t *testing.T) {
 // backoff: the next get loads again.
 func TestLazyFailuresNotRemembered(t *testing.T) {
 	for _, err := range []error{
-		fmt.Errorf("instance: %w", ErrNotReady),
-		&backoff.Error{Err: ErrUnauthenticated, Next: time.Second},
-		ErrConnectorClosed,
+		fmt.Errorf("instance: %w", controlplane.ErrNotReady),
+		&backoff.Error{Err: controlplane.ErrUnauthenticated, Next: time.Second},
+		ErrClosed,
 	} {
 		t.Run(err.Error(), func(t *testing.T) {
-			life := newLifetime()
-			defer life.end()
+			life := NewLifetime()
+			defer life.End()
 			loads := 0
-			l := &lazy[int]{life: life, load: func(context.Context) (int, error) { loads++; return 0, err }}
+			l := &Value[int]{Life: life, Load: func(context.Context) (int, error) { loads++; return 0, err }}
 			for i := range 3 {
-				if _, got := l.get(context.Background()); got != err || loads != i+1 {
+				if _, got := l.Get(context.Background()); got != err || loads != i+1 {
 					t.Fatalf("get %d = %v after %d loads; want the load's error from a load of its own", i, got, loads)
 				}
 			}
@@ -98,8 +99,8 @@ func TestLazyBackoffHonoursRetryAfter(t *testing.T) {
 		{"shorter than the backoff", waitError(time.Millisecond), 500 * time.Millisecond, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := lazyBackoff(1, tc.err); got < tc.lo || got > tc.hi {
-				t.Errorf("lazyBackoff(1, %v) = %s, want %s to %s", tc.err, got, tc.lo, tc.hi)
+			if got := backoffAfter(1, tc.err); got < tc.lo || got > tc.hi {
+				t.Errorf("backoffAfter(1, %v) = %s, want %s to %s", tc.err, got, tc.lo, tc.hi)
 			}
 		})
 	}

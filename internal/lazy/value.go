@@ -1,4 +1,8 @@
-package lakebase
+// Package lazy holds what a connector loads once and shares: a Value loaded
+// on first use with at most one load in flight and a backoff after a
+// failure, and the Lifetime that such background loads run under, which the
+// connector's Close ends.
+package lazy
 
 import (
 	"context"
@@ -7,22 +11,27 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/credcache"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// lazyTimeout bounds one load of a lazy value (a lookup or a login): it runs
+// loadTimeout bounds one load of a lazy value (a lookup or a login): it runs
 // detached from the callers who wait for it, so it needs a bound of its own.
-const lazyTimeout = 2 * time.Minute
+const loadTimeout = 2 * time.Minute
 
 // After a failed load, the next one waits for a backoff that doubles with
 // each failure in a row from the first wait to the last, as mints do.
 const (
-	lazyFirstBackoff = time.Second
-	lazyLastBackoff  = time.Minute
+	firstBackoff = time.Second
+	lastBackoff  = time.Minute
 )
 
-// lazy is a value loaded on first use and kept until forgotten, with at most
+// ErrClosed is what Get returns once the Lifetime has ended: the
+// connector is closed.
+var ErrClosed = errors.New("lakebase: connector is closed")
+
+// Value is a value loaded on first use and kept until forgotten, with at most
 // one load in flight however many goroutines ask. Each caller waits for the
 // load only as long as its own context allows; the load itself runs under the
 // connector's lifetime, so one caller giving up does not fail the others.
@@ -30,31 +39,31 @@ const (
 // at once, saying when the next attempt is, so that a wrong secret or an
 // unknown instance costs the workspace one request per backoff, not one per
 // Connect of a busy pool.
-type lazy[T any] struct {
-	load func(ctx context.Context) (T, error)
-	kind string // what is looked up, for telemetry (telemetry.LookupHost, say)
-	life *lifetime
-	now  func() time.Time // nil: time.Now
+type Value[T any] struct {
+	Load func(ctx context.Context) (T, error)
+	Kind string // what is looked up, for telemetry (telemetry.LookupHost, say)
+	Life *Lifetime
+	Now  func() time.Time // nil: time.Now
 
 	mu       sync.Mutex
 	value    T
 	ok       bool
-	flight   *lazyFlight[T]
+	flight   *flight[T]
 	failures int       // failed loads in a row
 	lastErr  error     // the last failure, handed out until retryAt
 	retryAt  time.Time // when the next load may start
 }
 
-// lazyFlight is one load in progress; done closes when value and err are set.
-type lazyFlight[T any] struct {
+// flight is one load in progress; done closes when value and err are set.
+type flight[T any] struct {
 	done  chan struct{}
 	value T
 	err   error
 }
 
-// get returns the value, loading it if needed. During the backoff after a
+// Get returns the value, loading it if needed. During the backoff after a
 // failed load it returns that failure at once, as a *backoff.Error.
-func (l *lazy[T]) get(ctx context.Context) (T, error) {
+func (l *Value[T]) Get(ctx context.Context) (T, error) {
 	var zero T
 	l.mu.Lock()
 	if l.ok {
@@ -69,16 +78,16 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 			l.mu.Unlock()
 			return zero, &backoff.Error{Err: err, Next: wait}
 		}
-		f = &lazyFlight[T]{done: make(chan struct{})}
+		f = &flight[T]{done: make(chan struct{})}
 		l.flight = f
 		var parent trace.Span // the span the lookup's own is a child of
-		if l.life.tel != nil {
+		if l.Life.Tel != nil {
 			parent = trace.SpanFromContext(ctx)
 		}
-		if !l.life.run(func(lifeCtx context.Context) { l.fill(lifeCtx, f, parent) }) {
+		if !l.Life.Run(func(lifeCtx context.Context) { l.fill(lifeCtx, f, parent) }) {
 			l.flight = nil
 			l.mu.Unlock()
-			return zero, ErrConnectorClosed
+			return zero, ErrClosed
 		}
 	}
 	l.mu.Unlock()
@@ -91,11 +100,11 @@ func (l *lazy[T]) get(ctx context.Context) (T, error) {
 }
 
 // fill runs one load and publishes its result.
-func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.Span) {
-	ctx, cancel := context.WithTimeout(lifeCtx, lazyTimeout)
+func (l *Value[T]) fill(lifeCtx context.Context, f *flight[T], parent trace.Span) {
+	ctx, cancel := context.WithTimeout(lifeCtx, loadTimeout)
 	defer cancel()
-	ctx, done := l.life.tel.Lookup(ctx, parent, l.kind)
-	f.value, f.err = l.load(ctx)
+	ctx, done := l.Life.Tel.Lookup(ctx, parent, l.Kind)
+	f.value, f.err = l.Load(ctx)
 	done(f.err)
 	l.mu.Lock()
 	switch {
@@ -105,7 +114,7 @@ func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.S
 	case remembered(lifeCtx, f.err):
 		l.failures++
 		l.lastErr = f.err
-		l.retryAt = l.clock().Add(lazyBackoff(l.failures, f.err))
+		l.retryAt = l.clock().Add(backoffAfter(l.failures, f.err))
 	}
 	l.flight = nil
 	l.mu.Unlock()
@@ -124,19 +133,19 @@ func (l *lazy[T]) fill(lifeCtx context.Context, f *lazyFlight[T], parent trace.S
 func remembered(lifeCtx context.Context, err error) bool {
 	var be *backoff.Error
 	switch {
-	case lifeCtx.Err() != nil, errors.Is(err, ErrConnectorClosed):
+	case lifeCtx.Err() != nil, errors.Is(err, ErrClosed):
 		return false
-	case errors.Is(err, ErrNotReady), errors.As(err, &be):
+	case errors.Is(err, controlplane.ErrNotReady), errors.As(err, &be):
 		return false
 	}
 	return true
 }
 
-// lazyBackoff is the wait after the n-th failed load in a row, err: the
+// backoffAfter is the wait after the n-th failed load in a row, err: the
 // doubling backoff, or longer when err says when to try again (a
 // throttled workspace login's Retry-After).
-func lazyBackoff(n int, err error) time.Duration {
-	wait := backoff.Wait(n, lazyFirstBackoff, lazyLastBackoff)
+func backoffAfter(n int, err error) time.Duration {
+	wait := backoff.Wait(n, firstBackoff, lastBackoff)
 	var ra credcache.RetryAfter
 	if errors.As(err, &ra) {
 		wait = max(wait, ra.RetryAfter())
@@ -144,16 +153,16 @@ func lazyBackoff(n int, err error) time.Duration {
 	return wait
 }
 
-// loaded returns the value and true if one is loaded.
-func (l *lazy[T]) loaded() (T, bool) {
+// Loaded returns the value and true if one is loaded.
+func (l *Value[T]) Loaded() (T, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.value, l.ok
 }
 
-// forget drops the value, and any failure being remembered, so that the next
-// get loads it again.
-func (l *lazy[T]) forget() {
+// Forget drops the value, and any failure being remembered, so that the next
+// Get loads it again.
+func (l *Value[T]) Forget() {
 	l.mu.Lock()
 	var zero T
 	l.value, l.ok = zero, false
@@ -162,9 +171,9 @@ func (l *lazy[T]) forget() {
 }
 
 // clock reads the time that backoffs are measured by.
-func (l *lazy[T]) clock() time.Time {
-	if l.now != nil {
-		return l.now()
+func (l *Value[T]) clock() time.Time {
+	if l.Now != nil {
+		return l.Now()
 	}
 	return time.Now()
 }
