@@ -3,17 +3,16 @@ package lakebase
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/controlplane"
+	"github.com/lakebase-go/lakebase/internal/credcache"
 	"github.com/lakebase-go/lakebase/internal/lazy"
 	"github.com/lakebase-go/lakebase/internal/pqsession"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
@@ -63,18 +62,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	c := cfg.clone()
-	if err := c.applyEnvironment(os.Getenv); err != nil {
-		return nil, err
-	}
-	c.applyDefaults()
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	mode, err := c.effectiveAuth()
+	c, mode, err := cfg.resolve(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -108,43 +96,87 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	return conn, nil
 }
 
-// Connect opens a new connection: it resolves the host, learns the identity,
-// takes a valid credential from the cache and logs in through lib/pq. It
-// honours ctx throughout and, when ctx ends, returns ctx.Err() itself.
-func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	var conn driver.Conn
-	err := c.open(ctx, func(ctx context.Context, host hostPort, user string, cred Token, dialed func(error)) (err error) {
-		conn, err = c.login(ctx, pqsession.Login{Host: host.host, Port: host.port, User: user, Password: cred.Value, Dialed: dialed})
-		return err
-	})
-	if err != nil {
-		return nil, err
+// wire builds the connector's target, identity and credential source for its
+// auth mode. Nothing is looked up here: every lookup is lazy.
+func (c *Connector) wire() error {
+	cfg := c.cfg
+	usesWorkspace := cfg.Instance != "" || cfg.Endpoint != "" || (c.mode != AuthPassword && cfg.TokenSource == nil)
+	if !usesWorkspace {
+		host := cfg.Host
+		if host == "" {
+			host = "localhost"
+		}
+		c.target = fixedHost{host: host, port: uint16(cfg.Port)}
+	} else {
+		if cfg.Instance == "" && cfg.Endpoint == "" && cfg.Host == "" {
+			return invalidKey("instance", "no target: name an instance, an endpoint or a host (or set LAKEBASE_INSTANCE, LAKEBASE_ENDPOINT or PGHOST)")
+		}
+		settings := cfg.controlSettings(c.mode)
+		settings.Failures = &c.failures
+		c.client = newWorkspaceClient(c.life, settings)
+		c.target = newLookedUp(cfg, c.client, c.life)
+		c.identityName = workspaceUser(c.client, c.life)
 	}
-	return conn, nil
-}
 
-// contextEnded returns ctx's error, also in the moment after its deadline
-// passed and before ctx itself noticed (a dial that timed out at the
-// deadline sees that moment).
-func contextEnded(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	switch {
+	case c.mode == AuthPassword || cfg.User != "":
+		name := cfg.User
+		if name == "" {
+			name = osUserName()
+		}
+		c.identity = func(context.Context) (string, error) { return name, nil }
+	case c.client != nil:
+		c.identity = c.identityName.Get // one lookup serves both
+	default:
+		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}
-	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
-		return context.DeadlineExceeded
+
+	opts := credcache.Options{SafetyMargin: cfg.SafetyMargin, RefreshWindow: cfg.RefreshWindow, Logger: cfg.Logger, Now: cfg.now,
+		Observer: c.tel.CredentialObserver()}
+	switch {
+	case c.mode == AuthPassword:
+		c.creds = staticPassword(cfg.Password)
+	case cfg.TokenSource != nil:
+		c.creds = cachedCredentials{credcache.New(tokenSourceFetcher(cfg.TokenSource), opts)}
+	default:
+		c.creds = cachedCredentials{credcache.New(c.target.(*lookedUp).mintFetcher(cfg.CredentialTTL), opts)}
 	}
 	return nil
 }
 
-// String describes the connector by its Config, secrets redacted: without
-// it, %v and %+v of a Connector would print a native password.
-func (c *Connector) String() string { return "lakebase.Connector(" + c.cfg.String() + ")" }
+// newWorkspaceClient returns the lazily built workspace client of a
+// connector: the first lookup, identity or mint logs in.
+func newWorkspaceClient(life *lazy.Lifetime, s controlplane.Settings) *lazy.Value[*controlplane.Client] {
+	return &lazy.Value[*controlplane.Client]{
+		Life: life,
+		Kind: telemetry.LookupWorkspace,
+		Load: func(ctx context.Context) (*controlplane.Client, error) { return controlplane.New(ctx, s) },
+	}
+}
 
-// GoString is String, for %#v.
-func (c *Connector) GoString() string { return c.String() }
+// workspaceUser is the Postgres user of the workspace identity: a service
+// principal's client id, or SCIM Me's userName, asked once and cached.
+func workspaceUser(client *lazy.Value[*controlplane.Client], life *lazy.Lifetime) *lazy.Value[string] {
+	return &lazy.Value[string]{Life: life, Kind: telemetry.LookupIdentity, Load: func(ctx context.Context) (string, error) {
+		c, err := client.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return c.UserName(ctx)
+	}}
+}
 
-// Driver returns the lakebase Driver.
-func (c *Connector) Driver() driver.Driver { return Driver{} }
+// observe starts reporting the connector's metrics read from its Stats.
+func (c *Connector) observe() error {
+	err := c.tel.Observe(func() telemetry.Observed {
+		s := c.Stats()
+		return telemetry.Observed{CredentialWaits: s.CredentialWaits, LoginRetries: s.LoginRetries, CredentialExpiry: s.CredentialExpiry}
+	})
+	if err != nil {
+		return fmt.Errorf("%w: telemetry: %w", ErrInvalidDSN, err)
+	}
+	return nil
+}
 
 // Close releases the connector's caches and stops any background refresh.
 // It ends whatever runs for the connector, in the driver and in the
@@ -168,84 +200,115 @@ func (c *Connector) Close() error {
 	return nil
 }
 
-// pauseNotReady waits before trying a target that is not ready again, and
-// says so in the log, since such waits can make Connect slow for minutes.
-// It reports false when the connect budget or ctx does not allow the pause.
-func (c *Connector) pauseNotReady(ctx context.Context, wait *connectWait, err error) bool {
-	if !wait.pause(ctx) {
-		return false
-	}
-	c.tel.Retrying(ctx, "lakebase.target.not_ready", err)
-	c.logger.LogAttrs(ctx, slog.LevelInfo, "lakebase: target not ready; trying again",
-		slog.String("target", c.target.describe()), slog.String("reason", err.Error()))
-	return true
+// String describes the connector by its Config, secrets redacted: without
+// it, %v and %+v of a Connector would print a native password.
+func (c *Connector) String() string { return "lakebase.Connector(" + c.cfg.String() + ")" }
+
+// GoString is String, for %#v.
+func (c *Connector) GoString() string { return c.String() }
+
+// Driver returns the lakebase Driver.
+func (c *Connector) Driver() driver.Driver { return Driver{} }
+
+// Stats describes a Connector's credential cache.
+type Stats struct {
+	// CredentialsMinted counts credentials obtained (minted, or taken from
+	// the TokenSource).
+	CredentialsMinted uint64
+	// MintFailures counts failed attempts to obtain one.
+	MintFailures uint64
+	// CredentialWaits counts connections (and Credential calls) that found
+	// no usable credential and waited for one to be obtained: the first,
+	// and any after the cached credential ran out or was rejected. While
+	// early refresh works, rotation adds nothing to it. With a TokenSource
+	// whose tokens carry no expiry, every connection waits for it.
+	CredentialWaits uint64
+	// LoginRetries counts logins retried with a new credential after the
+	// server refused a cached one.
+	LoginRetries uint64
+	// CredentialExpiry is when the current credential expires; zero when
+	// there is none (or the mode uses a native password).
+	CredentialExpiry time.Time
+	// Refreshing is true while a credential is being obtained.
+	Refreshing bool
 }
 
-// logContextEnded says at which step (found in err) a Connect was when its
-// context ended (with ended), since the caller gets ctx.Err() alone: an
-// unreachable workspace or server shows only as a deadline otherwise. A
-// deadline is a warning; a cancellation, which the caller chose, is
-// information.
-func (c *Connector) logContextEnded(ctx context.Context, ended, err error, waited time.Duration) {
-	level := slog.LevelWarn
-	if ended == context.Canceled {
-		level = slog.LevelInfo
+// Stats returns the connector's counters. It is cheap and safe to call at any
+// time, for metrics or health checks.
+func (c *Connector) Stats() Stats {
+	s := Stats{LoginRetries: c.loginRetries.Load()}
+	if cc, ok := c.creds.(cachedCredentials); ok {
+		cs := cc.cache.Stats()
+		s.CredentialsMinted, s.MintFailures, s.CredentialWaits = cs.Minted, cs.MintFailures, cs.Waits
+		s.CredentialExpiry, s.Refreshing = cs.Expiry, cs.Refreshing
 	}
-	attrs := []slog.Attr{slog.String("target", c.target.describe()), slog.Duration("waited", waited)}
-	var ce *ConnectError
-	if errors.As(err, &ce) {
-		attrs = append(attrs, slog.String("step", ce.Step))
-		if ce.User != "" {
-			attrs = append(attrs, slog.String("user", ce.User))
-		}
-	}
-	if last := c.failures.Since(time.Now().Add(-waited - failureMemory)); last != "" {
-		attrs = append(attrs, slog.String("workspace_failure", last))
-	}
-	c.logger.LogAttrs(context.WithoutCancel(ctx), level, "lakebase: connect ended by its context", attrs...)
+	return s
 }
 
-// stepError wraps err as the ConnectError of step.
-func (c *Connector) stepError(step, user string, err error) error {
-	var ce *ConnectError
-	if errors.As(err, &ce) {
-		return err
+// Credential returns a credential that is valid for a new connection, from
+// the connector's cache, minting one if needed: for programs that log in
+// where the connector cannot see the outcome (psql, a credential printed
+// for another tool). A client that logs in within this process uses Open,
+// which also retries a refused credential and waits for a waking target. In
+// native password mode it is the password, without expiry. Errors are
+// *ConnectError like Connect's; when ctx ends, ctx.Err() itself, or a
+// *ConnectError wrapping it that says what the workspace last failed with.
+func (c *Connector) Credential(ctx context.Context) (Token, error) {
+	if c.closed.Load() {
+		return Token{}, ErrConnectorClosed
 	}
-	return &ConnectError{Step: step, Target: c.target.describe(), User: user, Err: err}
-}
-
-// basePQConfig builds the lib/pq configuration that every connection of a
-// connector starts from. Host, port, user and password are set per connection
-// (they come from lookups and credentials), so they are left as placeholders
-// here. lib/pq reads its own PG* environment variables for the keys the
-// Config leaves open, as libpq does.
-func basePQConfig(c *Config) (pq.Config, error) {
-	var b strings.Builder
-	write := func(key, value string) {
-		b.WriteString(key)
-		b.WriteByte('=')
-		b.WriteString(quoteValue(value))
-		b.WriteByte(' ')
-	}
-	// The placeholders keep lib/pq from looking up the operating system
-	// user, which fails in some containers.
-	write("host", "localhost")
-	write("user", "lakebase")
-	write("dbname", c.DBName)
-	write("sslmode", c.SSLMode)
-	for k, v := range c.Params {
-		write(k, v)
-	}
-	if _, set := c.Params["binary_parameters"]; c.Pooled && !set {
-		// Parse, bind and execute in one message, which a pooler in
-		// transaction mode keeps on one server connection.
-		write("binary_parameters", "yes")
-	}
-	pc, err := pq.NewConfig(b.String())
+	user, err := c.User(ctx)
 	if err != nil {
-		// lib/pq's messages name the key and never a password: the base
-		// configuration holds none.
-		return pq.Config{}, fmt.Errorf("%w: lib/pq: %v", ErrInvalidDSN, strings.TrimPrefix(err.Error(), "pq: "))
+		return Token{}, err
 	}
-	return pc, nil
+	start := time.Now()
+	cred, err := c.creds.credential(ctx)
+	if err != nil {
+		if cerr := contextEnded(ctx); cerr != nil {
+			return Token{}, c.endedError(cerr, "mint", user, start)
+		}
+		return Token{}, c.stepError("mint", user, err)
+	}
+	return cred, nil
 }
+
+// Host returns the host and port that new connections dial: the looked-up
+// host of the instance or endpoint, or the Config's host.
+func (c *Connector) Host(ctx context.Context) (host string, port int, err error) {
+	start := time.Now()
+	hp, err := c.target.resolve(ctx)
+	if err != nil {
+		if cerr := contextEnded(ctx); cerr != nil {
+			return "", 0, c.endedError(cerr, "resolve", "", start)
+		}
+		return "", 0, c.stepError("resolve", "", err)
+	}
+	return hp.host, int(hp.port), nil
+}
+
+// User returns the Postgres role that new connections log in as: the
+// Config's user, or the identity's user name.
+func (c *Connector) User(ctx context.Context) (string, error) {
+	start := time.Now()
+	user, err := c.identity(ctx)
+	if err != nil {
+		if cerr := contextEnded(ctx); cerr != nil {
+			return "", c.endedError(cerr, "identity", "", start)
+		}
+		return "", c.stepError("identity", "", err)
+	}
+	return user, nil
+}
+
+// DBName returns the database that new connections open.
+func (c *Connector) DBName() string { return c.cfg.DBName }
+
+// Pooled reports whether new connections go to a pooled host (pooled=true),
+// a PgBouncer in transaction mode: a client that keeps state on its session
+// between transactions, such as named prepared statements, must not rely on
+// it there.
+func (c *Connector) Pooled() bool { return c.cfg.Pooled }
+
+// SSLMode returns the sslmode of new connections (require by default), for
+// clients of Open that check their own TLS settings against it.
+func (c *Connector) SSLMode() string { return c.cfg.SSLMode }

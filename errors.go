@@ -110,3 +110,31 @@ var (
 // that was not sent never reaches the caller: database/sql runs it on
 // another connection. See the README's "Sessions that the server ends".
 type SessionEndedError = pqsession.EndedError
+
+// userFromEnvError is a refused login whose role came from PGUSER and
+// differs from the identity's user name. It unwraps to the server's error.
+type userFromEnvError struct {
+	err            error
+	user, identity string
+}
+
+func (e *userFromEnvError) Error() string {
+	return fmt.Sprintf("%v (the role %q comes from PGUSER, but the credential is %q's, which logs in as %q or as a group role it belongs to: unset PGUSER, or set it to %q)",
+		e.err, e.user, e.identity, e.identity, e.identity)
+}
+
+func (e *userFromEnvError) Unwrap() error { return e.err }
+
+// poolerDocs is Databricks' page on the pooled hosts and who may use them.
+const poolerDocs = "https://docs.databricks.com/aws/en/oltp/projects/connection-pooling"
+
+// poolerRefusalError is a pooled host's refusal of a minted credential. It
+// unwraps to the server's error.
+type poolerRefusalError struct{ err error }
+
+func (e *poolerRefusalError) Error() string {
+	return fmt.Sprintf("%v (a pooled host refused a freshly minted OAuth credential: this pooler may take native Postgres roles only; "+
+		"connect without pooled=true, or log in as a native role with auth=password; see %s)", e.err, poolerDocs)
+}
+
+func (e *poolerRefusalError) Unwrap() error { return e.err }

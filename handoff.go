@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/lakebase-go/lakebase/internal/pqsession"
 )
 
 // A Connect whose context ends during the login returns ctx.Err() at once,
@@ -79,35 +77,6 @@ type handoff struct {
 	pending []*backgroundLogin // left by their Connect, still logging in
 	spares  []*spare
 	closed  bool
-}
-
-// login logs in with l for a Connect with context ctx: it takes a spare or
-// waits for a login left by another Connect, else starts a login of its own
-// in the background and waits for it under ctx. When ctx ends first it
-// returns ctx.Err() and leaves the login to the next Connect.
-func (c *Connector) login(ctx context.Context, l pqsession.Login) (driver.Conn, error) {
-	key := loginKey{host: l.Host, port: l.Port, user: l.User, password: l.Password}
-	if conn, err, ok := c.handoff.adopt(ctx, key); ok {
-		return conn, err
-	}
-	// The login's own deadline: ctx's, or, once ctx has left it, the
-	// connect budget from now (connect_timeout, else two minutes), within
-	// which lib/pq's own login would have ended too.
-	deadline := time.Now().Add(c.budget)
-	if d, ok := ctx.Deadline(); ok && d.After(deadline) {
-		deadline = d
-	}
-	bl := &backgroundLogin{key: key, done: make(chan struct{}), waited: true}
-	if !c.life.Run(func(lctx context.Context) {
-		lctx, cancel := context.WithDeadline(lctx, deadline)
-		defer cancel()
-		conn, err := c.opener.Open(lctx, l)
-		c.handoff.finish(bl, conn, err)
-	}) {
-		return nil, ErrConnectorClosed
-	}
-	conn, err, _ := c.handoff.wait(ctx, bl)
-	return conn, err
 }
 
 // adopt takes a spare for key, or waits under ctx for a login of key that

@@ -37,8 +37,11 @@ type targetResolver interface {
 type fixedHost hostPort
 
 func (f fixedHost) resolve(context.Context) (hostPort, error) { return hostPort(f), nil }
-func (fixedHost) looksUp() bool                               { return false }
-func (fixedHost) forget()                                     {}
+
+func (fixedHost) looksUp() bool { return false }
+
+func (fixedHost) forget() {}
+
 func (f fixedHost) describe() string {
 	return "host " + strconv.Quote(hostPort(f).String())
 }
@@ -80,7 +83,8 @@ func (t *lookedUp) resolve(ctx context.Context) (hostPort, error) {
 }
 
 func (t *lookedUp) looksUp() bool { return t.fixed == nil }
-func (t *lookedUp) forget()       { t.host.Forget() }
+
+func (t *lookedUp) forget() { t.host.Forget() }
 
 func (t *lookedUp) describe() string {
 	switch {

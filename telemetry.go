@@ -1,9 +1,14 @@
 package lakebase
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 
+	"github.com/lakebase-go/lakebase/internal/credcache"
 	"github.com/lakebase-go/lakebase/internal/telemetry"
 )
 
@@ -26,18 +31,6 @@ func newTelemetry(cfg *Config) (*telemetry.Telemetry, error) {
 	return tel, nil
 }
 
-// observe starts reporting the connector's metrics read from its Stats.
-func (c *Connector) observe() error {
-	err := c.tel.Observe(func() telemetry.Observed {
-		s := c.Stats()
-		return telemetry.Observed{CredentialWaits: s.CredentialWaits, LoginRetries: s.LoginRetries, CredentialExpiry: s.CredentialExpiry}
-	})
-	if err != nil {
-		return fmt.Errorf("%w: telemetry: %w", ErrInvalidDSN, err)
-	}
-	return nil
-}
-
 // failedStep is the step that err, a Connect's failure, names.
 func failedStep(err error) string {
 	var ce *ConnectError
@@ -45,4 +38,60 @@ func failedStep(err error) string {
 		return ce.Step
 	}
 	return "unknown"
+}
+
+// errorTypeOther is OpenTelemetry's error.type for an error of no known kind.
+const errorTypeOther = "_OTHER"
+
+// errorKinds are the driver's error kinds, as error.type names them, in the
+// order they are tried: a throttled mint that gave up at the deadline is
+// throttled first.
+var errorKinds = []struct {
+	err  error
+	name string
+}{
+	{ErrThrottled, "throttled"},
+	{context.DeadlineExceeded, "deadline_exceeded"},
+	{context.Canceled, "canceled"},
+	{ErrConnectorClosed, "closed"},
+	{credcache.ErrClosed, "closed"},
+	{ErrInvalidDSN, "invalid_config"},
+	{ErrNotFound, "not_found"},
+	{ErrPermissionDenied, "permission_denied"},
+	{ErrUnauthenticated, "unauthenticated"},
+	{ErrStopped, "stopped"},
+	{ErrNotReady, "not_ready"},
+	{credcache.ErrExpired, "expired_credential"},
+	{errEmptyToken, "empty_token"},
+}
+
+// errorType names err's kind for the error.type attribute of spans and
+// metrics: a small, fixed set of values, never the error's text, which may
+// name the user. A login the server refused is its SQLSTATE ("28P01"), told
+// by lib/pq's *pq.Error or, for a login through Open, by pgconn's *PgError.
+func errorType(err error) string {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	if state := sqlState(err); state != "" {
+		return state
+	}
+	var (
+		ne  net.Error
+		ce  *tls.CertificateVerificationError
+		ue  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		rhe tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &he), errors.As(err, &rhe):
+		return "tls"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &ne):
+		return "network"
+	}
+	return errorTypeOther
 }

@@ -73,10 +73,6 @@ func (l Login) DialWith(ctx context.Context, dial func(ctx context.Context, netw
 	return conn, err
 }
 
-// SSLMode returns the sslmode of new connections (require by default), for
-// clients of Open that check their own TLS settings against it.
-func (c *Connector) SSLMode() string { return c.cfg.SSLMode }
-
 // Open opens a connection with a PostgreSQL client of the caller's own
 // (pgx's, say; see the lakebasepgx package), on the connector's engine: it
 // resolves the host, learns the identity and takes a credential from the
