@@ -160,7 +160,7 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		step := "dial"
 		if state != "" {
 			step = "login"
-			err = c.explainPooler(c.explainUser(ctx, user, err))
+			err = c.explainLogin(ctx, user, err)
 		}
 		return c.stepError(step, user, err)
 	}
@@ -340,6 +340,23 @@ func (c *Connector) endedError(cerr error, step, user string, start time.Time) e
 	}
 	return &ConnectError{Step: step, Target: c.target.describe(), User: user,
 		Err: fmt.Errorf("the workspace did not answer in time (last failure: %s): %w", last, cerr)}
+}
+
+// explainLogin adds to err, a login that the server refused, the likely
+// cause when the driver can tell it: a role from PGUSER that is not the
+// identity's, a pooler that takes native roles only, or an OAuth identity
+// without a Postgres role. Anything else returns err as it is.
+func (c *Connector) explainLogin(ctx context.Context, user string, err error) error {
+	if !isAuthFailure(sqlState(err)) || c.mode == AuthPassword {
+		return err
+	}
+	if e := c.explainUser(ctx, user, err); e != err {
+		return e
+	}
+	if e := c.explainPooler(err); e != err {
+		return e
+	}
+	return &roleHintError{err: err, role: user}
 }
 
 // explainUser adds to err, a login refused for its credentials, that the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/pqsession"
 )
@@ -138,3 +139,30 @@ func (e *poolerRefusalError) Error() string {
 }
 
 func (e *poolerRefusalError) Unwrap() error { return e.err }
+
+// roleHintError is a refused login of an identity whose credential the
+// workspace minted: the usual cause is a Postgres role that was never
+// created for it. It unwraps to the server's error.
+type roleHintError struct {
+	err  error
+	role string
+}
+
+func (e *roleHintError) Error() string { return fmt.Sprintf("%v (%s)", e.err, e.Hint()) }
+
+func (e *roleHintError) Unwrap() error { return e.err }
+
+// Hint says how to create the missing role; `lakebase ping` prints it as
+// its hint.
+func (e *roleHintError) Hint() string {
+	kind := "GROUP" // the role of a group the identity belongs to
+	if strings.Contains(e.role, "@") {
+		kind = "USER"
+	} else if _, err := uuid.Parse(e.role); err == nil {
+		kind = "SERVICE_PRINCIPAL"
+	}
+	literal := strings.ReplaceAll(e.role, "'", "''")
+	return fmt.Sprintf("the Postgres role %q may not exist for this identity: a database superuser creates it with "+
+		"CREATE EXTENSION IF NOT EXISTS databricks_auth; SELECT databricks_create_role('%s', '%s'); "+
+		"a Databricks App gets its role when the database is added as an app resource", e.role, literal, kind)
+}

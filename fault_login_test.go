@@ -79,6 +79,9 @@ func TestFaultCredentialRejected(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, sp.ApplicationID) || !strings.Contains(msg, e.instance) {
 			t.Errorf("error %q should name the identity and the instance", msg)
 		}
+		if want := "SELECT databricks_create_role('" + sp.ApplicationID + "', 'SERVICE_PRINCIPAL')"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q should say how to create the role: %s", err, want)
+		}
 		if n := e.kit.Workspace.MintsForInstance(e.instance); n != 2 {
 			t.Errorf("%d mints, want 2: the first and one retry", n)
 		}

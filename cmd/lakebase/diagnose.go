@@ -60,6 +60,10 @@ func hint(step string, err error) string {
 			return k.hint
 		}
 	}
+	var h interface{ Hint() string } // the driver's own advice, such as how to create a missing role
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
 	var pe *pq.Error
 	if step == "login" && errors.As(err, &pe) {
 		return loginHint(pe)

@@ -54,6 +54,11 @@ func TestPingFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	kit.Workspace.DenyInstance(lakebasetest.DefaultInstance, denied.ApplicationID)
+	// A service principal the workspace knows, with no Postgres role.
+	roleless := lakebasetest.ServicePrincipal{ApplicationID: "5d1e7c1a-3f0b-4a8e-9c2d-6b7a8f9e0d1c", Secret: "roleless-Secret-9012"}
+	if err := kit.Workspace.AddServicePrincipal(roleless); err != nil {
+		t.Fatal(err)
+	}
 	const wrongSecret = "wrong-Secret-5678"
 	cases := []struct {
 		name, dsn, step, hint string
@@ -66,6 +71,8 @@ func TestPingFailures(t *testing.T) {
 			"mint", "permission"},
 		{"wrong password", modifyDSN(t, dsns.Password, func(c *lakebase.Config) { c.Password = wrongSecret }),
 			"login", "credential refused (28P01)"},
+		{"service principal without a role", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.ClientID, c.ClientSecret = roleless.ApplicationID, roleless.Secret }),
+			"login", "SELECT databricks_create_role('" + roleless.ApplicationID + "', 'SERVICE_PRINCIPAL')"},
 		{"unknown database", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.DBName = "no_such_db" }),
 			"login", "no such database (3D000)"},
 		{"workspace port refuses connections", modifyDSN(t, dsns.M2M, func(c *lakebase.Config) { c.Workspace = "http://" + refusingAddr(t) }),
@@ -77,7 +84,7 @@ func TestPingFailures(t *testing.T) {
 			if r.code != exitFailure || !strings.Contains(r.stderr, `failed at step "`+tc.step+`"`) || !strings.Contains(r.stderr, tc.hint) {
 				t.Errorf("want exit 1 naming step %q with hint %q; got\n%v", tc.step, tc.hint, r)
 			}
-			assertNoSecret(t, r, append(kitSecrets(kit), wrongSecret, denied.Secret)...)
+			assertNoSecret(t, r, append(kitSecrets(kit), wrongSecret, denied.Secret, roleless.Secret)...)
 		})
 	}
 }
