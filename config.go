@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,12 @@ type Config struct {
 	// CredentialTTL is the lifetime asked of an Autoscaling credential
 	// (DSN key ttl, 300s to 3600s); zero lets the server choose.
 	CredentialTTL time.Duration
+	// Claims scope the minted credential to Unity Catalog tables (DSN key
+	// claims): the workspace checks the identity's permission on each, and
+	// a session logged in with the credential gets the matching grants on
+	// their Postgres counterparts (a synced table, say). Nil mints an
+	// unscoped credential. Only a credential the driver mints takes claims.
+	Claims []Claim
 	// Host and Port override the looked-up host, or name the server when
 	// nothing is looked up. Port zero means 5432.
 	Host string
@@ -218,6 +225,7 @@ func (c Config) LogValue() slog.Value {
 func (c *Config) clone() *Config {
 	cp := *c
 	cp.Params = maps.Clone(c.Params)
+	cp.Claims = slices.Clone(c.Claims)
 	return &cp
 }
 
@@ -353,12 +361,79 @@ func (c *Config) validate() error {
 	case (c.Instance != "" || c.Endpoint != "") && c.Params["hostaddr"] != "":
 		return invalidKey("hostaddr", "cannot redirect the host that %s names; set host instead", targetKey(c))
 	}
+	if err := c.validateClaims(); err != nil {
+		return err
+	}
 	for key := range c.Params {
 		if isDSNKey(key) {
 			return invalidKey(key, "has a Config field of its own; set it there, not in Params")
 		}
 	}
 	return nil
+}
+
+// Claim asks for one Unity Catalog permission on one table in a minted
+// credential: Config.Claims, or an item PERMISSION_SET:TABLE of the DSN
+// key claims.
+type Claim struct {
+	// PermissionSet is the permission asked, case-insensitive: today the
+	// workspace knows only READ_ONLY.
+	PermissionSet string
+	// Table is the table's full Unity Catalog name, catalog.schema.table.
+	Table string
+}
+
+// permissionSets are the permission sets a Claim may ask for, as the
+// credential APIs spell them.
+var permissionSets = []string{"READ_ONLY"}
+
+// validateClaims checks Claims: a known permission set and a table named
+// catalog.schema.table in each, and a mode that mints.
+func (c *Config) validateClaims() error {
+	for i, cl := range c.Claims {
+		switch {
+		case !slices.Contains(permissionSets, strings.ToUpper(cl.PermissionSet)):
+			return invalidKey("claims", "item %d: unknown permission set; want one of %s", i+1, strings.ToLower(strings.Join(permissionSets, ", ")))
+		case !validTableName(cl.Table):
+			return invalidKey("claims", "item %d: want a Unity Catalog table name, catalog.schema.table", i+1)
+		}
+	}
+	if len(c.Claims) > 0 && (c.Auth == AuthPassword || c.TokenSource != nil) {
+		return invalidKey("claims", "scope a credential that the driver mints; a native password or a TokenSource's credential takes none")
+	}
+	return nil
+}
+
+// requestedClaims are Claims as a mint request carries them: one claim per
+// permission set, in upper case, in the order the sets first appear, each
+// with its tables in the order given. Nil without claims.
+func (c *Config) requestedClaims() []controlplane.Claim {
+	var out []controlplane.Claim
+	for _, cl := range c.Claims {
+		set := strings.ToUpper(cl.PermissionSet)
+		i := slices.IndexFunc(out, func(r controlplane.Claim) bool { return r.PermissionSet == set })
+		if i < 0 {
+			out = append(out, controlplane.Claim{PermissionSet: set})
+			i = len(out) - 1
+		}
+		out[i].Tables = append(out[i].Tables, cl.Table)
+	}
+	return out
+}
+
+// validTableName reports whether name is catalog.schema.table, each part
+// non-empty and without spaces, commas or colons.
+func validTableName(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.ContainsAny(p, " \t\n,:") {
+			return false
+		}
+	}
+	return true
 }
 
 // targetKey names the key that names c's looked-up target.

@@ -2,9 +2,12 @@ package lakebase
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 )
 
 // A Config whose fields are out of range, or whose Params would override a
@@ -42,6 +45,28 @@ func TestConfigChecks(t *testing.T) {
 				t.Fatalf("NewConnector = %v; want ErrInvalidDSN naming %s", err, tc.key)
 			}
 			assertNoSecret(t, err.Error())
+		})
+	}
+}
+
+// A mint request carries one claim per permission set, in upper case, in
+// the order the sets first appear, each with its tables in the order given.
+func TestRequestedClaims(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		claims []Claim
+		want   []controlplane.Claim
+	}{
+		{"none", nil, nil},
+		{"one set, any case", []Claim{{"read_only", "a.b.c"}, {"READ_ONLY", "a.b.d"}, {"Read_Only", "a.b.e"}},
+			[]controlplane.Claim{{PermissionSet: "READ_ONLY", Tables: []string{"a.b.c", "a.b.d", "a.b.e"}}}},
+		{"sets in first-seen order", []Claim{{"WRITE", "x.y.z"}, {"read_only", "a.b.c"}, {"write", "x.y.w"}},
+			[]controlplane.Claim{{PermissionSet: "WRITE", Tables: []string{"x.y.z", "x.y.w"}}, {PermissionSet: "READ_ONLY", Tables: []string{"a.b.c"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (&Config{Claims: tc.claims}).requestedClaims(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("requestedClaims() = %+v, want %+v", got, tc.want)
+			}
 		})
 	}
 }

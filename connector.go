@@ -139,7 +139,7 @@ func (c *Connector) wire() error {
 	case cfg.TokenSource != nil:
 		c.creds = cachedCredentials{credcache.New(tokenSourceFetcher(cfg.TokenSource), opts)}
 	default:
-		c.creds = cachedCredentials{credcache.New(c.target.(*lookedUp).mintFetcher(cfg.CredentialTTL), opts)}
+		c.creds = cachedCredentials{credcache.New(c.target.(*lookedUp).mintFetcher(cfg.CredentialTTL, cfg.requestedClaims()), opts)}
 	}
 	return nil
 }

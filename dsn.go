@@ -91,6 +91,7 @@ var dsnKeys = []dsnKey{
 	stringKey("token", true, func(c *Config) *string { return &c.AccessToken }, nil),
 	boolKey("read_only", func(c *Config) *bool { return &c.ReadOnly }),
 	boolKey("pooled", func(c *Config) *bool { return &c.Pooled }),
+	claimsKey,
 	parsedKey("ttl", func(c *Config) *time.Duration { return &c.CredentialTTL }, parseTTL, time.Duration.String),
 	stringKey("host", false, func(c *Config) *string { return &c.Host }, checkHost),
 	parsedKey("port", func(c *Config) *int { return &c.Port }, parsePort, strconv.Itoa),
@@ -160,6 +161,43 @@ func parsedKey[T comparable](name string, field func(*Config) *T, parse func(str
 			return err
 		},
 	}
+}
+
+// claimsKey is the DSN key claims, read by ParseClaims and kept as written.
+var claimsKey = dsnKey{
+	name: "claims",
+	get: func(c *Config) string {
+		items := make([]string, len(c.Claims))
+		for i, cl := range c.Claims {
+			items[i] = cl.PermissionSet + ":" + cl.Table
+		}
+		return strings.Join(items, ",")
+	},
+	set: func(c *Config, v string) error {
+		claims, err := ParseClaims(v)
+		c.Claims = claims
+		return err
+	},
+}
+
+// ParseClaims reads the value of the DSN key claims: comma-separated
+// PERMISSION_SET:TABLE items, such as
+// read_only:main.sales.orders,read_only:main.sales.items. It refuses an
+// item without a permission set; NewConnector checks the permission sets
+// and table names. An empty value is no claims.
+func ParseClaims(v string) ([]Claim, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var claims []Claim
+	for i, item := range strings.Split(v, ",") {
+		set, table, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok || set == "" {
+			return nil, invalidKey("claims", "item %d has no permission set: want PERMISSION_SET:TABLE, e.g. read_only:main.sales.orders", i+1)
+		}
+		claims = append(claims, Claim{PermissionSet: set, Table: table})
+	}
+	return claims, nil
 }
 
 // pqKeys are the connection keys lib/pq understands itself; the driver passes

@@ -62,6 +62,11 @@ var parseCases = []struct {
 	{"retirement off", "conn_max_lifetime=0 conn_max_idle_time=0s", Config{ConnMaxLifetime: NeverRetire, ConnMaxIdleTime: NeverRetire}},
 	{"retirement in a url", "lakebase://h/db?conn_max_lifetime=2s&conn_max_idle_time=1.5s",
 		Config{Host: "h", DBName: "db", ConnMaxLifetime: 2 * time.Second, ConnMaxIdleTime: 1500 * time.Millisecond}},
+	{"claims", "instance=db claims=read_only:main.sales.orders,READ_ONLY:main.sales.items",
+		Config{Instance: "db", Claims: []Claim{{"read_only", "main.sales.orders"}, {"READ_ONLY", "main.sales.items"}}}},
+	{"claims in a url", "lakebase:///?endpoint=projects/p/branches/b/endpoints/e&claims=Read_Only:c.s.t",
+		Config{Endpoint: "projects/p/branches/b/endpoints/e", Claims: []Claim{{"Read_Only", "c.s.t"}}}},
+	{"no claims", "claims=''", Config{}},
 }
 
 func TestParseDSN(t *testing.T) {
@@ -124,6 +129,13 @@ var parseErrorCases = []struct {
 	{"idle time without a unit", "conn_max_idle_time=10", "conn_max_idle_time"},
 	{"negative idle time", "conn_max_idle_time=-5m", "conn_max_idle_time"},
 	{"near miss of conn_max_lifetime", "conn_max_lifetim=1h", "conn_max_lifetime"},
+	{"claim of an unknown permission set", "claims=write:main.sales.orders", "claims"},
+	{"claim without a table", "claims=read_only:", "claims"},
+	{"claim without a permission set", "claims=main.sales.orders", "claims"},
+	{"claim with an empty permission set", "claims=:main.sales.orders", "claims"},
+	{"claim of a table without its catalog", "claims=read_only:sales.orders", "claims"},
+	{"claims with an empty item", "claims=read_only:a.b.c,,read_only:a.b.d", "claims"},
+	{"claims with a native password", "auth=password claims=read_only:a.b.c", "claims"},
 }
 
 func TestParseDSNErrors(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/controlplane"
 	"github.com/lakebase-go/lakebase/internal/credcache"
 )
 
@@ -100,8 +101,9 @@ func (c cachedCredentials) rejected(cred Token) bool { return c.cache.Invalidate
 
 func (c cachedCredentials) close() { c.cache.Close() }
 
-// mintFetcher mints a credential of the workspace identity for the target.
-func (t *lookedUp) mintFetcher(ttl time.Duration) credcache.Fetcher {
+// mintFetcher mints a credential of the workspace identity for the target,
+// living ttl (endpoints only) and scoped by claims.
+func (t *lookedUp) mintFetcher(ttl time.Duration, claims []controlplane.Claim) credcache.Fetcher {
 	return func(ctx context.Context) (string, time.Time, error) {
 		client, err := t.client.Get(ctx)
 		if err != nil {
@@ -112,9 +114,9 @@ func (t *lookedUp) mintFetcher(ttl time.Duration) credcache.Fetcher {
 			return "", time.Time{}, backoffCause(err)
 		}
 		if target.instance != "" {
-			return client.MintForInstance(ctx, target.instance)
+			return client.MintForInstance(ctx, target.instance, claims)
 		}
-		return client.MintForEndpoint(ctx, target.endpoint, ttl)
+		return client.MintForEndpoint(ctx, target.endpoint, ttl, claims)
 	}
 }
 

@@ -15,10 +15,11 @@ import (
 // start parses cmd's flags in args with fs, reads its DSN from the
 // arguments left (see dsnFrom) and returns the parsed DSN and a Connector for
 // it, which reads the environment for what the DSN leaves open. edits change
-// the Config before the Connector is made, after the flags are parsed. When
+// the Config before the Connector is made, after the flags are parsed; an
+// edit's error is reported as a bad DSN's. When
 // ok is false the command returns code at once: after --help, a misuse or a
 // bad DSN, each reported as parse says. The caller closes the Connector.
-func (cmd command) start(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, edits ...func(*lakebase.Config)) (cfg *lakebase.Config, c *lakebase.Connector, code int, ok bool) {
+func (cmd command) start(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, edits ...func(*lakebase.Config) error) (cfg *lakebase.Config, c *lakebase.Connector, code int, ok bool) {
 	if code, ok := cmd.parse(fs, args, stdout, stderr); !ok {
 		return nil, nil, code, false
 	}
@@ -28,9 +29,13 @@ func (cmd command) start(fs *flag.FlagSet, args []string, stdout, stderr io.Writ
 	}
 	if cfg, err = lakebase.ParseDSN(dsn); err == nil {
 		for _, edit := range edits {
-			edit(cfg)
+			if err = edit(cfg); err != nil {
+				break
+			}
 		}
-		c, err = lakebase.NewConnector(cfg)
+		if err == nil {
+			c, err = lakebase.NewConnector(cfg)
+		}
 	}
 	if err != nil {
 		diagnose(stderr, cmd.name, stepDSN, err)

@@ -37,7 +37,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log the driver's own events to stderr")
 	traced := fs.Bool("trace", false, "connect in one go and print the tree of the driver's spans, with each step's timing")
 	var tree *spanTree // the spans of -trace
-	_, conn, code, ok := pingCmd.start(fs, args, stdout, stderr, func(c *lakebase.Config) {
+	_, conn, code, ok := pingCmd.start(fs, args, stdout, stderr, func(c *lakebase.Config) error {
 		if *verbose {
 			c.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
@@ -45,6 +45,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 			tree = &spanTree{}
 			c.TracerProvider = tree
 		}
+		return nil
 	})
 	if !ok {
 		return code

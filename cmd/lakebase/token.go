@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/lakebase-go/lakebase"
 )
 
 var tokenCmd = command{
@@ -24,7 +26,15 @@ Errors go to stderr, and never carry a secret.
 func runToken(args []string, stdout, stderr io.Writer) int {
 	fs := tokenCmd.flagSet()
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	_, conn, code, ok := tokenCmd.start(fs, args, stdout, stderr)
+	claims := fs.String("claims", "", "scope the credential to Unity Catalog tables: PERMISSION_SET:TABLE,... (as the DSN key claims)")
+	_, conn, code, ok := tokenCmd.start(fs, args, stdout, stderr, func(c *lakebase.Config) error {
+		if *claims == "" {
+			return nil
+		}
+		var err error
+		c.Claims, err = lakebase.ParseClaims(*claims)
+		return err
+	})
 	if !ok {
 		return code
 	}

@@ -111,7 +111,7 @@ func TestLoginThrottledFailsAtOnce(t *testing.T) {
 			return err
 		}},
 		{"mint", func(ctx context.Context, c *Client) error {
-			_, _, err := c.MintForInstance(ctx, instName)
+			_, _, err := c.MintForInstance(ctx, instName, nil)
 			return err
 		}},
 	}

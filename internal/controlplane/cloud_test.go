@@ -25,7 +25,7 @@ func TestHostMetadataCloud(t *testing.T) {
 		if _, err := c.Instance(testContext(t), instName); err != nil {
 			t.Errorf("%s: Instance: %v", cloud, err)
 		}
-		if _, _, err := c.MintForEndpoint(testContext(t), epPath, 0); err != nil {
+		if _, _, err := c.MintForEndpoint(testContext(t), epPath, 0, nil); err != nil {
 			t.Errorf("%s: MintForEndpoint: %v", cloud, err)
 		}
 	}

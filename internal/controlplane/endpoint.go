@@ -112,13 +112,20 @@ func (e Endpoint) describeState() string {
 }
 
 // MintForEndpoint mints a Postgres credential of the calling identity for
-// the Autoscaling endpoint path, living ttl (between MinEndpointTTL and
+// the Autoscaling endpoint path, scoped by claims when there are any, living ttl (between MinEndpointTTL and
 // MaxEndpointTTL; zero leaves it to the workspace). The expiry is the
 // workspace's expire_time, or, when it gives none or one that does not
 // parse, the time of the request plus ttl (or DefaultCredentialLifetime). Errors are *Error with
 // step mint; a 429 answer fails at once, as in MintForInstance.
-func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration) (token string, expiry time.Time, err error) {
+func (c *Client) MintForEndpoint(ctx context.Context, path string, ttl time.Duration, claims []Claim) (token string, expiry time.Time, err error) {
 	req := postgres.GenerateDatabaseCredentialRequest{Endpoint: path}
+	for _, cl := range claims {
+		rc := postgres.RequestedClaims{PermissionSet: postgres.RequestedClaimsPermissionSet(cl.PermissionSet)}
+		for _, t := range cl.Tables {
+			rc.Resources = append(rc.Resources, postgres.RequestedResource{TableName: t})
+		}
+		req.Claims = append(req.Claims, rc)
+	}
 	lifetime := DefaultCredentialLifetime
 	invalid := CheckEndpointPath(path)
 	if ttl != 0 {

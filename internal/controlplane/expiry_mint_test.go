@@ -24,10 +24,10 @@ func TestMintExpiryForms(t *testing.T) {
 		lifetime time.Duration // the fallback
 		mint     func() (string, time.Time, error)
 	}{
-		{"instance", DefaultCredentialLifetime, func() (string, time.Time, error) { return c.MintForInstance(testContext(t), instName) }},
-		{"endpoint", DefaultCredentialLifetime, func() (string, time.Time, error) { return c.MintForEndpoint(testContext(t), epPath, 0) }},
+		{"instance", DefaultCredentialLifetime, func() (string, time.Time, error) { return c.MintForInstance(testContext(t), instName, nil) }},
+		{"endpoint", DefaultCredentialLifetime, func() (string, time.Time, error) { return c.MintForEndpoint(testContext(t), epPath, 0, nil) }},
 		{"endpoint ttl=600s", 600 * time.Second, func() (string, time.Time, error) {
-			return c.MintForEndpoint(testContext(t), epPath, 600*time.Second)
+			return c.MintForEndpoint(testContext(t), epPath, 600*time.Second, nil)
 		}},
 	}
 	forms := []struct {

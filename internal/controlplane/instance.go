@@ -61,17 +61,23 @@ func (i Instance) check() error {
 }
 
 // MintForInstance mints a Postgres credential of the calling identity for
-// the Provisioned instance name. The expiry is the workspace's
+// the Provisioned instance name, scoped by claims when there are any. The expiry is the workspace's
 // expiration_time, or, when it gives none or one that does not parse, the
 // time of the request plus DefaultCredentialLifetime. Errors are *Error with step mint;
 // a 429 answer is not retried: it fails at once with kind ErrThrottled and
 // a *ThrottledError cause.
-func (c *Client) MintForInstance(ctx context.Context, name string) (token string, expiry time.Time, err error) {
+func (c *Client) MintForInstance(ctx context.Context, name string, claims []Claim) (token string, expiry time.Time, err error) {
+	req := database.GenerateDatabaseCredentialRequest{InstanceNames: []string{name}}
+	for _, cl := range claims {
+		rc := database.RequestedClaims{PermissionSet: database.RequestedClaimsPermissionSet(cl.PermissionSet)}
+		for _, t := range cl.Tables {
+			rc.Resources = append(rc.Resources, database.RequestedResource{TableName: t})
+		}
+		req.Claims = append(req.Claims, rc)
+	}
 	return c.mint(ctx, instanceTarget(name), CheckInstanceName(name), DefaultCredentialLifetime, func(ctx context.Context) (mintAnswer, error) {
-		cred, err := c.w.Database.GenerateDatabaseCredential(ctx, database.GenerateDatabaseCredentialRequest{
-			InstanceNames: []string{name},
-			RequestId:     uuid.NewString(),
-		})
+		req.RequestId = uuid.NewString()
+		cred, err := c.w.Database.GenerateDatabaseCredential(ctx, req)
 		if err != nil {
 			return mintAnswer{}, err
 		}

@@ -179,8 +179,8 @@ func TestMalformedNamesMakeNoRequest(t *testing.T) {
 	ctx := testContext(t)
 	_, err1 := c.Instance(ctx, "a/../b")
 	_, err2 := c.Endpoint(ctx, "projects/p/branches/b")
-	_, _, err3 := c.MintForInstance(ctx, "")
-	_, _, err4 := c.MintForEndpoint(ctx, "projects/p/branches/b/endpoints/e?x", 0)
+	_, _, err3 := c.MintForInstance(ctx, "", nil)
+	_, _, err4 := c.MintForEndpoint(ctx, "projects/p/branches/b/endpoints/e?x", 0, nil)
 	for i, err := range []error{err1, err2, err3, err4} {
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("call %d: %v, want ErrConfig", i+1, err)

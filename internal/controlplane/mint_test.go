@@ -21,7 +21,7 @@ func TestMintForInstance(t *testing.T) {
 	w := startWorkspace(t)
 	w.SetCredentialLifetime(90 * time.Second)
 	c := newClient(t, m2m(w))
-	token, expiry, err := c.MintForInstance(testContext(t), instName)
+	token, expiry, err := c.MintForInstance(testContext(t), instName, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestMintForEndpoint(t *testing.T) {
 		{MaxEndpointTTL, MaxEndpointTTL},
 	}
 	for _, tt := range tests {
-		token, expiry, err := c.MintForEndpoint(testContext(t), epPath, tt.ttl)
+		token, expiry, err := c.MintForEndpoint(testContext(t), epPath, tt.ttl, nil)
 		if err != nil {
 			t.Errorf("ttl %s: %v", tt.ttl, err)
 			continue
@@ -62,7 +62,7 @@ func TestMintForEndpoint(t *testing.T) {
 		t.Errorf("%d mints for the user, want %d", n, len(tests))
 	}
 	for _, ttl := range []time.Duration{time.Second, MinEndpointTTL - time.Second, MaxEndpointTTL + time.Second, -time.Minute} {
-		if _, _, err := c.MintForEndpoint(testContext(t), epPath, ttl); !errors.Is(err, ErrConfig) {
+		if _, _, err := c.MintForEndpoint(testContext(t), epPath, ttl, nil); !errors.Is(err, ErrConfig) {
 			t.Errorf("ttl %s: %v, want ErrConfig", ttl, err)
 		}
 	}
@@ -76,21 +76,21 @@ func TestMintFailures(t *testing.T) {
 	c := newClient(t, m2m(w))
 	w.DenyInstance(instName, spID)
 	w.DenyEndpoint(epPath, spID)
-	_, _, err := c.MintForInstance(testContext(t), instName)
+	_, _, err := c.MintForInstance(testContext(t), instName, nil)
 	var apiErr *apierr.APIError
 	if !errors.Is(err, ErrPermissionDenied) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden {
 		t.Errorf("MintForInstance denied: %v, want ErrPermissionDenied", err)
 	} else if want := `lakebase: mint: instance "orders-db": permission denied: `; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q, want it to start %q", err, want)
 	}
-	if _, _, err := c.MintForEndpoint(testContext(t), epPath, 0); !errors.Is(err, ErrPermissionDenied) {
+	if _, _, err := c.MintForEndpoint(testContext(t), epPath, 0, nil); !errors.Is(err, ErrPermissionDenied) {
 		t.Errorf("MintForEndpoint denied: %v, want ErrPermissionDenied", err)
 	}
-	if _, _, err := c.MintForInstance(testContext(t), "nope"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := c.MintForInstance(testContext(t), "nope", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("MintForInstance of an unknown instance: %v, want ErrNotFound", err)
 	}
 	w.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
-	_, _, err = c.MintForInstance(testContext(t), instName)
+	_, _, err = c.MintForInstance(testContext(t), instName, nil)
 	var e *Error
 	if err == nil || !errors.As(err, &e) || e.Step != StepMint || e.Kind != nil {
 		t.Errorf("MintForInstance on a server error: %v, want an unclassified mint error", err)

@@ -37,7 +37,7 @@ func warnWorthy(t *testing.T, logger *slog.Logger) {
 	if _, err := c.UserName(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.MintForInstance(testContext(t), instName); err != nil {
+	if _, _, err := c.MintForInstance(testContext(t), instName, nil); err != nil {
 		t.Fatal(err)
 	}
 }

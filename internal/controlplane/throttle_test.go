@@ -68,11 +68,11 @@ func TestMintThrottledFailsAtOnceWithRetryAfter(t *testing.T) {
 		mint func(ctx context.Context) error
 	}{
 		{"instance", func(ctx context.Context) error {
-			_, _, err := c.MintForInstance(ctx, "db")
+			_, _, err := c.MintForInstance(ctx, "db", nil)
 			return err
 		}},
 		{"endpoint", func(ctx context.Context) error {
-			_, _, err := c.MintForEndpoint(ctx, "projects/p/branches/b/endpoints/e", 0)
+			_, _, err := c.MintForEndpoint(ctx, "projects/p/branches/b/endpoints/e", 0, nil)
 			return err
 		}},
 	}
