@@ -89,6 +89,11 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	retriedLogin, retriedDial := false, false
 	wait := c.newWait(ctx)
+	if c.target.mintsAhead() {
+		ahead, stop := context.WithCancel(ctx)
+		defer stop()
+		c.startAhead(ahead)
+	}
 	for {
 		sctx, end := c.tel.Step(ctx, telemetry.SpanResolve)
 		sctx, release := wait.bound(sctx)
@@ -164,6 +169,33 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 		}
 		return c.stepError(step, user, err)
 	}
+}
+
+// startAhead starts the identity and the credential of a cold connector
+// while its first lookup runs, so that a cold start costs one round trip to
+// the workspace after its login instead of up to three in a row. They
+// start once the lookup has the workspace client and its login is done
+// (see controlplane's LoggedIn), so that a login that fails is asked for
+// once, by the lookup. The steps that follow join these loads and report
+// their outcomes in order: a failed lookup still fails the connect first,
+// though a credential minted meanwhile stays cached. The wait for the
+// login ends with ctx; the loads run detached, as for any caller.
+func (c *Connector) startAhead(ctx context.Context) {
+	c.life.Run(func(context.Context) {
+		client, ok := c.client.Await(ctx)
+		if !ok {
+			return
+		}
+		select {
+		case <-client.LoggedIn():
+		case <-ctx.Done():
+			return
+		}
+		if c.identityAhead != nil {
+			c.identityAhead.Prefetch(ctx)
+		}
+		c.creds.prefetch(ctx)
+	})
 }
 
 // login logs in with l for a Connect with context ctx: it takes a spare or

@@ -91,8 +91,10 @@ func TestConnectFailsAtOnce(t *testing.T) {
 			if took > scaled(5*time.Second) {
 				t.Errorf("the error took %s; want at once, not after waiting", took)
 			}
-			if n := kit.Workspace.MintsFor(sp.ApplicationID); n != 0 {
-				t.Errorf("%d credentials minted, want 0", n)
+			// A cold connector mints beside its first lookup: at most that
+			// one credential (TestColdStartMintsOnce shows no more follow).
+			if n := kit.Workspace.MintsFor(sp.ApplicationID); n > 1 {
+				t.Errorf("%d credentials minted, want at most the 1 minted beside the lookup", n)
 			}
 			kitSecrets(kit, sp.Secret, secret).check(t, logs, err)
 		})
@@ -406,4 +408,74 @@ func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 			t.Errorf("Connect returned after %s; want by the 300ms deadline", took)
 		}
 	})
+}
+
+// On a cold connector the mint (and, where the role is asked of the
+// workspace, the identity) reach the workspace while the lookup is still
+// held, once the login is done; the connect then succeeds with one of each.
+func TestColdStartOverlaps(t *testing.T) {
+	const held = 5 * time.Second
+	for _, tc := range []struct {
+		name     string
+		auth     func(e *faultEnv) string
+		identity bool // the role comes from SCIM Me
+	}{
+		{"oauth-m2m", func(e *faultEnv) string { return m2mAuth(e.kit.ServicePrincipal) }, false},
+		{"pat", func(e *faultEnv) string { return "auth=pat token=" + quote(e.kit.User.Token) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t)
+			ws := e.kit.Workspace
+			db, _ := e.open(e.dsnWith("instance="+e.instance, tc.auth(e)))
+			mints, mes := ws.Requests(lakebasetest.RouteDatabaseCredential), ws.Requests(lakebasetest.RouteMe)
+			ws.Fail(lakebasetest.RouteInstance, lakebasetest.Fault{Delay: held, Times: 1})
+			defer ws.ClearFaults()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- e.ping(db, 30*time.Second) }()
+			for ws.Requests(lakebasetest.RouteDatabaseCredential) == mints || (tc.identity && ws.Requests(lakebasetest.RouteMe) == mes) {
+				select {
+				case err := <-done:
+					t.Fatalf("Ping ended (%v) before the mint and identity reached the workspace", err)
+				case <-time.After(10 * time.Millisecond):
+				}
+				if time.Since(start) > held {
+					t.Fatalf("no mint while the lookup was held for %s: the steps ran one after another", held)
+				}
+			}
+			t.Logf("mint sent %s after the connect began, with the lookup held", since(start))
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if n := ws.Requests(lakebasetest.RouteDatabaseCredential) - mints; n != 1 {
+				t.Errorf("%d mints, want 1", n)
+			}
+			if n := ws.Requests(lakebasetest.RouteMe) - mes; tc.identity && n != 1 {
+				t.Errorf("%d identity requests, want 1", n)
+			}
+		})
+	}
+}
+
+// A lookup that fails may have let one credential be minted beside it; the
+// connects after it, during its backoff and after, mint no more.
+func TestColdStartMintsOnce(t *testing.T) {
+	e := newFaultEnv(t)
+	path := addEndpoint(t, e.kit, lakebasetest.EndpointOptions{})
+	if err := e.kit.Workspace.SetEndpointDisabled(path, true); err != nil {
+		t.Fatal(err)
+	}
+	sp := newServicePrincipal(t, e.kit)
+	e.keepSecret(sp.Secret)
+	db, _ := e.open(e.dsnWith("endpoint="+path, m2mAuth(sp)))
+	deadline := time.Now().Add(1500 * time.Millisecond) // past the first backoff
+	for pings := 0; pings < 3 || time.Now().Before(deadline); pings++ {
+		if err := e.ping(db, 10*time.Second); !errors.Is(err, lakebase.ErrStopped) {
+			t.Fatalf("Ping %d = %v; want ErrStopped", pings, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := e.kit.Workspace.MintsFor(sp.ApplicationID); n > 1 {
+		t.Errorf("%d credentials minted, want at most the 1 minted beside the first lookup", n)
+	}
 }

@@ -84,8 +84,8 @@ func TestPoolerAuthModes(t *testing.T) {
 }
 
 // pooled=true names an endpoint's pooled host: an endpoint without one is a
-// clear error naming the endpoint, before anything is minted (wrapping
-// ErrNotFound). A pooler that takes native roles only (as Lakebase's did)
+// clear error naming the endpoint, wrapping ErrNotFound, with at most the
+// one credential minted beside the lookup. A pooler that takes native roles only (as Lakebase's did)
 // refuses a minted credential like a wrong password: the error says what
 // that means and where to read more, keeps the server's 28P01, and the
 // connect tries one fresh credential, not more.
@@ -97,13 +97,13 @@ func TestPoolerRefusals(t *testing.T) {
 		opts  lakebasetest.EndpointOptions
 		step  string
 		parts []string
-		mints int
+		mints [2]int // at least, at most
 		cause func(error) bool
 	}{
-		{"no pooled host", lakebasetest.EndpointOptions{}, "resolve", []string{"no pooled host"}, 0,
+		{"no pooled host", lakebasetest.EndpointOptions{}, "resolve", []string{"no pooled host"}, [2]int{0, 1},
 			func(err error) bool { return errors.Is(err, lakebase.ErrNotFound) }},
 		{"native roles only", lakebasetest.EndpointOptions{Pooled: true, PooledNativeOnly: true}, "login",
-			[]string{"pooled host refused", "connection-pooling"}, 2,
+			[]string{"pooled host refused", "connection-pooling"}, [2]int{2, 2},
 			func(err error) bool { var e *pq.Error; return errors.As(err, &e) && e.Code == "28P01" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,8 +115,8 @@ func TestPoolerRefusals(t *testing.T) {
 			if !tc.cause(err) {
 				t.Errorf("error %v does not carry its cause", err)
 			}
-			if n := kit.Workspace.MintsForEndpoint(path); n != tc.mints {
-				t.Errorf("%d credentials minted, want %d", n, tc.mints)
+			if n := kit.Workspace.MintsForEndpoint(path); n < tc.mints[0] || n > tc.mints[1] {
+				t.Errorf("%d credentials minted, want %d to %d", n, tc.mints[0], tc.mints[1])
 			}
 			kitSecrets(kit).check(t, logs, err)
 		})

@@ -31,6 +31,11 @@ type targetResolver interface {
 	forget()
 	// describe names the target in errors and logs.
 	describe() string
+	// mintsAhead reports whether a mint may start before the lookup
+	// answers: the Config names the instance or endpoint, so the mint does
+	// not need the lookup's answer, and the lookup has neither an answer
+	// nor a failure remembered.
+	mintsAhead() bool
 }
 
 // fixedHost is a target named by host and port alone.
@@ -41,6 +46,8 @@ func (f fixedHost) resolve(context.Context) (hostPort, error) { return hostPort(
 func (fixedHost) looksUp() bool { return false }
 
 func (fixedHost) forget() {}
+
+func (fixedHost) mintsAhead() bool { return false }
 
 func (f fixedHost) describe() string {
 	return "host " + strconv.Quote(hostPort(f).String())
@@ -85,6 +92,10 @@ func (t *lookedUp) resolve(ctx context.Context) (hostPort, error) {
 func (t *lookedUp) looksUp() bool { return t.fixed == nil }
 
 func (t *lookedUp) forget() { t.host.Forget() }
+
+func (t *lookedUp) mintsAhead() bool {
+	return t.fixed == nil && t.named != (mintTarget{}) && t.host.Cold()
+}
 
 func (t *lookedUp) describe() string {
 	switch {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go"
@@ -26,7 +27,20 @@ type Client struct {
 	host     string       // the workspace URL, for errors
 	life     *clientLife
 	idle     *http.Transport // the transport of the Client's own, if it has one
+
+	loggedIn     chan struct{} // closed once a call has its login; see LoggedIn
+	loggedInOnce sync.Once
 }
+
+// LoggedIn is closed once a call of the Client has got past the workspace
+// login: its OAuth token was fetched, or it needs none (a personal access
+// token). Calls started after that do not log in again, so several may
+// start at once without each asking the token endpoint, which a login that
+// fails would otherwise cost once per call.
+func (c *Client) LoggedIn() <-chan struct{} { return c.loggedIn }
+
+// markLoggedIn closes LoggedIn's channel.
+func (c *Client) markLoggedIn() { c.loggedInOnce.Do(func() { close(c.loggedIn) }) }
 
 // New returns a Client for the workspace and login that s describe.
 //
@@ -45,7 +59,7 @@ func New(ctx context.Context, s Settings) (_ *Client, err error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{mode: s.Auth, clientID: s.ClientID, log: s.Logger, life: newClientLife()}
+	c := &Client{mode: s.Auth, clientID: s.ClientID, log: s.Logger, life: newClientLife(), loggedIn: make(chan struct{})}
 	if s.Client != nil {
 		c.w = s.Client
 		if s.Client.Config != nil {
@@ -179,6 +193,7 @@ func (c *Client) prepare(ctx context.Context) (context.Context, error) {
 		return ctx, errClientClosed
 	}
 	if c.mode == AuthPAT {
+		c.markLoggedIn()
 		return ctx, nil
 	}
 	call, throttled := reportThrottling(c.life.bind(ctx))
@@ -204,6 +219,7 @@ func (c *Client) prepare(ctx context.Context) (context.Context, error) {
 	case ctx.Err() != nil:
 		return ctx, ctx.Err()
 	case err == nil:
+		c.markLoggedIn()
 		return ctx, nil
 	case c.mode == AuthM2M || c.mode == AuthU2M:
 		return ctx, err

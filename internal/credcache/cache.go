@@ -94,6 +94,25 @@ func (c *Cache) Get(ctx context.Context) (value string, expiry time.Time, err er
 	return cred.value, cred.expiry, err
 }
 
+// Prefetch starts a fetch when there is no usable credential, none is in
+// flight and no failure's backoff is running, and returns at once; it
+// counts no wait. A Get that follows joins the fetch. The fetch's span is
+// a child of ctx's.
+func (c *Cache) Prefetch(ctx context.Context) {
+	if e := c.cur.Load(); e != nil && c.now().Before(e.usableUntil) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.flight != nil || c.now().UnixNano() < c.retryAt.Load() {
+		return
+	}
+	if e := c.cur.Load(); e != nil && c.now().Before(e.usableUntil) {
+		return
+	}
+	c.startLocked(ctx, "ahead of the lookup")
+}
+
 // refreshEarly starts a background fetch to replace e, unless one is running,
 // the last failure's backoff is not over, or e was replaced meanwhile.
 func (c *Cache) refreshEarly(ctx context.Context, e *entry, now time.Time) {

@@ -49,9 +49,10 @@ type Value[T any] struct {
 	value    T
 	ok       bool
 	flight   *flight[T]
-	failures int       // failed loads in a row
-	lastErr  error     // the last failure, handed out until retryAt
-	retryAt  time.Time // when the next load may start
+	landed   chan struct{} // closed when a value is loaded, for Await; nil until one waits
+	failures int           // failed loads in a row
+	lastErr  error         // the last failure, handed out until retryAt
+	retryAt  time.Time     // when the next load may start
 }
 
 // flight is one load in progress; done closes when value and err are set.
@@ -71,32 +72,73 @@ func (l *Value[T]) Get(ctx context.Context) (T, error) {
 		l.mu.Unlock()
 		return v, nil
 	}
-	f := l.flight
-	if f == nil {
-		if wait := l.retryAt.Sub(l.clock()); l.lastErr != nil && wait > 0 {
-			err := l.lastErr
-			l.mu.Unlock()
-			return zero, &backoff.Error{Err: err, Next: wait}
-		}
-		f = &flight[T]{done: make(chan struct{})}
-		l.flight = f
-		var parent trace.Span // the span the lookup's own is a child of
-		if l.Life.Tel != nil {
-			parent = trace.SpanFromContext(ctx)
-		}
-		if !l.Life.Run(func(lifeCtx context.Context) { l.fill(lifeCtx, f, parent) }) {
-			l.flight = nil
-			l.mu.Unlock()
-			return zero, ErrClosed
-		}
-	}
+	f, err := l.startLocked(ctx)
 	l.mu.Unlock()
+	if err != nil {
+		return zero, err
+	}
 	select {
 	case <-f.done:
 		return f.value, f.err
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	}
+}
+
+// Prefetch starts a load, as Get would, without waiting for it: not when a
+// value is loaded, a load is in flight or a failure is remembered. The
+// load's span is a child of ctx's.
+func (l *Value[T]) Prefetch(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ok && l.flight == nil {
+		_, _ = l.startLocked(ctx)
+	}
+}
+
+// Await waits until a value is loaded, by whoever asks for it, without
+// starting a load; false when ctx ends first.
+func (l *Value[T]) Await(ctx context.Context) (T, bool) {
+	l.mu.Lock()
+	if l.ok {
+		v := l.value
+		l.mu.Unlock()
+		return v, true
+	}
+	if l.landed == nil {
+		l.landed = make(chan struct{})
+	}
+	landed := l.landed
+	l.mu.Unlock()
+	select {
+	case <-landed:
+		return l.Loaded()
+	case <-ctx.Done():
+		var zero T
+		return zero, false
+	}
+}
+
+// startLocked returns the load in flight, or starts one; during the backoff
+// after a failed load it returns that failure, as a *backoff.Error. l.mu
+// is held.
+func (l *Value[T]) startLocked(ctx context.Context) (*flight[T], error) {
+	if l.flight != nil {
+		return l.flight, nil
+	}
+	if wait := l.retryAt.Sub(l.clock()); l.lastErr != nil && wait > 0 {
+		return nil, &backoff.Error{Err: l.lastErr, Next: wait}
+	}
+	f := &flight[T]{done: make(chan struct{})}
+	var parent trace.Span // the span the lookup's own is a child of
+	if l.Life.Tel != nil {
+		parent = trace.SpanFromContext(ctx)
+	}
+	if !l.Life.Run(func(lifeCtx context.Context) { l.fill(lifeCtx, f, parent) }) {
+		return nil, ErrClosed
+	}
+	l.flight = f
+	return f, nil
 }
 
 // fill runs one load and publishes its result.
@@ -111,6 +153,10 @@ func (l *Value[T]) fill(lifeCtx context.Context, f *flight[T], parent trace.Span
 	case f.err == nil:
 		l.value, l.ok = f.value, true
 		l.failures, l.lastErr = 0, nil
+		if l.landed != nil {
+			close(l.landed)
+			l.landed = nil
+		}
 	case remembered(lifeCtx, f.err):
 		l.failures++
 		l.lastErr = f.err
@@ -158,6 +204,14 @@ func (l *Value[T]) Loaded() (T, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.value, l.ok
+}
+
+// Cold reports whether nothing is known yet: no value is loaded and no
+// failure is remembered. A load may be in flight.
+func (l *Value[T]) Cold() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.ok && (l.lastErr == nil || !l.clock().Before(l.retryAt))
 }
 
 // Forget drops the value, and any failure being remembered, so that the next
