@@ -158,6 +158,23 @@ func ExampleParseDSN() {
 	// db.example.com shop
 }
 
+// A credential scoped to Unity Catalog tables: sessions of this pool get
+// read grants on the tables' Postgres counterparts (synced tables, say),
+// which the service principal holds in Unity Catalog.
+func Example_claims() {
+	db, err := sql.Open("lakebase", "instance=my-db auth=oauth-m2m "+
+		"claims=read_only:main.sales.orders,read_only:main.sales.items")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM sales.orders").Scan(&n); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n, "orders")
+}
+
 // OpenTelemetry metrics and traces, off by default: give the connector the
 // providers of the service's OpenTelemetry SDK (here the global ones, which
 // GlobalTelemetry: true would pick as well). Each Connect is then a span
