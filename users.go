@@ -61,6 +61,13 @@ var (
 	ErrUsersClosed = errors.New("lakebase: users: closed")
 )
 
+// usersRateLimit is the requests per second that the workspace client of a
+// Users may send, for every user together: the SDK's own limit is 15 per
+// client, made for one identity, and would queue the first requests of 200
+// users (a SCIM Me and a mint each) for half a minute. A workspace that
+// throttles answers 429, which the driver obeys (ErrThrottled).
+const usersRateLimit = 100
+
 // maxUserToken bounds a user token's length: an OAuth access token is a few
 // kilobytes at most.
 const maxUserToken = 16 << 10
@@ -245,7 +252,7 @@ func NewUsersOf[P any](cfg *Config, opts UsersOptions, pools UserPools[P]) (*Use
 	}
 	settings := controlplane.Settings{
 		Workspace: base.cfg.Workspace, Profile: base.cfg.Profile, Auth: controlplane.AuthAuto,
-		SDKConfig: &sdkconfig.Config{Credentials: userBearer{}, AuthType: userBearerName},
+		SDKConfig: &sdkconfig.Config{Credentials: userBearer{}, AuthType: userBearerName, RateLimitPerSecond: usersRateLimit},
 		Logger:    base.cfg.Logger, Failures: &u.failures,
 	}
 	if wc := base.cfg.WorkspaceClient; settings.Workspace == "" && wc != nil && wc.Config != nil {
