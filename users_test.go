@@ -514,3 +514,34 @@ func TestUsersOptionsChecks(t *testing.T) {
 		})
 	}
 }
+
+// With pooled=true each user's pool logs in to the endpoint's pooled host
+// (PgBouncer in transaction mode) as that user, and row-level security
+// holds there too.
+func TestUsersPooler(t *testing.T) {
+	kit := poolerKit(t, 2, 0)
+	env := newUsersEnv(t, kit, 3)
+	cfg, err := lakebase.ParseDSN(pooledDSN(kit, m2mAuth(kit.ServicePrincipal)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := lakebase.NewUsers(cfg, lakebase.UsersOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	ctx := contextFor(t, time.Minute)
+	for _, u := range env.users {
+		db, err := users.ForToken(ctx, env.token(t, u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, rows, err := env.rowsOf(ctx, db)
+		if got := user + "|" + strings.Join(rows, ","); err != nil || got != wantOwn(u.Email) {
+			t.Errorf("%s through the pooler: %q (%v), want %q", u.Email, got, err, wantOwn(u.Email))
+		}
+	}
+	if n := accepted(pooledGateway(t, kit, false)); n < int64(len(env.users)) {
+		t.Errorf("the pooled host let in %d logins, want one per user at least", n)
+	}
+}
