@@ -79,11 +79,15 @@ func (e *usersEnv) token(t testing.TB, user lakebasetest.User) string {
 	return tok
 }
 
-// open makes the App's Users from the environment alone, logging into the
-// env's capture; Close is checked at the end of the test.
-func (e *usersEnv) open(t testing.TB, opts lakebase.UsersOptions) *lakebase.Users[*sql.DB] {
+// open makes the App's Users from cfg (nil: the environment alone),
+// logging into the env's capture; Close is checked at the end of the test.
+func (e *usersEnv) open(t testing.TB, cfg *lakebase.Config, opts lakebase.UsersOptions) *lakebase.Users[*sql.DB] {
 	t.Helper()
-	users, err := lakebase.NewUsers(&lakebase.Config{Logger: e.logs.logger}, opts)
+	if cfg == nil {
+		cfg = &lakebase.Config{}
+	}
+	cfg.Logger = e.logs.logger
+	users, err := lakebase.NewUsers(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +173,7 @@ func wantOwn(user string) string { return user + "|" + user + ":first," + user +
 // none with the App's.
 func TestUsersRowLevelSecurity(t *testing.T) {
 	env := newUsersEnv(t, sharedKit(t), 4)
-	users := env.open(t, lakebase.UsersOptions{})
+	users := env.open(t, nil, lakebase.UsersOptions{})
 	srv := httptest.NewServer(env.handler(users))
 	defer srv.Close()
 	for range 2 {
@@ -212,7 +216,7 @@ func TestUsersRowLevelSecurity(t *testing.T) {
 func TestUsersConcurrentRequests(t *testing.T) {
 	const nUsers, perUser, requests = 12, 2, 8
 	env := newUsersEnv(t, sharedKit(t), nUsers)
-	users := env.open(t, lakebase.UsersOptions{ConnsPerUser: perUser})
+	users := env.open(t, nil, lakebase.UsersOptions{ConnsPerUser: perUser})
 	srv := httptest.NewServer(env.handler(users))
 	defer srv.Close()
 	tokens := make([]string, nUsers)
@@ -250,7 +254,7 @@ func TestUsersConcurrentRequests(t *testing.T) {
 func TestUsersTokenRotation(t *testing.T) {
 	lifetime := scaled(3 * time.Second)
 	env := newUsersEnv(t, newKit(t, lakebasetest.Options{CredentialLifetime: lifetime}), 2)
-	users := env.open(t, lakebase.UsersOptions{})
+	users := env.open(t, nil, lakebase.UsersOptions{})
 	alice, bob := env.users[0], env.users[1]
 	ctx := contextFor(t, time.Minute)
 	first := env.token(t, alice)
@@ -303,7 +307,7 @@ func TestUsersTokenRotation(t *testing.T) {
 // idle user's pool closes after the idle timeout.
 func TestUsersEviction(t *testing.T) {
 	env := newUsersEnv(t, sharedKit(t), 3)
-	users := env.open(t, lakebase.UsersOptions{ConnsPerUser: 2, MaxConns: 5, IdleTimeout: scaled(300 * time.Millisecond)})
+	users := env.open(t, nil, lakebase.UsersOptions{ConnsPerUser: 2, MaxConns: 5, IdleTimeout: scaled(300 * time.Millisecond)})
 	tokens := make([]string, len(env.users))
 	for i, u := range env.users {
 		tokens[i] = env.token(t, u)
@@ -362,7 +366,7 @@ func TestUsersEviction(t *testing.T) {
 func TestUsersBadInput(t *testing.T) {
 	kit := sharedKit(t)
 	env := newUsersEnv(t, kit, 2)
-	users := env.open(t, lakebase.UsersOptions{})
+	users := env.open(t, nil, lakebase.UsersOptions{})
 	alice, bob := env.users[0], env.users[1]
 	roleless := lakebasetest.User{Email: uniqueName("roleless") + "@example.com"}
 	if err := kit.Workspace.AddUser(roleless); err != nil { // a workspace user, no Postgres role
@@ -427,7 +431,7 @@ func TestUsersBadInput(t *testing.T) {
 	})
 
 	t.Run("fallback token", func(t *testing.T) {
-		fallback := env.open(t, lakebase.UsersOptions{FallbackToken: func(context.Context) (string, error) {
+		fallback := env.open(t, nil, lakebase.UsersOptions{FallbackToken: func(context.Context) (string, error) {
 			return env.token(t, alice), nil
 		}})
 		r := httptest.NewRequestWithContext(contextFor(t, 30*time.Second), http.MethodGet, "/", nil)
@@ -525,11 +529,7 @@ func TestUsersPooler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := lakebase.NewUsers(cfg, lakebase.UsersOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer users.Close()
+	users := env.open(t, cfg, lakebase.UsersOptions{})
 	ctx := contextFor(t, time.Minute)
 	for _, u := range env.users {
 		db, err := users.ForToken(ctx, env.token(t, u))
