@@ -196,10 +196,25 @@ type userPlace struct {
 type heldUser[P any] struct {
 	name     string
 	pool     P
+	conn     *Connector                // the pool's
 	token    atomic.Pointer[userToken] // the newest token seen, for the next mint
 	elem     *list.Element
 	pins     int       // requests running; guarded by Users.mu
 	lastUsed time.Time // when the last request ended; guarded by Users.mu
+}
+
+// offer makes token, verified as seq, the one the user's next mint uses
+// when it is newer than theirs; a mint that failed with the older one (it
+// expired, or was revoked) is then tried again at once rather than after its
+// backoff.
+func (h *heldUser[P]) offer(token string, seq uint64) {
+	if seq <= h.token.Load().seq {
+		return
+	}
+	h.token.Store(&userToken{value: token, seq: seq})
+	if cc, ok := h.conn.creds.(cachedCredentials); ok {
+		cc.cache.Retry()
+	}
 }
 
 // userToken is a user's token and when it was first verified.
@@ -472,9 +487,7 @@ func (u *Users[P]) acquire(ctx context.Context, place userPlace, v verifiedToken
 			}
 		}
 		if h != nil {
-			if cur := h.token.Load(); v.seq > cur.seq {
-				h.token.Store(&userToken{value: token, seq: v.seq})
-			}
+			h.offer(token, v.seq)
 			h.pins++
 			u.order.MoveToFront(h.elem)
 			u.mu.Unlock()
@@ -500,12 +513,12 @@ func (u *Users[P]) acquire(ctx context.Context, place userPlace, v verifiedToken
 func (u *Users[P]) openLocked(place userPlace, v verifiedToken, token string) (*heldUser[P], error) {
 	h := &heldUser[P]{name: v.user}
 	h.token.Store(&userToken{value: token, seq: v.seq})
-	conn, err := NewConnector(u.userConfig(place, h))
-	if err != nil {
+	var err error
+	if h.conn, err = NewConnector(u.userConfig(place, h)); err != nil {
 		return nil, err
 	}
-	if h.pool, err = u.pools.Open(conn, u.opts.ConnsPerUser); err != nil {
-		_ = conn.Close()
+	if h.pool, err = u.pools.Open(h.conn, u.opts.ConnsPerUser); err != nil {
+		_ = h.conn.Close()
 		return nil, err
 	}
 	h.elem = u.order.PushFront(h)

@@ -299,6 +299,16 @@ func TestUsersTokenRotation(t *testing.T) {
 	wantConnectError(t, failure, "mint", alice.Email)
 	wantCurrentUser(t, bobDB, bob.Email)
 	env.secret.check(t, env.logs, failure)
+
+	// Her next request brings a fresh token: her next connection mints
+	// with it at once, not after the failed mint's backoff.
+	if again, err := users.ForToken(ctx, env.token(t, alice)); err != nil || again != db {
+		t.Fatalf("alice with a fresh token: %v, want her pool", err)
+	}
+	wantCurrentUser(t, db, alice.Email)
+	if s := users.Stats(); s.PoolsOpened != 2 {
+		t.Errorf("PoolsOpened = %d, want 2: alice's and bob's", s.PoolsOpened)
+	}
 }
 
 // The pools are bounded: with room for two users, a third user's request
