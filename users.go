@@ -542,7 +542,10 @@ func (u *Users[P]) userConfig(place userPlace, h *heldUser[P]) *Config {
 	cfg.Auth = AuthOAuthU2M
 	cfg.ClientID, cfg.ClientSecret, cfg.AccessToken, cfg.Password = "", "", "", ""
 	cfg.WorkspaceClient, cfg.SDKConfig = nil, nil
-	cfg.TokenSource = userMinter[P]{users: u, user: h, target: place.target, ttl: cfg.CredentialTTL}
+	// The App's claims scope the user's credentials, which the minter asks
+	// for itself: a TokenSource's Config takes none.
+	cfg.TokenSource = userMinter[P]{users: u, user: h, target: place.target, ttl: cfg.CredentialTTL, claims: cfg.requestedClaims()}
+	cfg.Claims = nil
 	return cfg
 }
 
@@ -661,6 +664,7 @@ type userMinter[P any] struct {
 	user   *heldUser[P]
 	target mintTarget
 	ttl    time.Duration
+	claims []controlplane.Claim // the App's Config's, nil without
 }
 
 // Token mints a credential for the target with the user's newest token.
@@ -672,9 +676,9 @@ func (m userMinter[P]) Token(ctx context.Context) (Token, error) {
 	ctx = withUserToken(ctx, m.user.token.Load().value)
 	var tok Token
 	if m.target.instance != "" {
-		tok.Value, tok.Expiry, err = client.MintForInstance(ctx, m.target.instance)
+		tok.Value, tok.Expiry, err = client.MintForInstance(ctx, m.target.instance, m.claims)
 	} else {
-		tok.Value, tok.Expiry, err = client.MintForEndpoint(ctx, m.target.endpoint, m.ttl)
+		tok.Value, tok.Expiry, err = client.MintForEndpoint(ctx, m.target.endpoint, m.ttl, m.claims)
 	}
 	return tok, err
 }

@@ -555,3 +555,16 @@ func TestUsersPooler(t *testing.T) {
 		t.Errorf("the pooled host let in %d logins, want one per user at least", n)
 	}
 }
+
+// The App's claims scope its users' credentials too: a Config with claims
+// gives users' pools that log in (the kit accepts claims without modelling
+// them).
+func TestUsersWithClaims(t *testing.T) {
+	env := newUsersEnv(t, sharedKit(t), 1)
+	users := env.open(t, &lakebase.Config{Claims: []lakebase.Claim{{PermissionSet: "read_only", Table: "main.sales.orders"}}}, lakebase.UsersOptions{})
+	db, err := users.ForToken(contextFor(t, 30*time.Second), env.token(t, env.users[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCurrentUser(t, db, env.users[0].Email)
+}
