@@ -5,13 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/lakebasetest"
 	"go.opentelemetry.io/otel"
 )
 
@@ -246,4 +250,70 @@ func ExampleSessionEndedError() {
 	default:
 		log.Print(err)
 	}
+}
+
+// A Databricks App with user authorization queries as each signed-in user,
+// so that the database's grants and row-level security apply to them: the
+// handler takes the pool of the request's user. Here the kit stands in for
+// the workspace, the database and the Apps proxy, which forwards the user's
+// token in X-Forwarded-Access-Token. Inside an App, lakebase.NewUsers(nil,
+// lakebase.UsersOptions{}) takes the database from the environment.
+func ExampleUsers_ForRequest() {
+	kit, err := lakebasetest.Start(context.Background(), lakebasetest.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer kit.Close()
+	cfg, err := lakebase.ParseDSN(kit.DSNs().M2M) // the App's own login, for the lookups
+	if err != nil {
+		log.Fatal(err)
+	}
+	users, err := lakebase.NewUsers(cfg, lakebase.UsersOptions{ConnsPerUser: 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close() // every user's pool
+
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		db, err := users.ForRequest(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var me string
+		if err := db.QueryRowContext(r.Context(), "SELECT current_user").Scan(&me); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "hello,", me)
+	})
+	proxy := httptest.NewServer(app)
+	defer proxy.Close()
+
+	token, err := kit.Workspace.ForwardedToken(kit.User.Email)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, forwarded := range []string{token, ""} {
+		req, err := http.NewRequest(http.MethodGet, proxy.URL, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if forwarded != "" {
+			req.Header.Set(lakebase.HeaderForwardedAccessToken, forwarded)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(resp.StatusCode, " ", string(body))
+	}
+	// Output:
+	// 200 hello, person@example.com
+	// 401 lakebase: user: no user token: the request has no X-Forwarded-Access-Token header: turn on user authorization for the App, or set UsersOptions.FallbackToken for local development
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -76,4 +78,29 @@ func ExampleConfigure() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
+}
+
+// A Databricks App with user authorization queries as each signed-in user
+// through a pgx pool of theirs: the Apps proxy forwards the user's token,
+// with which the user's credentials are minted.
+func ExampleNewUsers() {
+	users, err := lakebasepgx.NewUsers(nil, lakebase.UsersOptions{}) // inside an App: the environment names the database
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+	http.HandleFunc("/orders", func(w http.ResponseWriter, r *http.Request) {
+		pool, err := users.ForRequest(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var n int
+		if err := pool.QueryRow(r.Context(), "SELECT count(*) FROM orders").Scan(&n); err != nil { // row-level security counts the user's own
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, n, "orders")
+	})
+	log.Fatal(http.ListenAndServe(":"+os.Getenv("DATABRICKS_APP_PORT"), nil))
 }

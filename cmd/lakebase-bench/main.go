@@ -19,6 +19,7 @@ func main() {
 	flag.IntVar(&opts.Count, "count", 0, "rounds; every value is the median over rounds (default 6, or 1 with -short)")
 	flag.DurationVar(&opts.MintLatency, "mint-latency", 50*time.Millisecond, "how long the fake workspace takes to mint a credential")
 	flag.IntVar(&opts.StormSize, "storm", 0, "goroutines in the storm (default 1000, or 200 with -short)")
+	flag.IntVar(&opts.Users, "users", 0, "signed-in users of the users case (default 200, or 50 with -short)")
 	flag.IntVar(&opts.Held, "held", 0, "client connections the pooler case holds open at once (default 2000, or 200 with -short)")
 	flag.DurationVar(&opts.Hour, "hour", 6*time.Second, "real time standing for one hour (a credential's lifetime) in the rotation and naive cases")
 	cases := flag.String("cases", "", "comma-separated cases to run (default all): "+strings.Join(Cases, ","))

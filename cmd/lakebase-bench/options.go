@@ -31,6 +31,9 @@ type Options struct {
 	// open at once through the pooled host; zero means 2000, or 200 when
 	// Short.
 	Held int
+	// Users is the number of signed-in users of the users case; zero means
+	// 200, or 50 when Short.
+	Users int
 	// Cases names the cases to run, in the order of Cases; empty means all.
 	Cases []string
 	// Progress, if set, is told each case as it starts.
@@ -42,8 +45,8 @@ type Options struct {
 // storm (4), traffic (5 and 6: rotation and the naive strategies), pgx (7:
 // lakebasepgx against a plain pgxpool), pooler (9 and 10: lakebase against
 // lib/pq through PgBouncer, and many client connections held open through
-// it).
-var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler"}
+// it), users (11: per-user pools of a Databricks App, lakebase.Users).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler", "users"}
 
 // plan is what Options mean for each case.
 type plan struct {
@@ -57,6 +60,7 @@ type plan struct {
 	held         int
 	hitTime      time.Duration
 	storm        int
+	users        usersPlan
 	traffic      trafficPlan
 	mintLatency  time.Duration
 	short        bool
@@ -77,6 +81,7 @@ func (o Options) plan() (plan, error) {
 		held:        2000,
 		hitTime:     time.Second,
 		storm:       1000,
+		users:       usersPlan{users: 200},
 		traffic:     trafficPlan{hour: 6 * time.Second, hours: 3, workers: 4},
 		mintLatency: 50 * time.Millisecond,
 		short:       o.Short,
@@ -85,6 +90,7 @@ func (o Options) plan() (plan, error) {
 		p.count = 1
 		p.connects = 20
 		p.storm = 200
+		p.users.users = 50
 		p.sel = queryPlan{slices: 3, slice: 100 * time.Millisecond}
 		p.scan = queryPlan{slices: 3, slice: 200 * time.Millisecond}
 		p.copyLoads = 1
@@ -102,6 +108,9 @@ func (o Options) plan() (plan, error) {
 	}
 	if o.StormSize > 0 {
 		p.storm = o.StormSize
+	}
+	if o.Users > 0 {
+		p.users.users = o.Users
 	}
 	if o.Held > 0 {
 		p.held = o.Held

@@ -179,6 +179,7 @@ func tables() []table {
 				count("pooler/held/peak-backends"), count("pooler/held/pool-size"), count("pooler/held/max-connections"),
 			}}},
 		},
+		usersTable(),
 	}
 }
 

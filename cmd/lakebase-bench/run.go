@@ -18,7 +18,7 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	env, err := StartEnv(startCtx, p.mintLatency, p.storm)
+	env, err := StartEnv(startCtx, p.mintLatency, max(p.storm, p.users.usersConns()))
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +50,7 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
 		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
 		"pgx":     func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
+		"users":   func() error { return env.roundUsers(ctx, p.users, res) },
 		"pooler": func() error {
 			if err := env.roundPooler(ctx, p.connects, p.poolerSel, res); err != nil {
 				return err

@@ -27,7 +27,7 @@ type Target struct {
 }
 
 // Targets are the targets, in the order of the cases.
-var Targets = []Target{
+var Targets = append([]Target{
 	{Case: "connect", What: "connect, direct, warm: median ratio lakebase/lib/pq", Key: "connect/direct/ratio", Limit: 1.03},
 	{Case: "connect", What: "connect, gateway, warm: median ratio lakebase/lib/pq", Key: "connect/gateway/ratio", Limit: 1.03},
 	{Case: "connect", What: "connect, direct: extra allocations per connect", Key: "connect/direct/extra-allocs", Limit: 10},
@@ -52,7 +52,7 @@ var Targets = []Target{
 	{Case: "pooler", What: "pooler, held connections: sessions relayed at once = clients", Key: "pooler/held/live", LimitKey: "pooler/held/clients", Equal: true, Always: true},
 	{Case: "pooler", What: "pooler, held connections: failed statements", Key: "pooler/held/failed-statements", Limit: 0, Equal: true, Always: true},
 	{Case: "pooler", What: "pooler, held connections: peak server backends, PgBouncer pool + 5", Key: "pooler/held/peak-backends", Limit: heldPoolSize + heldSlack, Always: true},
-}
+}, usersTargets...)
 
 // Verdict is one target's outcome.
 type Verdict struct {

@@ -132,6 +132,9 @@ func TestWriteReport(t *testing.T) {
 		"pooler/held/failed-connects":   {0, 0},
 		"pooler/held/failed-statements": {0, 0},
 		"pooler/held/peak-backends":     {16, 20},
+		"users/mints-per-user":          {1, 1},
+		"users/peak-conns-per-user":     {3, 2},
+		"users/failed":                  {0, 0},
 	})
 	var out bytes.Buffer
 	if !WriteReport(&out, r, true) {

@@ -198,6 +198,11 @@ func (m recMeter) Int64ObservableCounter(name string, _ ...metric.Int64Observabl
 	return recInt64Observable{name: name}, nil
 }
 
+func (m recMeter) Int64ObservableUpDownCounter(name string, _ ...metric.Int64ObservableUpDownCounterOption) (metric.Int64ObservableUpDownCounter, error) {
+	m.created(name)
+	return recInt64UpDown{name: name}, nil
+}
+
 func (m recMeter) Float64ObservableGauge(name string, _ ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
 	m.created(name)
 	return recFloat64Observable{name: name}, nil
@@ -249,7 +254,14 @@ type recObserver struct {
 }
 
 func (o recObserver) ObserveInt64(obs metric.Int64Observable, v int64, opts ...metric.ObserveOption) {
-	o.r.point(obs.(recInt64Observable).name, float64(v), metric.NewObserveConfig(opts).Attributes())
+	var name string
+	switch obs := obs.(type) {
+	case recInt64Observable:
+		name = obs.name
+	case recInt64UpDown:
+		name = obs.name
+	}
+	o.r.point(name, float64(v), metric.NewObserveConfig(opts).Attributes())
 }
 
 func (o recObserver) ObserveFloat64(obs metric.Float64Observable, v float64, opts ...metric.ObserveOption) {
@@ -278,6 +290,11 @@ func (h recFloat64Histogram) Record(_ context.Context, v float64, opts ...metric
 
 type recInt64Observable struct {
 	mnoop.Int64ObservableCounter
+	name string
+}
+
+type recInt64UpDown struct {
+	mnoop.Int64ObservableUpDownCounter
 	name string
 }
 
