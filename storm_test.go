@@ -23,8 +23,8 @@ func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	conn, db := openConnector(t, kit.DSNs().M2M)
 	db.SetMaxOpenConns(goroutines + 50)
 
-	routes := []lakebasetest.Route{lakebasetest.RouteToken, lakebasetest.RouteInstance, lakebasetest.RouteDatabaseCredential}
-	before := make(map[lakebasetest.Route]int)
+	routes := []string{"token", "instance", "database-credential"}
+	before := make(map[string]int)
 	for _, r := range routes {
 		before[r] = kit.Workspace.Requests(r)
 	}
@@ -78,7 +78,7 @@ func TestStormOnColdConnectorMintsOnce(t *testing.T) {
 	}
 	for _, r := range routes {
 		n := kit.Workspace.Requests(r) - before[r]
-		if r == lakebasetest.RouteInstance {
+		if r == "instance" {
 			// A dial that fails (a loaded machine drops some of 200 at once)
 			// looks the host up again, by design: one lookup in flight at a
 			// time, but not only one in all.

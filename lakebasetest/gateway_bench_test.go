@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"testing"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/testenv"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // BenchmarkGateway compares round trips and logins through a gateway with
 // the same done directly against the server, over TLS and without.
 func BenchmarkGateway(b *testing.B) {
-	pg := NewPostgres(b)
+	pg := pgserver.New(b)
 	ctx := context.Background()
 	if err := pg.CreateRole(ctx, nativeRole, nativePassword); err != nil {
 		b.Fatal(err)
@@ -28,9 +31,9 @@ func BenchmarkGateway(b *testing.B) {
 
 	for _, sslmode := range []string{"verify-full", "disable"} {
 		targets := []struct{ name, dsn string }{
-			{"direct", tcpDSN("localhost", pg.Port(), pg.CAFile(), nativeRole, nativePassword, DefaultDatabase)},
-			{"gateway-native", tcpDSN("localhost", g.Port(), pg.CAFile(), nativeRole, nativePassword, DefaultDatabase)},
-			{"gateway-credential", tcpDSN("localhost", g.Port(), pg.CAFile(), alice, token, DefaultDatabase)},
+			{"direct", testenv.TCPDSN("localhost", pg.Port(), pg.CAFile(), nativeRole, nativePassword, pgserver.DefaultDatabase)},
+			{"gateway-native", testenv.TCPDSN("localhost", g.Port(), pg.CAFile(), nativeRole, nativePassword, pgserver.DefaultDatabase)},
+			{"gateway-credential", testenv.TCPDSN("localhost", g.Port(), pg.CAFile(), alice, token, pgserver.DefaultDatabase)},
 		}
 		for _, tg := range targets {
 			dsn := tg.dsn + " sslmode=" + sslmode

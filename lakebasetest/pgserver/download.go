@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ const (
 	// DownloadAuto downloads only when no server binaries are installed.
 	DownloadAuto DownloadMode = "auto"
 	// DownloadNever never downloads: without installed binaries the kit
-	// reports ErrPostgresNotFound.
+	// reports ErrNotFound.
 	DownloadNever DownloadMode = "never"
 	// DownloadAlways uses downloaded binaries even when some are installed.
 	DownloadAlways DownloadMode = "always"

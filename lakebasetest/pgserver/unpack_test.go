@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"archive/tar"
@@ -7,7 +7,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,8 +131,8 @@ func sha1Hex(b []byte) string {
 
 // downloadOnly are options that download from r into a cache of the test's
 // own, whatever is installed.
-func downloadOnly(t *testing.T, r *repo, version string) PostgresOptions {
-	return PostgresOptions{Download: DownloadOptions{Mode: DownloadAlways, Mirror: r.url, Version: version, CacheDir: reachableTempDir(t)}}
+func downloadOnly(t *testing.T, r *repo, version string) Options {
+	return Options{Download: DownloadOptions{Mode: DownloadAlways, Mirror: r.url, Version: version, CacheDir: reachableTempDir(t)}}
 }
 
 // A download from a mirror, checked against the .sha1 beside it (Maven
@@ -173,9 +172,9 @@ func TestDownloadUnpacksOnce(t *testing.T) {
 
 	// The binaries run, and fail: the server's error reaches the caller,
 	// and nothing panics.
-	_, err = StartPostgres(ctx, PostgresOptions{BinDir: bin})
-	if err == nil || errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), "fake PostgreSQL") {
-		t.Errorf("StartPostgres with failing binaries: %v, want initdb's error", err)
+	_, err = Start(ctx, Options{BinDir: bin})
+	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "fake PostgreSQL") {
+		t.Errorf("Start with failing binaries: %v, want initdb's error", err)
 	}
 }
 
@@ -193,7 +192,7 @@ func TestDownloadFromArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, archive := range []string{jar, txz} {
-		opts := PostgresOptions{Download: DownloadOptions{Mode: DownloadAlways, Mirror: "http://127.0.0.1:1/nowhere", Archive: archive, CacheDir: reachableTempDir(t)}}
+		opts := Options{Download: DownloadOptions{Mode: DownloadAlways, Mirror: "http://127.0.0.1:1/nowhere", Archive: archive, CacheDir: reachableTempDir(t)}}
 		bin, err := serverBinaries(context.Background(), opts)
 		if err != nil {
 			t.Fatalf("%s: %v", filepath.Base(archive), err)
@@ -204,7 +203,7 @@ func TestDownloadFromArchive(t *testing.T) {
 	}
 }
 
-// Every way of not getting PostgreSQL is an ErrPostgresNotFound that says
+// Every way of not getting PostgreSQL is an ErrNotFound that says
 // why and how to get one, and leaves nothing half unpacked in the cache.
 func TestDownloadFailures(t *testing.T) {
 	t.Parallel()
@@ -233,8 +232,8 @@ func TestDownloadFailures(t *testing.T) {
 		t.Run(tt.version, func(t *testing.T) {
 			opts := downloadOnly(t, r, tt.version)
 			_, err := serverBinaries(context.Background(), opts)
-			if !errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error = %v, want ErrPostgresNotFound saying %q", err, tt.want)
+			if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want ErrNotFound saying %q", err, tt.want)
 			}
 			for _, want := range []string{"PostgreSQL " + tt.version, "apt-get install postgresql", postgresMirrorEnv, postgresArchiveEnv} {
 				if !strings.Contains(err.Error(), want) {
@@ -253,7 +252,7 @@ func TestDownloadFailures(t *testing.T) {
 	t.Run("mode", func(t *testing.T) {
 		opts := downloadOnly(t, r, "2.0.0")
 		opts.Download.Mode = "sometimes"
-		if _, err := serverBinaries(context.Background(), opts); err == nil || errors.Is(err, ErrPostgresNotFound) {
+		if _, err := serverBinaries(context.Background(), opts); err == nil || errors.Is(err, ErrNotFound) {
 			t.Fatalf("error = %v, want a bad setting reported as such", err)
 		}
 	})
@@ -268,112 +267,22 @@ func TestDownloadNever(t *testing.T) {
 	opts := downloadOnly(t, r, "1.0.0")
 	opts.Download.Mode = "" // from the environment
 	_, err := serverBinaries(context.Background(), opts)
-	if !errors.Is(err, ErrPostgresNotFound) || !strings.Contains(err.Error(), postgresDownloadEnv+"=never") {
-		t.Fatalf("error = %v, want ErrPostgresNotFound saying downloads are off", err)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), postgresDownloadEnv+"=never") {
+		t.Fatalf("error = %v, want ErrNotFound saying downloads are off", err)
 	}
 	if r.hits.Load() != 0 {
 		t.Error("a download was tried with downloads off")
 	}
 }
 
-// Without PostgreSQL, Start and StartPostgres return ErrPostgresNotFound and
-// panic nowhere. (A start error was once dropped, and Start went on to use
-// a server that had not started.)
+// Without PostgreSQL, Start returns ErrNotFound and panics nowhere. (A
+// start error was once dropped, and the kit went on to use a server that
+// had not started.)
 func TestStartWithoutPostgres(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	opts := PostgresOptions{BinDir: t.TempDir()}
-	if _, err := StartPostgres(ctx, opts); !errors.Is(err, ErrPostgresNotFound) {
-		t.Errorf("StartPostgres: %v, want ErrPostgresNotFound", err)
-	}
-	if _, err := Start(ctx, Options{Postgres: opts}); !errors.Is(err, ErrPostgresNotFound) {
-		t.Errorf("Start: %v, want ErrPostgresNotFound", err)
-	}
-	var s Shared
-	s.Options.Postgres = opts
-	tb := &recordingTB{TB: t}
-	tb.run(func() { s.Kit(tb) })
-	if !tb.skipped && !tb.failed {
-		t.Error("Shared.Kit neither skipped nor failed without PostgreSQL")
-	}
-	if err := s.Close(); err != nil {
-		t.Error(err)
+	if _, err := Start(ctx, Options{BinDir: t.TempDir()}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Start: %v, want ErrNotFound", err)
 	}
 }
-
-// Require skips without PostgreSQL or PgBouncer, giving each reason at its
-// first skip only, and fails under CI.
-func TestRequire(t *testing.T) {
-	for _, tc := range []struct {
-		program  string
-		notFound error
-	}{
-		{"postgres", &notFoundError{reason: "none here"}},
-		{"pgbouncer", fmt.Errorf("%w: none here", ErrPgBouncerNotFound)},
-	} {
-		t.Run(tc.program, func(t *testing.T) {
-			skipPostgres, skipPgBouncer = sync.Once{}, sync.Once{}
-			t.Setenv("CI", "")
-			first, second := &recordingTB{TB: t}, &recordingTB{TB: t}
-			first.run(func() { Require(first, tc.notFound) })
-			second.run(func() { Require(second, tc.notFound) })
-			if !first.skipped || !strings.Contains(first.said, "none here") {
-				t.Errorf("first skip: skipped %v, said %q", first.skipped, first.said)
-			}
-			if !second.skipped || second.said != "" {
-				t.Errorf("second skip: skipped %v, said %q; want a skip without the reason again", second.skipped, second.said)
-			}
-
-			t.Setenv("CI", "true")
-			ci := &recordingTB{TB: t}
-			ci.run(func() { Require(ci, tc.notFound) })
-			if !ci.failed || ci.skipped || !strings.Contains(ci.said, "none here") {
-				t.Errorf("under CI: failed %v, skipped %v, said %q", ci.failed, ci.skipped, ci.said)
-			}
-		})
-	}
-
-	other := &recordingTB{TB: t}
-	other.run(func() { Require(other, errors.New("initdb: broken")) })
-	if !other.failed {
-		t.Error("another error did not fail the test")
-	}
-}
-
-// recordingTB records how a helper ends a test instead of ending it.
-type recordingTB struct {
-	testing.TB
-	skipped, failed bool
-	said            string
-}
-
-// errEnded stands for runtime.Goexit in recordingTB.
-var errEnded = errors.New("the test ended")
-
-func (r *recordingTB) run(f func()) {
-	defer func() {
-		if v := recover(); v != nil && v != errEnded {
-			panic(v)
-		}
-	}()
-	f()
-}
-
-func (r *recordingTB) Helper() {}
-
-func (r *recordingTB) Skip(args ...any) {
-	r.skipped, r.said = true, fmt.Sprint(args...)
-	panic(errEnded)
-}
-
-func (r *recordingTB) SkipNow() { r.skipped = true; panic(errEnded) }
-
-func (r *recordingTB) Skipf(format string, args ...any) { r.Skip(fmt.Sprintf(format, args...)) }
-
-func (r *recordingTB) Fatal(args ...any) {
-	r.failed, r.said = true, fmt.Sprint(args...)
-	panic(errEnded)
-}
-
-func (r *recordingTB) Fatalf(format string, args ...any) { r.Fatal(fmt.Sprintf(format, args...)) }

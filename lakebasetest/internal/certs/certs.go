@@ -1,4 +1,7 @@
-package lakebasetest
+// Package certs holds the kit's TLS files, made by internal/gencerts: a
+// test certificate authority and a server certificate it signed for
+// localhost, 127.0.0.1 and ::1. They are public test material, not secrets.
+package certs
 
 import (
 	"crypto/tls"
@@ -7,29 +10,29 @@ import (
 	"sync"
 )
 
-// The kit's TLS files, made by internal/gencerts: a test certificate
-// authority and a server certificate it signed for localhost, 127.0.0.1 and
-// ::1. They are public test material, not secrets.
 var (
+	// CA is the certificate authority, in PEM form.
 	//go:embed testdata/ca.pem
-	caPEM []byte
+	CA []byte
+	// Server is the server certificate, in PEM form.
 	//go:embed testdata/server.pem
-	serverCertPEM []byte
+	Server []byte
+	// ServerKey is the server certificate's private key, in PEM form.
 	//go:embed testdata/server-key.pem
-	serverKeyPEM []byte
+	ServerKey []byte
 )
 
 var serverCert = sync.OnceValues(func() (tls.Certificate, error) {
-	cert, err := tls.X509KeyPair(serverCertPEM, serverKeyPEM)
+	cert, err := tls.X509KeyPair(Server, ServerKey)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("lakebasetest: server certificate: %w", err)
 	}
 	return cert, nil
 })
 
-// serverTLSConfig returns a fresh server-side TLS configuration with the
-// kit's server certificate.
-func serverTLSConfig() (*tls.Config, error) {
+// ServerTLS returns a fresh server-side TLS configuration with the server
+// certificate.
+func ServerTLS() (*tls.Config, error) {
 	cert, err := serverCert()
 	if err != nil {
 		return nil, err
