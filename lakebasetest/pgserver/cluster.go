@@ -108,6 +108,8 @@ func (p *Server) startCluster(ctx context.Context, opts Options) error {
 	if err := execAs(ctx, p.admin, "ALTER ROLE "+quoteIdent(superuser)+" PASSWORD "+quoteLiteral(password)); err != nil {
 		return fmt.Errorf("lakebasetest: set the superuser's password: %w", err)
 	}
+	p.trusted = p.admin
+	owned.Store(p.superuserDSN, p)
 	return nil
 }
 

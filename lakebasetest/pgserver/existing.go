@@ -17,6 +17,9 @@ func (p *Server) useExisting(ctx context.Context, serverURL string) error {
 		return err
 	}
 	p.admin, p.tcp = admin, admin.Copy()
+	if o, ok := owned.Load(serverURL); ok {
+		p.trusted = o.(*Server).trusted
+	}
 	p.roleKey = []byte(serverURL)
 	p.superuserDSN, err = withDatabase(serverURL, DefaultDatabase)
 	if err != nil {

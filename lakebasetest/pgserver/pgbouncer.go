@@ -262,11 +262,11 @@ func (b *PgBouncer) logTail() string {
 	return tail(logged)
 }
 
-// poolerAddress is where PgBouncer reaches the server: a throwaway
-// cluster's trusted unix socket, or an existing server's address.
+// poolerAddress is where PgBouncer reaches the server: its trusted unix
+// socket, or an existing server's address.
 func (p *Server) poolerAddress() (host string, port int) {
-	if p.cluster != nil {
-		return p.admin.Host, int(p.admin.Port)
+	if p.trusted != nil {
+		return p.trusted.Host, int(p.trusted.Port)
 	}
 	return p.tcp.Host, int(p.tcp.Port)
 }

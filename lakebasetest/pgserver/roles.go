@@ -89,15 +89,16 @@ func (p *Server) dropDatabases() error {
 
 // ConnConfig returns how to log in as role. With a password, it logs in
 // over TCP, where the server checks the password. Without one, it logs in
-// the way the server trusts: over the unix socket of a throwaway server, or
-// with the internal password CreateRole gave the role on an existing one.
+// the way the server trusts: over the unix socket of a throwaway server (or
+// of an existing server that this process runs), or with the internal
+// password CreateRole gave the role on an existing one.
 // The database is the caller's to set.
 func (p *Server) ConnConfig(role, password string) *pgconn.Config {
 	if password != "" {
 		return p.nativeConfig(role, password)
 	}
-	if p.cluster != nil {
-		cfg := p.admin.Copy()
+	if p.trusted != nil {
+		cfg := p.trusted.Copy()
 		cfg.User, cfg.Password = role, ""
 		return cfg
 	}

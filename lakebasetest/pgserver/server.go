@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,9 +53,13 @@ type Server struct {
 	superuserDSN string
 
 	// admin connects as the superuser (to no database in particular); tcp is
-	// the server's TCP address, the base of native-password logins.
-	admin *pgconn.Config
-	tcp   *pgconn.Config
+	// the server's TCP address, the base of native-password logins; trusted,
+	// when set, is a unix socket where the server trusts every role: a
+	// throwaway cluster's own, or that of the cluster of this process that
+	// an existing server's URL names.
+	admin   *pgconn.Config
+	tcp     *pgconn.Config
+	trusted *pgconn.Config
 
 	cluster  *cluster // nil for an existing server
 	fileCopy bool     // CREATE DATABASE may use STRATEGY = FILE_COPY
@@ -104,6 +106,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return p, nil
 }
 
+// owned are the throwaway clusters this process runs, by SuperuserDSN. An
+// existing server named by one of these logs roles in without a password
+// over the cluster's trusted socket, as the cluster does: a SCRAM login
+// costs much CPU, under the race detector most of all.
+var owned sync.Map
+
 // Host returns the server's host: 127.0.0.1 for a throwaway cluster.
 func (p *Server) Host() string { return p.tcp.Host }
 
@@ -129,6 +137,7 @@ func (p *Server) Stop() error {
 	p.stopOnce.Do(func() {
 		var errs []error
 		if p.cluster != nil {
+			owned.Delete(p.superuserDSN)
 			errs = append(errs, p.cluster.stop(syscall.SIGQUIT))
 		} else if p.admin != nil {
 			errs = append(errs, p.dropDatabases())
@@ -139,16 +148,6 @@ func (p *Server) Stop() error {
 		p.stopErr = errors.Join(errs...)
 	})
 	return p.stopErr
-}
-
-// dialAddress is where the server listens for TCP connections (or, for an
-// existing server named by a socket directory, unix ones).
-func (p *Server) dialAddress() (network, address string) {
-	port := strconv.Itoa(int(p.tcp.Port))
-	if strings.HasPrefix(p.tcp.Host, "/") {
-		return "unix", filepath.Join(p.tcp.Host, ".s.PGSQL."+port)
-	}
-	return "tcp", net.JoinHostPort(p.tcp.Host, port)
 }
 
 // parseConfig parses a connection string for pgconn. The error does not

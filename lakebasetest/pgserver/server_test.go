@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -189,8 +190,20 @@ func TestPostgresExistingServer(t *testing.T) {
 	if err := p.CreateDatabase(ctx, "scratch", identity); err != nil {
 		t.Fatal(err)
 	}
-	// The identity logs in with its internal password, as a gateway would.
+	// The identity logs in as a gateway would: over the trusted socket,
+	// since this process runs the server, and, as another process sharing
+	// the server's URL does, with its internal password over TCP.
 	cfg := p.ConnConfig(identity, "")
+	if cfg.Password != "" || !strings.HasPrefix(cfg.Host, "/") {
+		t.Errorf("ConnConfig: host %s, password set %t; want the trusted socket", cfg.Host, cfg.Password != "")
+	}
+	internal := p.nativeConfig(identity, p.internalPassword(identity))
+	internal.Database = "scratch"
+	check, err := pgconn.ConnectConfig(ctx, internal)
+	if err != nil {
+		t.Fatalf("the internal password over TCP: %v", err)
+	}
+	check.Close(ctx)
 	cfg.Database = "scratch"
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
