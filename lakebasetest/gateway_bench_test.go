@@ -14,20 +14,7 @@ import (
 // the same done directly against the server, over TLS and without.
 func BenchmarkGateway(b *testing.B) {
 	pg := pgserver.New(b)
-	ctx := context.Background()
-	if err := pg.CreateRole(ctx, nativeRole, nativePassword); err != nil {
-		b.Fatal(err)
-	}
-	if err := pg.CreateRole(ctx, alice, ""); err != nil {
-		b.Fatal(err)
-	}
-	store := newCredentialStore(nil)
-	g, err := newGateway(gatewayOptions{Target: db1Target, Store: store, Server: pg, NativeLogin: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	token := store.issue(alice, db1Target, time.Hour).token
+	g, token := benchGateway(b, pg)
 
 	for _, sslmode := range []string{"verify-full", "disable"} {
 		targets := []struct{ name, dsn string }{
@@ -68,4 +55,25 @@ func BenchmarkGateway(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchGateway starts a gateway with native login in front of pg, closed
+// when the benchmark ends, with the roles nativeRole and alice; token is a
+// credential of alice's.
+func benchGateway(b *testing.B, pg *pgserver.Server) (g *Gateway, token string) {
+	b.Helper()
+	ctx := context.Background()
+	if err := pg.CreateRole(ctx, nativeRole, nativePassword); err != nil {
+		b.Fatal(err)
+	}
+	if err := pg.CreateRole(ctx, alice, ""); err != nil {
+		b.Fatal(err)
+	}
+	store := newCredentialStore(nil)
+	g, err := newGateway(gatewayOptions{Target: db1Target, Store: store, Server: pg, NativeLogin: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.Close() })
+	return g, store.issue(alice, db1Target, time.Hour).token
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package lakebasetest
 
 import (
@@ -24,19 +26,7 @@ func BenchmarkKitLogin(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer pg.Stop()
-		if err := pg.CreateRole(b.Context(), nativeRole, nativePassword); err != nil {
-			b.Fatal(err)
-		}
-		if err := pg.CreateRole(b.Context(), alice, ""); err != nil {
-			b.Fatal(err)
-		}
-		store := newCredentialStore(nil)
-		g, err := newGateway(gatewayOptions{Target: db1Target, Store: store, Server: pg, NativeLogin: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer g.Close()
-		token := store.issue(alice, db1Target, time.Hour).token
+		g, token := benchGateway(b, pg)
 		for _, l := range []struct{ name, user, password string }{{"credential", alice, token}, {"native", nativeRole, nativePassword}} {
 			dsn := testenv.TCPDSN("localhost", g.Port(), pg.CAFile(), l.user, l.password, pgserver.DefaultDatabase)
 			b.Run(srv.name+"/"+l.name, func(b *testing.B) {
