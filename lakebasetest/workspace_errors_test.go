@@ -258,3 +258,28 @@ func TestWorkspaceSecretsNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// Fail and Requests take a route's name, and panic, naming it, on one the
+// workspace does not have: a misspelt route would otherwise never fail.
+func TestWorkspaceUnknownRoute(t *testing.T) {
+	t.Parallel()
+	w := NewWorkspace()
+	defer w.Close()
+	for name, call := range map[string]func(){
+		"Fail":     func() { w.Fail("tokens", Fault{Status: 500}) },
+		"Requests": func() { w.Requests("tokens") },
+	} {
+		func() {
+			defer func() {
+				if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), `unknown route "tokens"`) {
+					t.Errorf("%s: recovered %v, want a panic naming the route", name, v)
+				}
+			}()
+			call()
+		}()
+	}
+	w.Fail("token", Fault{Status: 500, Times: 1})
+	if n := w.Requests("token"); n != 0 {
+		t.Errorf("Requests = %d, want 0", n)
+	}
+}
