@@ -80,8 +80,8 @@ type DownloadOptions struct {
 	// or DownloadAlways. Environment: LAKEBASE_TEST_POSTGRES_DOWNLOAD.
 	Mode DownloadMode
 	// Registry is the base URL of an npm registry (an Artifactory or Nexus
-	// proxy of the public one, say); the default is
-	// https://registry.npmjs.org. Downloads honour HTTPS_PROXY.
+	// proxy of the public one, say); the default is the public one.
+	// Downloads honour HTTPS_PROXY.
 	// Environment: LAKEBASE_TEST_POSTGRES_REGISTRY.
 	Registry string
 	// Archive is the path of the package's tarball downloaded beforehand
