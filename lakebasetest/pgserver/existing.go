@@ -18,7 +18,10 @@ func (p *Server) useExisting(ctx context.Context, serverURL string) error {
 	}
 	p.admin, p.tcp = admin, admin.Copy()
 	if o, ok := owned.Load(serverURL); ok {
-		p.trusted = o.(*Server).trusted
+		// This process runs the server: its superuser, and the roles,
+		// log in over the trusted socket.
+		owner := o.(*Server)
+		p.admin, p.trusted = owner.admin, owner.trusted
 	}
 	p.roleKey = []byte(serverURL)
 	p.superuserDSN, err = withDatabase(serverURL, DefaultDatabase)
