@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	"github.com/lib/pq"
 )
 
@@ -26,7 +27,7 @@ func appEnvironment(t *testing.T, kit *lakebasetest.Kit, sp lakebasetest.Service
 		"DATABRICKS_CLIENT_SECRET": sp.Secret,
 		"PGHOST":                   h,
 		"PGPORT":                   p,
-		"PGDATABASE":               lakebasetest.DefaultDatabase,
+		"PGDATABASE":               pgserver.DefaultDatabase,
 		"PGUSER":                   sp.ApplicationID,
 		"PGSSLMODE":                "verify-full",
 		"PGSSLROOTCERT":            kit.Postgres.CAFile(),

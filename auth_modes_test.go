@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/common/environment"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -283,13 +282,13 @@ func TestAuthDatabricksCLIByName(t *testing.T) {
 // service principal's application id, a person's e-mail from SCIM), the
 // instance and endpoint lookups, the mints, and the errors.
 func TestWorkspaceClouds(t *testing.T) {
-	for _, cloud := range []environment.Cloud{environment.CloudAzure, environment.CloudGCP, environment.CloudAWS} {
-		t.Run(string(cloud), func(t *testing.T) {
+	for _, cloud := range []string{"Azure", "GCP", "AWS"} {
+		t.Run(cloud, func(t *testing.T) {
 			e := newFaultEnv(t)
 			if err := e.kit.Workspace.SetCloud(cloud); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud(environment.CloudAWS) })
+			t.Cleanup(func() { _ = e.kit.Workspace.SetCloud("AWS") })
 			sp := e.kit.ServicePrincipal
 
 			db, _ := e.open(e.dsn())

@@ -22,7 +22,7 @@ type closeCase struct {
 	open func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config))
 	// hang is the route that holds a first connect's workspace login; for
 	// the modes whose login asks the workspace nothing, the lookup.
-	hang lakebasetest.Route
+	hang string
 }
 
 // closeCases are the auth modes: oauth-m2m, pat, oauth-u2m (the in-process
@@ -32,29 +32,29 @@ func closeCases() []closeCase {
 	instance := "instance=" + lakebasetest.DefaultInstance
 	noEdit := func(*lakebase.Config) {}
 	return []closeCase{
-		{name: "oauth-m2m", hang: lakebasetest.RouteToken, open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "oauth-m2m", hang: "token", open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			return kit.DSNs().M2M, noEdit
 		}},
-		{name: "pat", hang: lakebasetest.RouteInstance, open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "pat", hang: "instance", open: func(_ *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			return kit.DSNs().PAT, noEdit
 		}},
-		{name: "oauth-u2m", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "oauth-u2m", hang: "token", open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			dir := filepath.Join(t.TempDir(), "lakebase")
 			return kit.DSNs().U2M, func(c *lakebase.Config) {
 				c.Browser = kit.Workspace.OpenBrowser
 				c.TokenCacheDir = dir
 			}
 		}},
-		{name: "password with lookup", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "password with lookup", hang: "token", open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			servicePrincipalInEnvironment(t, kit)
 			return fmt.Sprintf("%s auth=password user=%s password=%s %s", instance, quote(kit.NativeRole), quote(kit.NativePassword),
 				workspaceKeys(kit, kit.Workspace.URL())), noEdit
 		}},
-		{name: "automatic", hang: lakebasetest.RouteToken, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "automatic", hang: "token", open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			servicePrincipalInEnvironment(t, kit)
 			return instance + " " + workspaceKeys(kit, kit.Workspace.URL()), noEdit
 		}},
-		{name: "databricks-cli", hang: lakebasetest.RouteInstance, open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
+		{name: "databricks-cli", hang: "instance", open: func(t *testing.T, kit *lakebasetest.Kit) (string, func(*lakebase.Config)) {
 			loggedInCLI(t, kit)
 			return instance + " auth=databricks-cli " + workspaceKeys(kit, kit.Workspace.URL()), noEdit
 		}},

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -21,9 +20,9 @@ import (
 // cannot help there, nor for a stopped instance.
 func TestConnectFailsAtOnce(t *testing.T) {
 	kit := sharedKit(t)
-	disabledEndpoint := func(t *testing.T, state postgres.EndpointStatusState) string {
+	disabledEndpoint := func(t *testing.T, state string) string {
 		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: state})
-		if err := kit.Workspace.SetEndpointDisabled(path, true); err != nil {
+		if err := kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.Disabled = true }); err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -106,12 +105,12 @@ func TestConnectFailsAtOnce(t *testing.T) {
 func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 	t.Parallel()
 	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{}, func(kit *lakebasetest.Kit) {
-		kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 503, Times: 2})
+		kit.Workspace.Fail("database-credential", lakebasetest.Fault{Status: 503, Times: 2})
 	})
 	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
 		t.Errorf("current_user = %q", got)
 	}
-	if n := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential); n != 3 {
+	if n := kit.Workspace.Requests("database-credential"); n != 3 {
 		t.Errorf("%d credential requests, want 3 (two refused, one served)", n)
 	}
 	if n := kit.Workspace.Mints(); n != 1 {
@@ -123,12 +122,12 @@ func TestFailureWorkspace503ThenRecovery(t *testing.T) {
 }
 
 // everyRoute lists the fake workspace's routes.
-var everyRoute = []lakebasetest.Route{
-	lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery, lakebasetest.RouteToken,
-	lakebasetest.RouteAuthorize, lakebasetest.RouteMe, lakebasetest.RouteDatabaseCredential,
-	lakebasetest.RouteInstance, lakebasetest.RouteInstances, lakebasetest.RoutePostgresCredential,
-	lakebasetest.RouteProjects, lakebasetest.RouteProject, lakebasetest.RouteBranches,
-	lakebasetest.RouteBranch, lakebasetest.RouteEndpoints, lakebasetest.RouteEndpoint,
+var everyRoute = []string{
+	"host-metadata", "oidc-discovery", "token",
+	"authorize", "me", "database-credential",
+	"instance", "instances", "postgres-credential",
+	"projects", "project", "branches",
+	"branch", "endpoints", "endpoint",
 }
 
 // While the workspace is down, new connections still open with the cached
@@ -142,7 +141,7 @@ func TestFailureWorkspaceDownWhileCredentialValid(t *testing.T) {
 	for _, route := range everyRoute {
 		kit.Workspace.Fail(route, lakebasetest.Fault{Status: 503})
 	}
-	before := make(map[lakebasetest.Route]int)
+	before := make(map[string]int)
 	for _, route := range everyRoute {
 		before[route] = kit.Workspace.Requests(route)
 	}
@@ -191,8 +190,8 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 	connect := func() (string, error) { return currentUser(contextFor(t, scaled(8*time.Second)), db) }
 
 	const down = "the credential service is down for maintenance"
-	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: 500, Message: down})
-	requests := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential)
+	kit.Workspace.Fail("database-credential", lakebasetest.Fault{Status: 500, Message: down})
+	requests := kit.Workspace.Requests("database-credential")
 	time.Sleep(time.Until(expiry.Add(-scaled(17500 * time.Millisecond)))) // the refresh window is open
 	span := time.Until(expiry.Add(-scaled(10 * time.Second)))
 	connections := 0
@@ -202,7 +201,7 @@ func TestFailureRefreshFailsWhileCredentialValid(t *testing.T) {
 		}
 		connections++
 	}
-	attempts := kit.Workspace.Requests(lakebasetest.RouteDatabaseCredential) - requests
+	attempts := kit.Workspace.Requests("database-credential") - requests
 	st := conn.Stats()
 	t.Logf("%d connections while refreshes failed, %d refresh attempts", connections, attempts)
 	most := mostFetches(span)
@@ -347,20 +346,24 @@ func TestTargetNotReadyIsWaitedFor(t *testing.T) {
 	}{
 		{name: "instance starting", target: func(t *testing.T) (string, func() error) {
 			name := addInstance(t, kit, lakebasetest.InstanceOptions{State: "STARTING"})
-			return "instance=" + name, func() error { return kit.Workspace.SetInstanceState(name, "AVAILABLE") }
+			return "instance=" + name, func() error {
+				return kit.Workspace.UpdateInstance(name, func(i *lakebasetest.Instance) { i.State = "AVAILABLE" })
+			}
 		}, logged: []string{"STARTING"}},
 		{name: "endpoint being created", target: func(t *testing.T) (string, func() error) {
 			path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
-			return "endpoint=" + path, func() error { return kit.Workspace.SetEndpointState(path, "ACTIVE") }
+			return "endpoint=" + path, func() error {
+				return kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = "ACTIVE" })
+			}
 		}, logged: []string{"INIT"}},
 		// The wait's log says where a starting endpoint is going.
 		{name: "endpoint pending ACTIVE", target: func(t *testing.T) (string, func() error) {
 			path := addEndpoint(t, kit, lakebasetest.EndpointOptions{State: "INIT"})
-			if err := kit.Workspace.SetEndpointPendingState(path, "ACTIVE"); err != nil {
+			if err := kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.PendingState = "ACTIVE" }); err != nil {
 				t.Fatal(err)
 			}
 			return "endpoint=" + path, func() error {
-				return errors.Join(kit.Workspace.SetEndpointState(path, "ACTIVE"), kit.Workspace.SetEndpointPendingState(path, ""))
+				return errors.Join(kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = "ACTIVE" }), kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.PendingState = "" }))
 			}
 		}, logged: []string{"INIT, pending ACTIVE"}},
 	} {
@@ -427,13 +430,13 @@ func TestColdStartOverlaps(t *testing.T) {
 			e := newFaultEnv(t)
 			ws := e.kit.Workspace
 			db, _ := e.open(e.dsnWith("instance="+e.instance, tc.auth(e)))
-			mints, mes := ws.Requests(lakebasetest.RouteDatabaseCredential), ws.Requests(lakebasetest.RouteMe)
-			ws.Fail(lakebasetest.RouteInstance, lakebasetest.Fault{Delay: held, Times: 1})
+			mints, mes := ws.Requests("database-credential"), ws.Requests("me")
+			ws.Fail("instance", lakebasetest.Fault{Delay: held, Times: 1})
 			defer ws.ClearFaults()
 			start := time.Now()
 			done := make(chan error, 1)
 			go func() { done <- e.ping(db, 30*time.Second) }()
-			for ws.Requests(lakebasetest.RouteDatabaseCredential) == mints || (tc.identity && ws.Requests(lakebasetest.RouteMe) == mes) {
+			for ws.Requests("database-credential") == mints || (tc.identity && ws.Requests("me") == mes) {
 				select {
 				case err := <-done:
 					t.Fatalf("Ping ended (%v) before the mint and identity reached the workspace", err)
@@ -447,10 +450,10 @@ func TestColdStartOverlaps(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if n := ws.Requests(lakebasetest.RouteDatabaseCredential) - mints; n != 1 {
+			if n := ws.Requests("database-credential") - mints; n != 1 {
 				t.Errorf("%d mints, want 1", n)
 			}
-			if n := ws.Requests(lakebasetest.RouteMe) - mes; tc.identity && n != 1 {
+			if n := ws.Requests("me") - mes; tc.identity && n != 1 {
 				t.Errorf("%d identity requests, want 1", n)
 			}
 		})
@@ -462,7 +465,7 @@ func TestColdStartOverlaps(t *testing.T) {
 func TestColdStartMintsOnce(t *testing.T) {
 	e := newFaultEnv(t)
 	path := addEndpoint(t, e.kit, lakebasetest.EndpointOptions{})
-	if err := e.kit.Workspace.SetEndpointDisabled(path, true); err != nil {
+	if err := e.kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.Disabled = true }); err != nil {
 		t.Fatal(err)
 	}
 	sp := newServicePrincipal(t, e.kit)

@@ -19,14 +19,14 @@ import (
 func TestFaultConnectBudgetBoundsWorkspaceSteps(t *testing.T) {
 	const budget = 2 * time.Second
 	for _, tc := range []struct {
-		route lakebasetest.Route
+		route string
 		pat   bool // log in with the user's token, whose identity is a SCIM Me request
 		step  string
 	}{
-		{route: lakebasetest.RouteToken, step: "resolve"},
-		{route: lakebasetest.RouteInstance, step: "resolve"},
-		{route: lakebasetest.RouteMe, pat: true, step: "identity"},
-		{route: lakebasetest.RouteDatabaseCredential, step: "mint"},
+		{route: "token", step: "resolve"},
+		{route: "instance", step: "resolve"},
+		{route: "me", pat: true, step: "identity"},
+		{route: "database-credential", step: "mint"},
 	} {
 		t.Run(string(tc.route), func(t *testing.T) {
 			e := newFaultEnv(t)

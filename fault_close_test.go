@@ -20,10 +20,10 @@ func TestFaultCloseDuringConnects(t *testing.T) {
 	const connects = 16
 	for _, st := range []struct {
 		name  string
-		route lakebasetest.Route // the workspace route that hangs; empty: the login hangs
+		route string // the workspace route that hangs; empty: the login hangs
 	}{
-		{name: "lookup", route: lakebasetest.RouteInstance},
-		{name: "mint", route: lakebasetest.RouteDatabaseCredential},
+		{name: "lookup", route: "instance"},
+		{name: "mint", route: "database-credential"},
 		{name: "login"},
 	} {
 		t.Run(st.name, func(t *testing.T) {

@@ -176,7 +176,7 @@ func TestFaultWakingEndpoint(t *testing.T) {
 			t.Errorf("Ping took %s with a 1s deadline", took)
 		}
 	})
-	if err := e.kit.Workspace.SetEndpointState(path, "ACTIVE"); err != nil {
+	if err := e.kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = "ACTIVE" }); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.ping(db, 10*time.Second); err != nil {
@@ -200,11 +200,11 @@ func TestFaultHostChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lookups := ws.Requests(lakebasetest.RouteInstance)
+		lookups := ws.Requests("instance")
 		if err := e.gateway.SetOutage(true); err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.SetInstanceHost(e.instance, next.Addr(), ""); err != nil {
+		if err := ws.UpdateInstance(e.instance, func(i *lakebasetest.Instance) { i.ReadWriteHost, i.ReadOnlyHost = next.Addr(), "" }); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.ping(db, 10*time.Second); err != nil {
@@ -213,13 +213,13 @@ func TestFaultHostChange(t *testing.T) {
 		if n := next.Stats().Accepted; n != 1 {
 			t.Errorf("the new host let in %d connections, want 1", n)
 		}
-		if n := ws.Requests(lakebasetest.RouteInstance) - lookups; n != 1 {
+		if n := ws.Requests("instance") - lookups; n != 1 {
 			t.Errorf("%d lookups, want 1", n)
 		}
 		if err := e.ping(db, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if n := ws.Requests(lakebasetest.RouteInstance) - lookups; n != 1 {
+		if n := ws.Requests("instance") - lookups; n != 1 {
 			t.Errorf("%d lookups after a second connection, want still 1", n)
 		}
 		e.gateway = next
@@ -233,12 +233,12 @@ func TestFaultHostChange(t *testing.T) {
 		if err := e.gateway.SetOutage(true); err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.SetInstanceState(e.instance, "FAILING_OVER"); err != nil {
+		if err := ws.UpdateInstance(e.instance, func(i *lakebasetest.Instance) { i.State = "FAILING_OVER" }); err != nil {
 			t.Fatal(err)
 		}
 		// The failover ends once the driver says it waits for it.
 		overAt := readyOnceWaiting(t, e.logs, func() error {
-			return errors.Join(ws.SetInstanceHost(e.instance, next.Addr(), ""), ws.SetInstanceState(e.instance, "AVAILABLE"))
+			return errors.Join(ws.UpdateInstance(e.instance, func(i *lakebasetest.Instance) { i.ReadWriteHost, i.ReadOnlyHost = next.Addr(), "" }), ws.UpdateInstance(e.instance, func(i *lakebasetest.Instance) { i.State = "AVAILABLE" }))
 		})
 		if err := e.ping(db, 10*time.Second); err != nil {
 			t.Fatalf("Ping during the failover: %v", err)

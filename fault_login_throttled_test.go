@@ -73,8 +73,8 @@ func TestFaultThrottledLogin(t *testing.T) {
 					t.Fatalf("the first connect: %v", err)
 				}
 			}
-			before := ws.Requests(lakebasetest.RouteToken)
-			ws.Fail(lakebasetest.RouteToken, lakebasetest.Fault{Status: http.StatusTooManyRequests, Message: "rate limit exceeded", RetryAfter: retryAfter})
+			before := ws.Requests("token")
+			ws.Fail("token", lakebasetest.Fault{Status: http.StatusTooManyRequests, Message: "rate limit exceeded", RetryAfter: retryAfter})
 			if tc.refresh {
 				// The credential expires; the early refresh before it may
 				// already meet the 429, or the next Ping's mint will.
@@ -99,7 +99,7 @@ func TestFaultThrottledLogin(t *testing.T) {
 					t.Logf("error: %v", err)
 				}
 			}
-			if n := ws.Requests(lakebasetest.RouteToken) - before; n != 1 {
+			if n := ws.Requests("token") - before; n != 1 {
 				t.Errorf("%d token requests while throttled, want 1: no retry before the Retry-After", n)
 			}
 			if tc.refresh {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	"github.com/lib/pq"
 )
 
@@ -29,12 +29,12 @@ import (
 
 // faultDatabase is the role and database of these tests on the shared
 // server, made by the first of them.
-var faultDatabase lazy[*lakebasetest.Postgres]
+var faultDatabase lazy[*pgserver.Server]
 
 // faultServer returns the shared server, with faultDatabase made.
-func faultServer(t *testing.T) *lakebasetest.Postgres {
+func faultServer(t *testing.T) *pgserver.Server {
 	srv := testServer(t)
-	return faultDatabase.get(t, func(ctx context.Context) (*lakebasetest.Postgres, error) {
+	return faultDatabase.get(t, func(ctx context.Context) (*pgserver.Server, error) {
 		if err := srv.CreateRole(ctx, "fault_user", nativePassword); err != nil {
 			return nil, err
 		}
@@ -46,7 +46,7 @@ func faultServer(t *testing.T) *lakebasetest.Postgres {
 // one driver, and the superuser's.
 type pgFault struct {
 	t      *testing.T
-	srv    *lakebasetest.Postgres
+	srv    *pgserver.Server
 	driver string
 	db     *sql.DB
 	admin  *sql.DB

@@ -33,13 +33,13 @@ func TestFaultRedactionAuthModes(t *testing.T) {
 	}{
 		{"pat", pat, func() {}, true},
 		{"pat throttled", pat, func() {
-			k.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+			k.Workspace.Fail("database-credential", lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
 		}, true},
 		{"pat revoked", pat, k.RevokeCredentials, true},
 		{"pat wrong token", e.dsnWith("instance="+e.instance, "auth=pat token="+wrongToken), func() {}, false},
 		{"m2m wrong secret", e.dsnFor(lakebasetest.ServicePrincipal{ApplicationID: k.ServicePrincipal.ApplicationID, Secret: wrongSecret}), func() {}, false},
 		{"m2m 500", e.dsn(), func() {
-			k.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
+			k.Workspace.Fail("database-credential", lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
 		}, false},
 		{"password", fmt.Sprintf("host=%s port=%d user=%s password=%s auth=password sslmode=verify-full sslrootcert=%s",
 			gw.Host(), gw.Port(), k.NativeRole, quote(k.NativePassword), ca), func() {}, true},

@@ -16,7 +16,7 @@ import (
 func TestFaultThrottledMint(t *testing.T) {
 	e := newFaultEnv(t)
 	ws := e.kit.Workspace
-	route := lakebasetest.RouteDatabaseCredential
+	route := "database-credential"
 
 	t.Run("waits as told, then connects", func(t *testing.T) {
 		const retryAfter = time.Second
@@ -81,15 +81,15 @@ func TestFaultWorkspaceErrors(t *testing.T) {
 	t.Run("503 burst", func(t *testing.T) {
 		e := newFaultEnv(t)
 		ws := e.kit.Workspace
-		ws.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusServiceUnavailable, Times: 2})
-		before := ws.Requests(lakebasetest.RouteDatabaseCredential)
+		ws.Fail("database-credential", lakebasetest.Fault{Status: http.StatusServiceUnavailable, Times: 2})
+		before := ws.Requests("database-credential")
 		db, _ := e.open(e.dsn())
 		start := time.Now()
 		// The SDK retries a 503 itself, within the mint.
 		if err := e.ping(db, 15*time.Second); err != nil {
 			t.Fatalf("Ping through a 503 burst: %v", err)
 		}
-		if n := ws.Requests(lakebasetest.RouteDatabaseCredential) - before; n != 3 {
+		if n := ws.Requests("database-credential") - before; n != 3 {
 			t.Errorf("%d mint requests, want 3", n)
 		}
 		t.Logf("connected after %s", since(start))
@@ -164,14 +164,14 @@ func TestFaultLookupBackoff(t *testing.T) {
 	const pings = 20
 	for _, tc := range []struct {
 		name   string
-		route  lakebasetest.Route // the request that fails
+		route  string // the request that fails
 		kind   error
 		words  string
 		target func(e *faultEnv) string
 		auth   func(e *faultEnv) string
 	}{
 		{
-			name: "wrong client secret", route: lakebasetest.RouteToken, kind: lakebase.ErrUnauthenticated, words: "not authenticated",
+			name: "wrong client secret", route: "token", kind: lakebase.ErrUnauthenticated, words: "not authenticated",
 			target: func(e *faultEnv) string { return "instance=" + e.instance },
 			auth: func(e *faultEnv) string {
 				sp := e.kit.ServicePrincipal
@@ -181,7 +181,7 @@ func TestFaultLookupBackoff(t *testing.T) {
 			},
 		},
 		{
-			name: "unknown instance", route: lakebasetest.RouteInstance, kind: lakebase.ErrNotFound, words: "not found",
+			name: "unknown instance", route: "instance", kind: lakebase.ErrNotFound, words: "not found",
 			target: func(*faultEnv) string { return "instance=" + uniqueName("no-such-instance") },
 			auth:   func(e *faultEnv) string { return m2mAuth(e.kit.ServicePrincipal) },
 		},
@@ -238,11 +238,11 @@ func TestFaultLookupBackoff(t *testing.T) {
 func TestFaultWorkspace500Burst(t *testing.T) {
 	for _, tt := range []struct {
 		name, step string
-		route      lakebasetest.Route
+		route      string
 		atLeast    time.Duration // the backoffs the recovery waits out
 	}{
-		{name: "mint", route: lakebasetest.RouteDatabaseCredential, step: "mint"},
-		{name: "lookup", route: lakebasetest.RouteInstance, step: "resolve", atLeast: 1500 * time.Millisecond},
+		{name: "mint", route: "database-credential", step: "mint"},
+		{name: "lookup", route: "instance", step: "resolve", atLeast: 1500 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFaultEnv(t)

@@ -13,7 +13,9 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	_ "github.com/lib/pq" // the superuser's view of the server
 )
 
@@ -44,7 +46,7 @@ type lazy[T comparable] struct {
 }
 
 // get returns the value, starting it with start on first use. When it
-// cannot start, it ends t as lakebasetest.Require does: without PostgreSQL
+// cannot start, it ends t as testenv.Require does: without PostgreSQL
 // it skips, except under CI.
 func (l *lazy[T]) get(t testing.TB, start func(context.Context) (T, error)) T {
 	t.Helper()
@@ -53,7 +55,7 @@ func (l *lazy[T]) get(t testing.TB, start func(context.Context) (T, error)) T {
 		defer cancel()
 		l.value, l.err = start(ctx)
 	})
-	lakebasetest.Require(t, l.err)
+	testenv.Require(t, l.err)
 	return l.value
 }
 
@@ -67,13 +69,13 @@ func (l *lazy[T]) close() error {
 }
 
 // server is the test binary's one PostgreSQL server.
-var server = lazy[*lakebasetest.Postgres]{stop: (*lakebasetest.Postgres).Stop}
+var server = lazy[*pgserver.Server]{stop: (*pgserver.Server).Stop}
 
 // testServer returns the shared server.
-func testServer(t testing.TB) *lakebasetest.Postgres {
+func testServer(t testing.TB) *pgserver.Server {
 	t.Helper()
-	return server.get(t, func(ctx context.Context) (*lakebasetest.Postgres, error) {
-		return lakebasetest.StartPostgres(ctx, lakebasetest.PostgresOptions{})
+	return server.get(t, func(ctx context.Context) (*pgserver.Server, error) {
+		return pgserver.Start(ctx, pgserver.Options{})
 	})
 }
 
@@ -105,7 +107,7 @@ func newKit(t testing.TB, opts lakebasetest.Options) *lakebasetest.Kit {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	k, err := startKit(ctx, srv, opts)
-	lakebasetest.Require(t, err)
+	testenv.Require(t, err)
 	t.Cleanup(func() {
 		if err := k.Close(); err != nil {
 			t.Error(err)
@@ -117,7 +119,7 @@ func newKit(t testing.TB, opts lakebasetest.Options) *lakebasetest.Kit {
 // startKit starts a kit on srv. Each kit on a shared server has a native
 // role of its own (see lakebasetest.Kit.NativeRole), so one kit's start
 // cannot break another's native logins.
-func startKit(ctx context.Context, srv *lakebasetest.Postgres, opts lakebasetest.Options) (*lakebasetest.Kit, error) {
+func startKit(ctx context.Context, srv *pgserver.Server, opts lakebasetest.Options) (*lakebasetest.Kit, error) {
 	opts.Postgres.URL = srv.SuperuserDSN()
 	return lakebasetest.Start(ctx, opts)
 }

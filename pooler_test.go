@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
 )
@@ -24,7 +25,7 @@ import (
 func poolerKit(t *testing.T, poolSize int, lifetime time.Duration) *lakebasetest.Kit {
 	t.Helper()
 	kit := newKit(t, lakebasetest.Options{PgBouncerPoolSize: poolSize, CredentialLifetime: lifetime})
-	lakebasetest.Require(t, kit.StartPgBouncer(contextFor(t, time.Minute)))
+	testenv.Require(t, kit.StartPgBouncer(contextFor(t, time.Minute)))
 	return kit
 }
 

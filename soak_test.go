@@ -184,7 +184,7 @@ func (s *soak) injectFaults(ctx context.Context) {
 		case 0:
 			f.kind = "throttled mint"
 			f.until = now.Add(2 * time.Second) // Retry-After and a little
-			k.Workspace.Fail(lakebasetest.RouteDatabaseCredential,
+			k.Workspace.Fail("database-credential",
 				lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
 		case 1:
 			f.kind = "credentials revoked"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -102,7 +103,7 @@ func TestTargets(t *testing.T) {
 
 	t.Run("pooled host with a native password", func(t *testing.T) {
 		t.Parallel()
-		lakebasetest.Require(t, kit.StartPgBouncer(contextFor(t, time.Minute)))
+		testenv.Require(t, kit.StartPgBouncer(contextFor(t, time.Minute)))
 		path := addEndpoint(t, kit, lakebasetest.EndpointOptions{Pooled: true})
 		hosts := endpointHostsOf(t, kit, path)
 		rwGate, pooledGate := gatewayAt(t, kit, hosts.Host), gatewayAt(t, kit, hosts.ReadWritePooledHost)

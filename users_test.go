@@ -429,9 +429,12 @@ func TestUsersBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = currentUser(ctx, db)
+		// 28000 from the server, whose trusted socket the kit's gateway
+		// logs in over, or 28P01 from one that checks a password, as the
+		// driver's other tests of a missing role accept.
 		var pe *pq.Error
-		if !errors.As(err, &pe) || pe.Code != "28P01" {
-			t.Fatalf("a user without a role: %v, want 28P01", err)
+		if !errors.As(err, &pe) || (pe.Code != "28P01" && pe.Code != "28000") {
+			t.Fatalf("a user without a role: %v, want 28P01 or 28000", err)
 		}
 		wantConnectError(t, err, "login", roleless.Email)
 		if want := "databricks_create_role('" + roleless.Email + "', 'USER')"; !strings.Contains(err.Error(), want) {

@@ -120,7 +120,7 @@ func TestTelemetryWorkspaceFailures(t *testing.T) {
 	kit := lakebasetest.New(t, lakebasetest.Options{})
 	tests := []struct {
 		name      string
-		route     lakebasetest.Route
+		route     string
 		status    int
 		step      string // the failed step
 		errorType string
@@ -129,12 +129,12 @@ func TestTelemetryWorkspaceFailures(t *testing.T) {
 		counted   []attribute.KeyValue
 	}{
 		{
-			name: "mint refused", route: lakebasetest.RouteDatabaseCredential, status: http.StatusForbidden,
+			name: "mint refused", route: "database-credential", status: http.StatusForbidden,
 			step: "mint", errorType: "permission_denied", span: "lakebase.credential.fetch",
 			counter: "lakebase.credential.mints", counted: []attribute.KeyValue{failure},
 		},
 		{
-			name: "instance unknown", route: lakebasetest.RouteInstance, status: http.StatusNotFound,
+			name: "instance unknown", route: "instance", status: http.StatusNotFound,
 			step: "resolve", errorType: "not_found", span: "lakebase.lookup.host",
 			counter: "lakebase.lookups", counted: []attribute.KeyValue{attribute.String("lakebase.lookup", "host"), failure},
 		},
@@ -194,7 +194,7 @@ func TestTelemetryRefreshFailure(t *testing.T) {
 	sink := newOtelSink(t)
 	c, db := sink.openDB(t, kit.DSNs().M2M, nil)
 	pingFor(t, db, 0, 0) // the first credential
-	kit.Workspace.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusForbidden})
+	kit.Workspace.Fail("database-credential", lakebasetest.Fault{Status: http.StatusForbidden})
 
 	// Default window: a quarter of the lifetime; margin: a tenth.
 	window := rotationLifetime / 4

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // The faults here are what a real PostgreSQL does to its sessions: a
@@ -32,13 +32,13 @@ import (
 
 // endedDB is a role and a database of a test's own on a server.
 type endedDB struct {
-	srv                    *lakebasetest.Postgres
+	srv                    *pgserver.Server
 	user, password, dbname string
 }
 
 // newEndedDB creates a role that logs in with a password and its database
 // on srv.
-func newEndedDB(t *testing.T, srv *lakebasetest.Postgres) endedDB {
+func newEndedDB(t *testing.T, srv *pgserver.Server) endedDB {
 	t.Helper()
 	ctx := testContext(t, time.Minute)
 	db := endedDB{srv: srv, user: uniqueName("ended"), password: "pw-" + uuid.NewString(), dbname: uniqueName("ended")}
@@ -96,7 +96,7 @@ type clientOutcomes struct{ pgxpool, lakebasepgx string }
 // forEachClient runs scenario through a plain pgxpool and through
 // lakebasepgx, each a pool of 8, in plain text and over TLS, and checks
 // each outcome against want.
-func forEachClient(t *testing.T, srv *lakebasetest.Postgres, want clientOutcomes, scenario func(f *pgxFault) string) {
+func forEachClient(t *testing.T, srv *pgserver.Server, want clientOutcomes, scenario func(f *pgxFault) string) {
 	db := newEndedDB(t, srv)
 	for _, sslmode := range []string{"disable", "verify-full"} {
 		for _, client := range []string{"pgxpool", "lakebasepgx"} {
@@ -283,12 +283,12 @@ func TestEndedRestartDuringStatement(t *testing.T) {
 // restartableServer starts a server of the test's own, which it may
 // restart; it skips on an existing server (LAKEBASE_TEST_POSTGRES_URL),
 // which the kit does not restart.
-func restartableServer(t *testing.T) *lakebasetest.Postgres {
+func restartableServer(t *testing.T) *pgserver.Server {
 	t.Helper()
 	if os.Getenv("LAKEBASE_TEST_POSTGRES_URL") != "" {
 		t.Skip("restarts need a throwaway server; LAKEBASE_TEST_POSTGRES_URL names an existing one")
 	}
-	return lakebasetest.NewPostgres(t)
+	return pgserver.New(t)
 }
 
 // poolEndedAfterUse fills the pool's 8 connections, then, round after

@@ -100,7 +100,7 @@ func addInstance(t *testing.T, kit *lakebasetest.Kit, readOnly bool) (name strin
 		if ro, err = kit.StartFailoverGateway(name); err != nil {
 			t.Fatal(err)
 		}
-		if err := kit.Workspace.SetInstanceHost(name, rw.Addr(), ro.Addr()); err != nil {
+		if err := kit.Workspace.UpdateInstance(name, func(i *lakebasetest.Instance) { i.ReadWriteHost, i.ReadOnlyHost = rw.Addr(), ro.Addr() }); err != nil {
 			t.Fatal(err)
 		}
 	}

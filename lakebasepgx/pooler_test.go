@@ -21,9 +21,7 @@ import (
 // outside CI it skips where pgbouncer is not installed.
 func pgBouncerKit(t *testing.T, serverConns int, lifetime time.Duration) *lakebasetest.Kit {
 	t.Helper()
-	kit := lakebasetest.New(t, lakebasetest.Options{PgBouncerPoolSize: serverConns, CredentialLifetime: lifetime})
-	lakebasetest.Require(t, kit.StartPgBouncer(testContext(t, time.Minute)))
-	return kit
+	return lakebasetest.New(t, lakebasetest.Options{PgBouncer: true, PgBouncerPoolSize: serverConns, CredentialLifetime: lifetime})
 }
 
 // pooledDSN logs in to the default endpoint's pooled host as the kit's

@@ -33,7 +33,7 @@ func TestPoolFollowsFailover(t *testing.T) {
 	if err := oldGate.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := kit.Workspace.SetInstanceHost(name, newGate.Addr(), ""); err != nil {
+	if err := kit.Workspace.UpdateInstance(name, func(i *lakebasetest.Instance) { i.ReadWriteHost, i.ReadOnlyHost = newGate.Addr(), "" }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -84,7 +84,9 @@ func TestPoolWakingEndpoint(t *testing.T) {
 	}
 	gate.Waking(3, 0)
 	pool := newPool(t, m2mDSN(kit, sp, "endpoint="+path, "pool_max_conns=1"))
-	time.AfterFunc(500*time.Millisecond, func() { _ = kit.Workspace.SetEndpointState(path, "ACTIVE") })
+	time.AfterFunc(500*time.Millisecond, func() {
+		_ = kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = "ACTIVE" })
+	})
 
 	start := time.Now()
 	user, err := currentUser(ctx, pool)

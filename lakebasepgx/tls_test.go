@@ -14,7 +14,7 @@ import (
 )
 
 // kitCA is the kit's root certificate, for sslrootcert.
-const kitCA = "../lakebasetest/testdata/ca.pem"
+const kitCA = "../lakebasetest/internal/certs/testdata/ca.pem"
 
 // tlsConnector returns a connector in native-password mode with sslmode,
 // which connects nowhere until asked.

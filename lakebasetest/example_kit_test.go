@@ -3,15 +3,12 @@ package lakebasetest_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	_ "github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
@@ -88,20 +85,6 @@ func ExampleStart() {
 	user, err := currentUser(kit.DSNs().M2M)
 	fmt.Println(user == kit.ServicePrincipal.ApplicationID, err)
 	// true <nil>
-}
-
-// Require ends a test that started a kit or a server itself the way New
-// does: without PostgreSQL it skips (fails under CI=true).
-func ExampleRequire() {
-	testWithServer := func(t *testing.T) {
-		srv, err := lakebasetest.StartPostgres(context.Background(), lakebasetest.PostgresOptions{})
-		lakebasetest.Require(t, err)
-		defer srv.Stop()
-		if errors.Is(err, lakebasetest.ErrPostgresNotFound) {
-			t.Fatal("not reached: Require skipped the test")
-		}
-	}
-	_ = testWithServer
 }
 
 // The tests of a package share one kit, started by the first test that
@@ -237,7 +220,7 @@ func ExampleKit_AddInstance() {
 func ExampleInstanceOptions() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
-	_, err := kit.AddInstance(lakebasetest.InstanceOptions{Name: "archive", State: database.DatabaseInstanceStateStopped})
+	_, err := kit.AddInstance(lakebasetest.InstanceOptions{Name: "archive", State: "STOPPED"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -264,10 +247,12 @@ func ExampleEndpointOptions() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
 	path := "projects/shop/branches/dev/endpoints/primary"
-	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: postgres.EndpointStatusStateIdle, ReadOnly: true}); err != nil {
+	if _, err := kit.AddEndpoint(lakebasetest.EndpointOptions{Path: path, State: "IDLE", ReadOnly: true}); err != nil {
 		log.Fatal(err)
 	}
-	time.AfterFunc(time.Second, func() { _ = kit.Workspace.SetEndpointState(path, postgres.EndpointStatusStateActive) })
+	time.AfterFunc(time.Second, func() {
+		_ = kit.Workspace.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = "ACTIVE" })
+	})
 	_, err := currentUser(endpointDSN(kit, path))
 	fmt.Println(err)
 	// <nil>
@@ -286,7 +271,7 @@ func ExampleKit_StartFailoverGateway() {
 		log.Fatal(err)
 	}
 	_ = old.SetOutage(true)
-	if err := kit.Workspace.SetInstanceHost("orders", next.Addr(), ""); err != nil {
+	if err := kit.Workspace.UpdateInstance("orders", func(i *lakebasetest.Instance) { i.ReadWriteHost, i.ReadOnlyHost = next.Addr(), "" }); err != nil {
 		log.Fatal(err)
 	}
 	_, err = currentUser(m2mDSN(kit, "orders", kit.ServicePrincipal))

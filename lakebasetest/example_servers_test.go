@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log"
-	"os"
 	"strings"
-	"testing"
 	"time"
 
 	_ "github.com/lib/pq"
@@ -18,16 +16,6 @@ import (
 // Like the kit's, these examples need PostgreSQL: go test compiles them
 // without running them, and the comment at the end of each shows what it
 // prints.
-
-// startServer starts a throwaway server for an example, or ends the
-// program.
-func startServer(opts lakebasetest.PostgresOptions) *lakebasetest.Postgres {
-	srv, err := lakebasetest.StartPostgres(context.Background(), opts)
-	if err != nil {
-		log.Fatal(err) // wraps lakebasetest.ErrPostgresNotFound where there is no PostgreSQL
-	}
-	return srv
-}
 
 // pinnedConn opens the kit's default M2M DSN and holds one session open.
 func pinnedConn(kit *lakebasetest.Kit) (*sql.DB, *sql.Conn) {
@@ -147,86 +135,9 @@ func ExampleGateway_Close() {
 	// <nil>
 }
 
-// A throwaway server on its own, for code that needs PostgreSQL but not
-// Lakebase.
-func ExampleStartPostgres() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	defer srv.Stop()
-	db := openDB("postgres", srv.SuperuserDSN())
-	defer db.Close()
-	var name string
-	fmt.Println(db.QueryRow("SELECT current_database()").Scan(&name), name)
-	// <nil> databricks_postgres
-}
-
-// A test's own server, stopped when the test ends.
-func ExampleNewPostgres() {
-	testQueries := func(t *testing.T) {
-		srv := lakebasetest.NewPostgres(t)
-		db, err := sql.Open("postgres", srv.SuperuserDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-	}
-	_ = testQueries
-}
-
-// An existing server instead of a throwaway one, and a larger
-// max_connections for a throwaway one.
-func ExamplePostgresOptions() {
-	opts := lakebasetest.PostgresOptions{MaxConnections: 500}
-	if url := os.Getenv("LAKEBASE_TEST_POSTGRES_URL"); url != "" {
-		opts = lakebasetest.PostgresOptions{URL: url}
-	}
-	kit := startKit(lakebasetest.Options{Postgres: opts})
-	defer kit.Close()
-	fmt.Println(kit.Postgres.Port() > 0)
-	// true
-}
-
-// Where CI cannot reach Maven Central: a mirror, and a progress line while
-// the download runs.
-func ExampleDownloadOptions() {
-	srv := startServer(lakebasetest.PostgresOptions{
-		Download: lakebasetest.DownloadOptions{
-			Mirror:   "https://artifactory.example.com/maven2",
-			Progress: os.Stderr,
-		},
-	})
-	defer srv.Stop()
-	fmt.Println(srv.Port() > 0)
-	// true
-}
-
-// Without downloads, a machine without PostgreSQL gets ErrPostgresNotFound,
-// which New and Require turn into a skip.
-func ExampleDownloadMode() {
-	srv := startServer(lakebasetest.PostgresOptions{
-		Download: lakebasetest.DownloadOptions{Mode: lakebasetest.DownloadNever},
-	})
-	defer srv.Stop()
-	fmt.Println(srv.Host())
-	// 127.0.0.1
-}
-
-func ExamplePostgres() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	defer srv.Stop()
-	fmt.Println(srv.Host(), srv.Port() > 0)
-	// 127.0.0.1 true
-}
-
-func ExamplePostgres_Host() {
-	kit := startKit(lakebasetest.Options{})
-	defer kit.Close()
-	fmt.Println(kit.Postgres.Host())
-	// 127.0.0.1
-}
-
 // The kit's certificate authority verifies the server and every gateway: a
-// DSN straight to the server, past the gateways, as a native role.
-func ExamplePostgres_Port() {
+// DSN straight to the kit's server, past the gateways, as a native role.
+func ExampleKit_postgres() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
 	dsn := fmt.Sprintf("host=%s port=%d user=%s password=%s auth=password sslmode=verify-full sslrootcert=%s",
@@ -235,56 +146,9 @@ func ExamplePostgres_Port() {
 	// native_app <nil>
 }
 
-func ExamplePostgres_CAFile() {
-	kit := startKit(lakebasetest.Options{})
-	defer kit.Close()
-	pem, err := os.ReadFile(kit.Postgres.CAFile())
-	fmt.Println(strings.HasPrefix(string(pem), "-----BEGIN CERTIFICATE-----"), err)
-	// true <nil>
-}
-
-func ExamplePostgres_SuperuserDSN() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	defer srv.Stop()
-	db := openDB("postgres", srv.SuperuserDSN())
-	defer db.Close()
-	var super bool
-	fmt.Println(db.QueryRow("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super), super)
-	// <nil> true
-}
-
-// A native role logs in with its password, straight to the server.
-func ExamplePostgres_CreateRole() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	defer srv.Stop()
-	if err := srv.CreateRole(context.Background(), "reporting", "report-pw"); err != nil {
-		log.Fatal(err)
-	}
-	dsn := fmt.Sprintf("host=%s port=%d user=reporting password=report-pw auth=password sslmode=verify-full sslrootcert=%s",
-		srv.Host(), srv.Port(), srv.CAFile())
-	fmt.Println(currentUser(dsn))
-	// reporting <nil>
-}
-
-func ExamplePostgres_CreateDatabase() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	defer srv.Stop()
-	ctx := context.Background()
-	if err := srv.CreateRole(ctx, "shop_owner", "owner-pw"); err != nil {
-		log.Fatal(err)
-	}
-	if err := srv.CreateDatabase(ctx, "shop", "shop_owner"); err != nil {
-		log.Fatal(err)
-	}
-	dsn := fmt.Sprintf("host=%s port=%d user=shop_owner password=owner-pw dbname=shop auth=password sslmode=verify-full sslrootcert=%s",
-		srv.Host(), srv.Port(), srv.CAFile())
-	fmt.Println(currentUser(dsn))
-	// shop_owner <nil>
-}
-
-// A restart ends every session with FATAL 57P01; new ones are served again
-// once Restart returns.
-func ExamplePostgres_Restart() {
+// A restart of the kit's server ends every session with FATAL 57P01; new
+// ones are served again once Restart returns.
+func ExampleKit_restart() {
 	kit := startKit(lakebasetest.Options{})
 	defer kit.Close()
 	db, conn := pinnedConn(kit)
@@ -294,10 +158,4 @@ func ExamplePostgres_Restart() {
 	}
 	fmt.Println(conn.PingContext(context.Background()) != nil, db.Ping())
 	// true <nil>
-}
-
-func ExamplePostgres_Stop() {
-	srv := startServer(lakebasetest.PostgresOptions{})
-	fmt.Println(srv.Stop(), srv.Stop()) // later calls return the first call's result
-	// <nil> <nil>
 }

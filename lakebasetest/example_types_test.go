@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -54,7 +52,7 @@ func ExampleServicePrincipal_GoString() {
 func ExampleFault() {
 	w := workspaceWith()
 	defer w.Close()
-	w.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{
+	w.Fail("database-credential", lakebasetest.Fault{
 		Status: http.StatusServiceUnavailable, Delay: time.Second, Times: 2,
 	})
 	for range 3 {
@@ -68,24 +66,12 @@ func ExampleFault() {
 	// 200 false
 }
 
-func ExampleRoute() {
-	w := workspaceWith()
-	defer w.Close()
-	call(w, "dapi-ada", "GET", "/api/2.0/preview/scim/v2/Me", "")
-	for _, route := range []lakebasetest.Route{lakebasetest.RouteMe, lakebasetest.RouteToken} {
-		fmt.Println(route, w.Requests(route))
-	}
-	// Output:
-	// me 1
-	// token 0
-}
-
 func ExampleInstance() {
 	w := adaWorkspace()
 	defer w.Close()
 	err := w.AddInstance(lakebasetest.Instance{
 		Name:          "orders",
-		State:         database.DatabaseInstanceStateStarting,
+		State:         "STARTING",
 		ReadWriteHost: "orders.database.example",
 		ReadOnlyHost:  "orders-ro.database.example",
 	})
@@ -101,35 +87,19 @@ func ExampleEndpoint() {
 	w := adaWorkspace()
 	defer w.Close()
 	err := w.AddEndpoint(lakebasetest.Endpoint{
-		Path:         "projects/shop/branches/main/endpoints/primary",
-		State:        postgres.EndpointStatusStateIdle,
-		PendingState: postgres.EndpointStatusStateActive,
-		Hosts:        lakebasetest.EndpointHosts{Host: "ep-primary.database.example"},
+		Path:                "projects/shop/branches/main/endpoints/primary",
+		State:               "IDLE",
+		PendingState:        "ACTIVE",
+		Host:                "ep-primary.database.example",
+		ReadWritePooledHost: "ep-primary-pooler.database.example",
 	})
 	if err != nil {
 		panic(err)
 	}
 	status := endpointStatus(w)
-	fmt.Println(status["current_state"], status["pending_state"], status["hosts"].(map[string]any)["host"])
-	// Output: IDLE ACTIVE ep-primary.database.example
-}
-
-func ExampleEndpointHosts() {
-	w := adaWorkspace()
-	defer w.Close()
-	err := w.AddEndpoint(lakebasetest.Endpoint{
-		Path: "projects/shop/branches/main/endpoints/primary",
-		Hosts: lakebasetest.EndpointHosts{
-			Host:                "ep-primary.database.example",
-			ReadWritePooledHost: "ep-primary-pooler.database.example",
-		},
-	})
-	if err != nil {
-		panic(err)
-	}
-	hosts := endpointStatus(w)["hosts"].(map[string]any)
-	fmt.Println(hosts["host"], hosts["read_write_pooled_host"])
-	// Output: ep-primary.database.example ep-primary-pooler.database.example
+	hosts := status["hosts"].(map[string]any)
+	fmt.Println(status["current_state"], status["pending_state"], hosts["host"], hosts["read_write_pooled_host"])
+	// Output: IDLE ACTIVE ep-primary.database.example ep-primary-pooler.database.example
 }
 
 func ExampleWorkspace_SetBrowserUser() {

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/common/environment"
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -56,7 +53,7 @@ func workspaceWith() *lakebasetest.Workspace {
 	err := w.AddInstance(lakebasetest.Instance{Name: "orders", ReadWriteHost: "orders.database.example"})
 	if err == nil {
 		err = w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/shop/branches/main/endpoints/primary",
-			Hosts: lakebasetest.EndpointHosts{Host: "ep-primary.database.example"}})
+			Host: "ep-primary.database.example"})
 	}
 	if err != nil {
 		panic(err)
@@ -156,7 +153,7 @@ func ExampleWorkspace_AddUser() {
 func ExampleWorkspace_Fail() {
 	w := workspaceWith()
 	defer w.Close()
-	w.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
+	w.Fail("database-credential", lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1})
 	first, answer := call(w, "dapi-ada", "POST", "/api/2.0/database/credentials", instanceCredentialBody)
 	second, _ := call(w, "dapi-ada", "POST", "/api/2.0/database/credentials", instanceCredentialBody)
 	fmt.Println(first, answer["error_code"], second)
@@ -166,7 +163,7 @@ func ExampleWorkspace_Fail() {
 func ExampleWorkspace_ClearFaults() {
 	w := workspaceWith()
 	defer w.Close()
-	w.Fail(lakebasetest.RouteMe, lakebasetest.Fault{Status: http.StatusServiceUnavailable})
+	w.Fail("me", lakebasetest.Fault{Status: http.StatusServiceUnavailable})
 	before, _ := call(w, "dapi-ada", "GET", "/api/2.0/preview/scim/v2/Me", "")
 	w.ClearFaults()
 	after, _ := call(w, "dapi-ada", "GET", "/api/2.0/preview/scim/v2/Me", "")
@@ -179,7 +176,7 @@ func ExampleWorkspace_Requests() {
 	defer w.Close()
 	call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
 	call(w, "dapi-ada", "GET", "/api/2.0/database/instances/unknown", "")
-	fmt.Println(w.Requests(lakebasetest.RouteInstance), w.Requests(lakebasetest.RouteInstances))
+	fmt.Println(w.Requests("instance"), w.Requests("instances"))
 	// Output: 2 0
 }
 
@@ -244,32 +241,26 @@ func ExampleWorkspace_DenyProjectListing() {
 	// Output: 200 403
 }
 
-func ExampleWorkspace_SetInstanceState() {
+// A failover, then a stop; a state the API does not have is refused.
+func ExampleWorkspace_UpdateInstance() {
 	w := workspaceWith()
 	defer w.Close()
-	for _, state := range []database.DatabaseInstanceState{database.DatabaseInstanceStateFailingOver, database.DatabaseInstanceStateStopped} {
-		if err := w.SetInstanceState("orders", state); err != nil {
+	for _, state := range []string{"FAILING_OVER", "STOPPED"} {
+		if err := w.UpdateInstance("orders", func(i *lakebasetest.Instance) { i.State = state }); err != nil {
 			panic(err)
 		}
 		_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
 		fmt.Println(inst["state"], inst["effective_stopped"])
 	}
-	fmt.Println(w.SetInstanceState("orders", "RUNNING"))
+	fmt.Println(w.UpdateInstance("orders", func(i *lakebasetest.Instance) { i.State = "RUNNING" }))
+	_ = w.UpdateInstance("orders", func(i *lakebasetest.Instance) { i.ReadWriteHost = "orders-2.database.example" })
+	_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
+	fmt.Println(inst["read_write_dns"])
 	// Output:
 	// FAILING_OVER <nil>
 	// STOPPED true
 	// lakebasetest: change instance "orders": unknown state "RUNNING"
-}
-
-func ExampleWorkspace_SetInstanceHost() {
-	w := workspaceWith()
-	defer w.Close()
-	if err := w.SetInstanceHost("orders", "orders-2.database.example", ""); err != nil {
-		panic(err)
-	}
-	_, inst := call(w, "dapi-ada", "GET", "/api/2.0/database/instances/orders", "")
-	fmt.Println(inst["read_write_dns"])
-	// Output: orders-2.database.example
+	// orders-2.database.example
 }
 
 // endpointStatus is the status of the example's endpoint, as looked up.
@@ -278,56 +269,35 @@ func endpointStatus(w *lakebasetest.Workspace) map[string]any {
 	return ep["status"].(map[string]any)
 }
 
-// An endpoint scales to zero, then wakes.
-func ExampleWorkspace_SetEndpointState() {
+// An endpoint scales to zero, then wakes; its owner disables it; it moves
+// to other hosts.
+func ExampleWorkspace_UpdateEndpoint() {
 	w := workspaceWith()
 	defer w.Close()
 	path := "projects/shop/branches/main/endpoints/primary"
-	for _, state := range []postgres.EndpointStatusState{postgres.EndpointStatusStateIdle, postgres.EndpointStatusStateInit, postgres.EndpointStatusStateActive} {
-		if err := w.SetEndpointState(path, state); err != nil {
+	for _, state := range []string{"IDLE", "INIT", "ACTIVE"} {
+		if err := w.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State = state }); err != nil {
 			panic(err)
 		}
 		fmt.Println(endpointStatus(w)["current_state"])
 	}
+	_ = w.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.State, ep.PendingState = "IDLE", "ACTIVE" })
+	status := endpointStatus(w)
+	fmt.Println(status["current_state"], status["pending_state"])
+	_ = w.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) { ep.Disabled = true })
+	fmt.Println(endpointStatus(w)["disabled"])
+	_ = w.UpdateEndpoint(path, func(ep *lakebasetest.Endpoint) {
+		ep.Host, ep.ReadOnlyHost = "ep-2.database.example", "ep-2-ro.database.example"
+	})
+	hosts := endpointStatus(w)["hosts"].(map[string]any)
+	fmt.Println(hosts["host"], hosts["read_only_host"])
 	// Output:
 	// IDLE
 	// INIT
 	// ACTIVE
-}
-
-func ExampleWorkspace_SetEndpointPendingState() {
-	w := workspaceWith()
-	defer w.Close()
-	path := "projects/shop/branches/main/endpoints/primary"
-	_ = w.SetEndpointState(path, postgres.EndpointStatusStateIdle)
-	if err := w.SetEndpointPendingState(path, postgres.EndpointStatusStateActive); err != nil {
-		panic(err)
-	}
-	status := endpointStatus(w)
-	fmt.Println(status["current_state"], status["pending_state"])
-	// Output: IDLE ACTIVE
-}
-
-func ExampleWorkspace_SetEndpointDisabled() {
-	w := workspaceWith()
-	defer w.Close()
-	if err := w.SetEndpointDisabled("projects/shop/branches/main/endpoints/primary", true); err != nil {
-		panic(err)
-	}
-	fmt.Println(endpointStatus(w)["disabled"])
-	// Output: true
-}
-
-func ExampleWorkspace_SetEndpointHosts() {
-	w := workspaceWith()
-	defer w.Close()
-	hosts := lakebasetest.EndpointHosts{Host: "ep-2.database.example", ReadOnlyHost: "ep-2-ro.database.example"}
-	if err := w.SetEndpointHosts("projects/shop/branches/main/endpoints/primary", hosts); err != nil {
-		panic(err)
-	}
-	got := endpointStatus(w)["hosts"].(map[string]any)
-	fmt.Println(got["host"], got["read_only_host"])
-	// Output: ep-2.database.example ep-2-ro.database.example
+	// IDLE ACTIVE
+	// true
+	// ep-2.database.example ep-2-ro.database.example
 }
 
 func ExampleWorkspace_SetCredentialLifetime() {
@@ -372,7 +342,7 @@ func ExampleWorkspace_SetOAuthTokenLifetime() {
 func ExampleWorkspace_SetCloud() {
 	w := lakebasetest.NewWorkspace()
 	defer w.Close()
-	if err := w.SetCloud(environment.CloudAzure); err != nil {
+	if err := w.SetCloud("Azure"); err != nil {
 		panic(err)
 	}
 	_, metadata := call(w, "", "GET", "/.well-known/databricks-config", "")

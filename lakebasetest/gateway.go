@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lakebase-go/lakebase/lakebasetest/internal/certs"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // gatewayOptions configures newGateway.
@@ -19,7 +22,7 @@ type gatewayOptions struct {
 	// Store holds the credentials the fake workspace minted.
 	Store *credentialStore
 	// Server is the PostgreSQL server behind the gateway.
-	Server *Postgres
+	Server *pgserver.Server
 	// NativeLogin also lets native roles in with their own passwords, which
 	// the server checks.
 	NativeLogin bool
@@ -30,7 +33,7 @@ type gatewayOptions struct {
 	// on the pooled hosts of an endpoint: the gateway checks the client's
 	// credential and then opens its session through PgBouncer, in
 	// transaction mode, instead of on the server.
-	Pooler func(context.Context) (*pgBouncer, error)
+	Pooler func(context.Context) (*pgserver.PgBouncer, error)
 	// TLS is the server side of TLS; nil means the kit's certificate.
 	TLS *tls.Config
 }
@@ -86,7 +89,7 @@ func newGateway(opts gatewayOptions) (*Gateway, error) {
 	cfg := opts.TLS
 	if cfg == nil {
 		var err error
-		if cfg, err = serverTLSConfig(); err != nil {
+		if cfg, err = certs.ServerTLS(); err != nil {
 			return nil, err
 		}
 	}
@@ -113,8 +116,8 @@ func (g *Gateway) Host() string { return g.addr.IP.String() }
 func (g *Gateway) Port() int { return g.addr.Port }
 
 // Addr returns "host:port", the form in which the workspace gives a host:
-// Kit.Gateway finds the gateway by it, and SetInstanceHost and
-// SetEndpointHosts take it.
+// Kit.Gateway finds the gateway by it, and the hosts of an Instance or an
+// Endpoint take it.
 func (g *Gateway) Addr() string { return g.addr.String() }
 
 // Waking makes the gateway act like an endpoint waking up from scale to

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
 
 // A member of a group logs in as the group's role with a credential minted
@@ -19,13 +21,13 @@ func TestGatewayGroupRole(t *testing.T) {
 	g := w.gateway(t, db1Target, false)
 
 	for _, member := range []string{alice, robot} {
-		db := openPQ(t, w.dsn(g, analysts, w.mint(member, db1Target, time.Hour)))
+		db := testenv.OpenPQ(t, w.dsn(g, analysts, w.mint(member, db1Target, time.Hour)))
 		if got := queryString(t, db, "SELECT current_user"); got != analysts {
 			t.Errorf("%s as %s: current_user = %q", member, analysts, got)
 		}
 	}
-	wantWrongPassword(t, openPQ(t, w.dsn(g, analysts, w.mint(bob, db1Target, time.Hour))).Ping(), analysts)
-	wantWrongPassword(t, openPQ(t, w.dsn(g, analysts, w.mint(alice, instanceTarget("db2"), time.Hour))).Ping(), analysts)
+	wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, analysts, w.mint(bob, db1Target, time.Hour))).Ping(), analysts)
+	wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, analysts, w.mint(alice, instanceTarget("db2"), time.Hour))).Ping(), analysts)
 	// Membership does not go the other way: the group's members keep their own roles.
-	wantWrongPassword(t, openPQ(t, w.dsn(g, alice, w.mint(robot, db1Target, time.Hour))).Ping(), alice)
+	wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, alice, w.mint(robot, db1Target, time.Hour))).Ping(), alice)
 }

@@ -23,7 +23,7 @@ func (s *session) throughPooler(ctx context.Context, user string, cfg *pgconn.Co
 	b, err := s.g.opts.Pooler(ctx)
 	var pooled *pgconn.Config
 	if err == nil {
-		pooled, err = b.sessionConfig(ctx, user, cfg.Password)
+		pooled, err = b.ConnConfig(ctx, user, cfg.Password)
 	}
 	if err != nil {
 		s.g.rejected.Add(1)

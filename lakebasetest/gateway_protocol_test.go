@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // rawClient speaks the protocol to a gateway message by message.
@@ -77,7 +78,7 @@ func TestGatewayProtocol(t *testing.T) {
 			t.Fatalf("answer to GSSENCRequest = %q, %v; want N", answer, err)
 		}
 		c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32, Parameters: map[string]string{
-			"user": alice, "database": DefaultDatabase, "_pq_.test_option": "on",
+			"user": alice, "database": pgserver.DefaultDatabase, "_pq_.test_option": "on",
 		}})
 		if m, ok := c.receive().(*pgproto3.NegotiateProtocolVersion); !ok || m.NewestMinorProtocol != 0 ||
 			!slices.Equal(m.UnrecognizedOptions, []string{"_pq_.test_option"}) {
@@ -127,7 +128,7 @@ func TestGatewayProtocol(t *testing.T) {
 
 	t.Run("refuses a startup without a user", func(t *testing.T) {
 		c := dialRaw(t, g)
-		c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"database": DefaultDatabase}})
+		c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"database": pgserver.DefaultDatabase}})
 		c.wantError("28000")
 	})
 

@@ -8,7 +8,9 @@ import (
 	"io"
 	"maps"
 	"net"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,10 +141,10 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	var cfg *pgconn.Config
 	switch {
 	case !s.g.opts.NativeOnly && s.g.opts.Store.check(password, user, s.g.opts.Target) == nil:
-		cfg = s.g.opts.Server.identityConfig(user)
-	case s.g.opts.NativeLogin:
+		cfg = s.g.opts.Server.ConnConfig(user, "")
+	case s.g.opts.NativeLogin && password != "":
 		native = true
-		cfg = s.g.opts.Server.nativeConfig(user, password)
+		cfg = s.g.opts.Server.ConnConfig(user, password)
 	default:
 		s.rejectPassword(user)
 		return nil, false
@@ -200,10 +202,11 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 // server's error as it came, anything else as a server out of reach.
 func (s *session) refuse(user string, native bool, err error) {
 	var pgErr *pgconn.PgError
+	isPgErr := errors.As(err, &pgErr)
 	switch {
-	case native && sqlState(err) == "28P01":
+	case native && isPgErr && pgErr.Code == "28P01":
 		s.rejectPassword(user)
-	case errors.As(err, &pgErr):
+	case isPgErr:
 		s.g.rejected.Add(1)
 		s.send(errorResponse(pgErr))
 	default:
@@ -306,13 +309,16 @@ func (g *Gateway) forwardCancel(req *pgproto3.CancelRequest) {
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, cancelTimeout)
 	defer cancel()
-	network, address := g.opts.Server.dialAddress()
+	network, address := "tcp", net.JoinHostPort(g.opts.Server.Host(), strconv.Itoa(g.opts.Server.Port()))
+	if strings.HasPrefix(g.opts.Server.Host(), "/") { // an existing server named by its socket directory
+		network, address = "unix", filepath.Join(g.opts.Server.Host(), ".s.PGSQL."+strconv.Itoa(g.opts.Server.Port()))
+	}
 	if g.opts.Pooler != nil {
 		b, err := g.opts.Pooler(ctx)
 		if err != nil {
 			return
 		}
-		network, address = b.cancelAddress()
+		network, address = b.CancelAddress()
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, address)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/testenv"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	"github.com/lib/pq"
 )
 
@@ -31,18 +33,18 @@ var (
 // role, and the credential store its gateways share.
 type gatewayWorld struct {
 	t     *testing.T
-	pg    *Postgres
+	pg    *pgserver.Server
 	store *credentialStore
 	ahead atomic.Int64 // how far the store's clock runs ahead of time.Now
 }
 
 func newGatewayWorld(t *testing.T) *gatewayWorld {
 	t.Helper()
-	return newGatewayWorldOn(t, NewPostgres(t))
+	return newGatewayWorldOn(t, pgserver.New(t))
 }
 
 // newGatewayWorldOn is newGatewayWorld on the server pg.
-func newGatewayWorldOn(t *testing.T, pg *Postgres) *gatewayWorld {
+func newGatewayWorldOn(t *testing.T, pg *pgserver.Server) *gatewayWorld {
 	t.Helper()
 	w := &gatewayWorld{t: t, pg: pg}
 	w.store = newCredentialStore(func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) })
@@ -82,7 +84,7 @@ func aliceGateway(t *testing.T) (*gatewayWorld, *Gateway, string) {
 
 // dsn is a lib/pq DSN through g that verifies the kit's certificate.
 func (w *gatewayWorld) dsn(g *Gateway, user, password string, extra ...string) string {
-	return strings.Join(append([]string{tcpDSN("localhost", g.Port(), w.pg.CAFile(), user, password, DefaultDatabase)}, extra...), " ")
+	return strings.Join(append([]string{testenv.TCPDSN("localhost", g.Port(), w.pg.CAFile(), user, password, pgserver.DefaultDatabase)}, extra...), " ")
 }
 
 // mint issues a credential for identity and target.
@@ -94,7 +96,7 @@ func (w *gatewayWorld) mint(identity, target string, ttl time.Duration) string {
 // wrong password.
 func wantWrongPassword(t *testing.T, err error, user string) {
 	t.Helper()
-	wantSQLState(t, err, "28P01")
+	testenv.WantSQLState(t, err, "28P01")
 	var pqErr *pq.Error
 	errors.As(err, &pqErr)
 	want := `password authentication failed for user "` + user + `"`
@@ -135,7 +137,7 @@ func TestGatewayLogin(t *testing.T) {
 
 	t.Run("credential logs in as its identity", func(t *testing.T) {
 		for _, id := range []string{alice, robot} {
-			db := openPQ(t, w.dsn(g, id, w.mint(id, db1Target, time.Hour), "application_name=kit-test"))
+			db := testenv.OpenPQ(t, w.dsn(g, id, w.mint(id, db1Target, time.Hour), "application_name=kit-test"))
 			if got := queryString(t, db, "SELECT current_user"); got != id {
 				t.Fatalf("current_user = %q, want %q", got, id)
 			}
@@ -156,7 +158,7 @@ func TestGatewayLogin(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				wantWrongPassword(t, openPQ(t, w.dsn(g, tt.user, tt.password)).Ping(), tt.user)
+				wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, tt.user, tt.password)).Ping(), tt.user)
 			})
 		}
 	})
@@ -164,7 +166,7 @@ func TestGatewayLogin(t *testing.T) {
 	t.Run("several credentials are valid at once", func(t *testing.T) {
 		first, second := w.mint(alice, db1Target, time.Hour), w.mint(alice, db1Target, time.Hour)
 		for _, token := range []string{first, second, first} {
-			if err := openPQ(t, w.dsn(g, alice, token)).Ping(); err != nil {
+			if err := testenv.OpenPQ(t, w.dsn(g, alice, token)).Ping(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -172,24 +174,24 @@ func TestGatewayLogin(t *testing.T) {
 
 	t.Run("expired credential is refused but its session lives on", func(t *testing.T) {
 		cred := w.store.issue(alice, db1Target, time.Second)
-		conn := openSession(t, w.dsn(g, alice, cred.token))
+		conn := testenv.OpenSession(t, w.dsn(g, alice, cred.token))
 		w.ahead.Add(int64(2 * time.Second)) // the credential expires
 
-		wantWrongPassword(t, openPQ(t, w.dsn(g, alice, cred.token)).Ping(), alice)
+		wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, alice, cred.token)).Ping(), alice)
 		if got := queryString(t, conn, "SELECT current_user"); got != alice {
 			t.Fatalf("current_user after expiry = %q", got)
 		}
 	})
 
 	t.Run("native login", func(t *testing.T) {
-		db := openPQ(t, w.dsn(native, nativeRole, nativePassword))
+		db := testenv.OpenPQ(t, w.dsn(native, nativeRole, nativePassword))
 		if got := queryString(t, db, "SELECT current_user"); got != nativeRole {
 			t.Fatalf("current_user = %q", got)
 		}
-		wantWrongPassword(t, openPQ(t, w.dsn(native, nativeRole, "wrong")).Ping(), nativeRole)
+		wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(native, nativeRole, "wrong")).Ping(), nativeRole)
 		// An identity has no password of its own; only credentials work.
-		wantWrongPassword(t, openPQ(t, w.dsn(native, bob, "guess")).Ping(), bob)
-		if err := openPQ(t, w.dsn(native, bob, w.mint(bob, epTarget, time.Hour))).Ping(); err != nil {
+		wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(native, bob, "guess")).Ping(), bob)
+		if err := testenv.OpenPQ(t, w.dsn(native, bob, w.mint(bob, epTarget, time.Hour))).Ping(); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -197,10 +199,10 @@ func TestGatewayLogin(t *testing.T) {
 	t.Run("TLS is optional and verifiable by address", func(t *testing.T) {
 		token := w.mint(alice, db1Target, time.Hour)
 		for _, dsn := range []string{
-			tcpDSN("127.0.0.1", g.Port(), w.pg.CAFile(), alice, token, DefaultDatabase),
+			testenv.TCPDSN("127.0.0.1", g.Port(), w.pg.CAFile(), alice, token, pgserver.DefaultDatabase),
 			w.dsn(g, alice, token, "sslmode=disable"),
 		} {
-			if err := openPQ(t, dsn).Ping(); err != nil {
+			if err := testenv.OpenPQ(t, dsn).Ping(); err != nil {
 				t.Fatalf("%v", err)
 			}
 		}
@@ -208,14 +210,14 @@ func TestGatewayLogin(t *testing.T) {
 
 	t.Run("the server's own refusals pass through", func(t *testing.T) {
 		token := w.mint(alice, db1Target, time.Hour)
-		wantSQLState(t, openPQ(t, w.dsn(g, alice, token, "dbname=nope")).Ping(), "3D000")
-		wantSQLState(t, openPQ(t, w.dsn(g, alice, token, "no_such_setting=1")).Ping(), "42704")
+		testenv.WantSQLState(t, testenv.OpenPQ(t, w.dsn(g, alice, token, "dbname=nope")).Ping(), "3D000")
+		testenv.WantSQLState(t, testenv.OpenPQ(t, w.dsn(g, alice, token, "no_such_setting=1")).Ping(), "42704")
 		const carol = "carol@example.com" // minted for, but no role
-		wantSQLState(t, openPQ(t, w.dsn(g, carol, w.mint(carol, db1Target, time.Hour))).Ping(), "28000")
+		testenv.WantSQLState(t, testenv.OpenPQ(t, w.dsn(g, carol, w.mint(carol, db1Target, time.Hour))).Ping(), "28000")
 	})
 
 	t.Run("cancel reaches the server", func(t *testing.T) {
-		db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+		db := testenv.OpenPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
 		if err := db.Ping(); err != nil {
 			t.Fatal(err)
 		}
@@ -226,18 +228,18 @@ func TestGatewayLogin(t *testing.T) {
 		if elapsed := time.Since(start); elapsed > 10*time.Second {
 			t.Fatalf("query ran for %v; want it cancelled at once", elapsed)
 		}
-		wantSQLState(t, err, "57014") // the server cancelled it
+		testenv.WantSQLState(t, err, "57014") // the server cancelled it
 	})
 }
 
 func TestGatewayCounters(t *testing.T) {
 	t.Parallel()
 	w, g, dsn := aliceGateway(t)
-	db := openPQ(t, dsn)
+	db := testenv.OpenPQ(t, dsn)
 	if err := db.Ping(); err != nil {
 		t.Fatal(err)
 	}
-	_ = openPQ(t, w.dsn(g, alice, "wrong")).Ping()
+	_ = testenv.OpenPQ(t, w.dsn(g, alice, "wrong")).Ping()
 	if got, want := g.Stats(), (GatewayStats{Accepted: 1, Rejected: 1, Live: 1}); got != want {
 		t.Fatalf("stats = %+v, want %+v", got, want)
 	}
@@ -251,13 +253,13 @@ func TestGatewayWaking(t *testing.T) {
 
 	g.Waking(2, 0)
 	for range 2 {
-		err := openPQ(t, dsn).Ping()
-		wantSQLState(t, err, "57P03")
+		err := testenv.OpenPQ(t, dsn).Ping()
+		testenv.WantSQLState(t, err, "57P03")
 		if !strings.Contains(err.Error(), "the database system is starting up") {
 			t.Fatalf("error = %v", err)
 		}
 	}
-	if err := openPQ(t, dsn).Ping(); err != nil {
+	if err := testenv.OpenPQ(t, dsn).Ping(); err != nil {
 		t.Fatalf("third connection: %v", err)
 	}
 	if got := g.Stats().Refused; got != 2 {
@@ -267,7 +269,7 @@ func TestGatewayWaking(t *testing.T) {
 	const hold = 300 * time.Millisecond
 	g.Waking(0, hold)
 	start := time.Now()
-	if err := openPQ(t, dsn).Ping(); err != nil {
+	if err := testenv.OpenPQ(t, dsn).Ping(); err != nil {
 		t.Fatal(err)
 	}
 	if elapsed := time.Since(start); elapsed < hold-20*time.Millisecond {
@@ -278,7 +280,7 @@ func TestGatewayWaking(t *testing.T) {
 func TestGatewayRestart(t *testing.T) {
 	t.Parallel()
 	w, g, dsn := aliceGateway(t)
-	db := openPQ(t, dsn)
+	db := testenv.OpenPQ(t, dsn)
 	db.SetMaxOpenConns(2)
 	ctx := context.Background()
 	idle, err := db.Conn(ctx)
@@ -297,7 +299,7 @@ func TestGatewayRestart(t *testing.T) {
 		_, err := busy.ExecContext(ctx, "SELECT pg_sleep(30)")
 		inFlight <- err
 	}()
-	admin := openPQ(t, w.pg.SuperuserDSN())
+	admin := testenv.OpenPQ(t, w.pg.SuperuserDSN())
 	waitFor(t, "the query to run", func() bool {
 		var n int
 		_ = admin.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`).Scan(&n)
@@ -317,7 +319,7 @@ func TestGatewayRestart(t *testing.T) {
 		t.Fatal("idle session survived a restart")
 	}
 	waitFor(t, "no live session", func() bool { return g.Stats().Live == 0 })
-	if err := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))).Ping(); err != nil {
+	if err := testenv.OpenPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour))).Ping(); err != nil {
 		t.Fatalf("new connection after restart: %v", err)
 	}
 }
@@ -325,12 +327,12 @@ func TestGatewayRestart(t *testing.T) {
 func TestGatewayOutage(t *testing.T) {
 	t.Parallel()
 	_, g, dsn := aliceGateway(t)
-	conn := openSession(t, dsn)
+	conn := testenv.OpenSession(t, dsn)
 
 	if err := g.SetOutage(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := openPQ(t, dsn).Ping(); !errors.Is(err, syscall.ECONNREFUSED) {
+	if err := testenv.OpenPQ(t, dsn).Ping(); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("login during an outage: %v, want connection refused", err)
 	}
 	if err := conn.PingContext(context.Background()); err == nil {
@@ -340,7 +342,7 @@ func TestGatewayOutage(t *testing.T) {
 	if err := g.SetOutage(false); err != nil {
 		t.Fatal(err)
 	}
-	if err := openPQ(t, dsn).Ping(); err != nil {
+	if err := testenv.OpenPQ(t, dsn).Ping(); err != nil {
 		t.Fatalf("login after the outage: %v", err)
 	}
 }
@@ -348,7 +350,7 @@ func TestGatewayOutage(t *testing.T) {
 func TestGatewayClose(t *testing.T) {
 	t.Parallel()
 	_, g, dsn := aliceGateway(t)
-	conn := openSession(t, dsn)
+	conn := testenv.OpenSession(t, dsn)
 
 	// Keep logins arriving while the gateway closes.
 	var stop atomic.Bool
@@ -384,7 +386,7 @@ func TestGatewayClose(t *testing.T) {
 
 func TestGatewayOnExistingServer(t *testing.T) {
 	t.Parallel()
-	_, p := existingServer(t)
+	p := existingServer(t)
 	ctx := context.Background()
 	if err := p.CreateRole(ctx, alice, ""); err != nil {
 		t.Fatal(err)
@@ -395,14 +397,14 @@ func TestGatewayOnExistingServer(t *testing.T) {
 	w := &gatewayWorld{t: t, pg: p, store: newCredentialStore(nil)}
 	g := w.gateway(t, db1Target, true)
 
-	db := openPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
+	db := testenv.OpenPQ(t, w.dsn(g, alice, w.mint(alice, db1Target, time.Hour)))
 	if got := queryString(t, db, "SELECT current_user"); got != alice {
 		t.Fatalf("current_user = %q", got)
 	}
-	if err := openPQ(t, w.dsn(g, nativeRole, nativePassword)).Ping(); err != nil {
+	if err := testenv.OpenPQ(t, w.dsn(g, nativeRole, nativePassword)).Ping(); err != nil {
 		t.Fatal(err)
 	}
-	wantWrongPassword(t, openPQ(t, w.dsn(g, alice, "internal password guess")).Ping(), alice)
+	wantWrongPassword(t, testenv.OpenPQ(t, w.dsn(g, alice, "internal password guess")).Ping(), alice)
 }
 
 func TestGatewayStorm(t *testing.T) {
@@ -412,9 +414,9 @@ func TestGatewayStorm(t *testing.T) {
 	const sessions = 64
 	creds := []string{w.mint(alice, db1Target, time.Hour), w.mint(bob, db1Target, time.Hour)}
 	dbs := []*sql.DB{
-		openPQ(t, w.dsn(g, alice, creds[0])),
-		openPQ(t, w.dsn(g, bob, creds[1])),
-		openPQ(t, w.dsn(g, nativeRole, nativePassword)),
+		testenv.OpenPQ(t, w.dsn(g, alice, creds[0])),
+		testenv.OpenPQ(t, w.dsn(g, bob, creds[1])),
+		testenv.OpenPQ(t, w.dsn(g, nativeRole, nativePassword)),
 	}
 	for _, db := range dbs {
 		db.SetMaxOpenConns(sessions)
@@ -437,4 +439,17 @@ func TestGatewayStorm(t *testing.T) {
 	if got := g.Stats(); got.Accepted != sessions || got.Rejected != 0 {
 		t.Fatalf("stats = %+v, want %d accepted", got, sessions)
 	}
+}
+
+// existingServer starts a throwaway server and returns it as an existing
+// server named by URL, which the kit does not own; both stop when the test
+// ends.
+func existingServer(t *testing.T) *pgserver.Server {
+	t.Helper()
+	p, err := pgserver.Start(context.Background(), pgserver.Options{URL: pgserver.New(t).SuperuserDSN()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	return p
 }

@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/google/uuid"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // The default instance and endpoint that Start registers.
@@ -31,7 +30,7 @@ const (
 type Options struct {
 	// Postgres says which server to use; the zero value starts a throwaway
 	// cluster.
-	Postgres PostgresOptions
+	Postgres pgserver.Options
 	// CredentialLifetime is how long minted credentials live; zero means an
 	// hour, as on Lakebase. Tests of rotation use seconds.
 	CredentialLifetime time.Duration
@@ -42,6 +41,10 @@ type Options struct {
 	// credential is workspace-scoped, as Lakebase's guide for external apps
 	// describes it: good for any target its identity may use.
 	StrictCredentialBinding bool
+	// PgBouncer starts the PgBouncer behind the pooled hosts with the kit,
+	// rather than at the first pooled login, so that New and Shared.Kit
+	// skip a test where pgbouncer is not installed (see New).
+	PgBouncer bool
 	// PgBouncerPoolSize is how many server connections the PgBouncer
 	// behind the pooled hosts keeps per role and database; 0 means 20.
 	PgBouncerPoolSize int
@@ -54,14 +57,14 @@ type Options struct {
 // Its methods are safe for concurrent use.
 type Kit struct {
 	// Postgres is the server behind every gateway.
-	Postgres *Postgres
+	Postgres *pgserver.Server
 	// Workspace is the fake Databricks workspace.
 	Workspace *Workspace
 	// ServicePrincipal, User and NativeRole/NativePassword are the default
 	// identities: a machine (oauth-m2m), a person (pat, oauth-u2m) and a
 	// native Postgres role (password). The native role is native_app on a
 	// server of the kit's own, and a name of its own on a server given by
-	// PostgresOptions.URL, so that kits sharing a server do not reset each
+	// Options.Postgres.URL, so that kits sharing a server do not reset each
 	// other's password.
 	ServicePrincipal ServicePrincipal
 	User             User
@@ -72,7 +75,7 @@ type Kit struct {
 	poolSize int
 
 	bouncerMu sync.Mutex
-	bouncer   *pgBouncer // started by the first pooled login
+	bouncer   *pgserver.PgBouncer // started by the first pooled login
 
 	mu       sync.Mutex
 	gateways map[string]*Gateway   // by the host the workspace gives
@@ -85,7 +88,7 @@ type Kit struct {
 // (with a read-only host and native login) and endpoint (with read-only and
 // pooled hosts). Call Close when done.
 func Start(ctx context.Context, opts Options) (*Kit, error) {
-	pg, err := StartPostgres(ctx, opts.Postgres)
+	pg, err := pgserver.Start(ctx, opts.Postgres)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +123,9 @@ func Start(ctx context.Context, opts Options) (*Kit, error) {
 	}
 	if err == nil {
 		_, err = k.AddEndpoint(EndpointOptions{Path: DefaultEndpoint, ReadOnly: true, Pooled: true})
+	}
+	if err == nil && opts.PgBouncer {
+		err = k.StartPgBouncer(ctx)
 	}
 	if err != nil {
 		return nil, errors.Join(err, k.Close())
@@ -163,7 +169,7 @@ func (k *Kit) AddGroup(ctx context.Context, name string, members ...string) erro
 
 // nativeRoleFor names the default native role of a kit on the server that
 // opts describe: a server shared with other kits gets a role per kit.
-func nativeRoleFor(opts PostgresOptions) string {
+func nativeRoleFor(opts pgserver.Options) string {
 	if opts.URL == "" {
 		return defaultRole
 	}
@@ -175,18 +181,15 @@ func nativeRoleFor(opts PostgresOptions) string {
 // gateway lets in, or a native role's with one, where an instance or endpoint
 // allows native login.
 func (k *Kit) addRole(ctx context.Context, name, password string) error {
-	if err := k.Postgres.CreateRole(ctx, name, password); err != nil {
-		return err
-	}
-	return k.Postgres.grantSchema(ctx, name)
+	return k.Postgres.CreateRole(ctx, name, password)
 }
 
 // InstanceOptions describe a Provisioned instance for AddInstance.
 type InstanceOptions struct {
 	// Name identifies the instance.
 	Name string
-	// State is AVAILABLE when empty.
-	State database.DatabaseInstanceState
+	// State is AVAILABLE when empty (Instance.State lists the others).
+	State string
 	// ReadOnly gives the instance a read-only host (readable secondaries),
 	// served by a gateway of its own in front of the same server.
 	ReadOnly bool
@@ -214,8 +217,8 @@ func (k *Kit) AddInstance(opts InstanceOptions) (*Gateway, error) {
 type EndpointOptions struct {
 	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
-	// State is ACTIVE when empty.
-	State postgres.EndpointStatusState
+	// State is ACTIVE when empty (Endpoint.State lists the others).
+	State string
 	// ReadOnly gives the endpoint a read-only host.
 	ReadOnly bool
 	// Pooled gives it pooled hosts: a gateway that checks credentials as
@@ -233,16 +236,16 @@ type EndpointOptions struct {
 // with the workspace. It returns the read-write gateway.
 func (k *Kit) AddEndpoint(opts EndpointOptions) (*Gateway, error) {
 	ep := Endpoint{Path: opts.Path, State: opts.State}
-	hosts := []targetHost{{addr: &ep.Hosts.Host, nativeLogin: true}}
+	hosts := []targetHost{{addr: &ep.Host, nativeLogin: true}}
 	if opts.ReadOnly {
-		hosts = append(hosts, targetHost{addr: &ep.Hosts.ReadOnlyHost, nativeLogin: true})
+		hosts = append(hosts, targetHost{addr: &ep.ReadOnlyHost, nativeLogin: true})
 	}
 	if opts.Pooled {
 		pooled := targetHost{nativeLogin: true, nativeOnly: opts.PooledNativeOnly, pooled: true}
-		pooled.addr = &ep.Hosts.ReadWritePooledHost
+		pooled.addr = &ep.ReadWritePooledHost
 		hosts = append(hosts, pooled)
 		if opts.ReadOnly {
-			pooled.addr = &ep.Hosts.ReadOnlyPooledHost
+			pooled.addr = &ep.ReadOnlyPooledHost
 			hosts = append(hosts, pooled)
 		}
 	}
@@ -307,7 +310,7 @@ func (k *Kit) gatewayOf(target string) *Gateway {
 
 // StartFailoverGateway starts one more gateway for the registered instance
 // name, with its native login setting, as the target of a failover or a
-// host added later: point the workspace at its Addr with SetInstanceHost.
+// host added later: point the workspace at its Addr with UpdateInstance.
 func (k *Kit) StartFailoverGateway(instance string) (*Gateway, error) {
 	inst, ok := wsFind(k.Workspace, k.Workspace.instances, instance)
 	if !ok {
@@ -352,7 +355,7 @@ func (k *Kit) Close() error {
 	k.Workspace.Close()
 	k.bouncerMu.Lock()
 	if k.bouncer != nil {
-		errs = append(errs, k.bouncer.stop())
+		errs = append(errs, k.bouncer.Stop())
 		k.bouncer = nil
 	}
 	k.bouncerMu.Unlock()
@@ -364,10 +367,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// grantSchema lets role create tables in DefaultDatabase's public schema, as
-// Lakebase's roles can (PostgreSQL 15 no longer grants it to everyone).
-func (p *Postgres) grantSchema(ctx context.Context, role string) error {
-	return p.exec(ctx, DefaultDatabase, "GRANT ALL ON SCHEMA public TO "+quoteIdent(role))
 }

@@ -3,10 +3,13 @@ package lakebasetest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/lakebase-go/lakebase/internal/testenv"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	_ "github.com/lib/pq"
 )
 
@@ -25,7 +28,7 @@ func TestKitStartsEverything(t *testing.T) {
 	cred := k.store.issue(k.ServicePrincipal.ApplicationID, instanceTarget(DefaultInstance), time.Minute)
 	g := k.InstanceGateway()
 	dsn := "host=" + g.Host() + " port=" + strconv.Itoa(g.Port()) + " user=" + k.ServicePrincipal.ApplicationID +
-		" password=" + cred.token + " dbname=" + DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.Postgres.CAFile()
+		" password=" + cred.token + " dbname=" + pgserver.DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.Postgres.CAFile()
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -59,12 +62,12 @@ func BenchmarkKitStartStop(b *testing.B) {
 // moment ("tuple concurrently updated") unless the kits take turns.
 func TestKitsShareAnExistingServer(t *testing.T) {
 	t.Parallel()
-	server := NewPostgres(t)
+	server := pgserver.New(t)
 	const kits = 6
 	errs := make(chan error, kits)
 	for range kits {
 		go func() {
-			k, err := Start(context.Background(), Options{Postgres: PostgresOptions{URL: server.SuperuserDSN()}})
+			k, err := Start(context.Background(), Options{Postgres: pgserver.Options{URL: server.SuperuserDSN()}})
 			if err == nil {
 				err = k.Close()
 			}
@@ -103,9 +106,9 @@ func TestShared(t *testing.T) {
 // their options ask for a throwaway one; Start takes its options as given.
 // (Not parallel: it sets the environment.)
 func TestHelpersUseTheServerTheEnvironmentNames(t *testing.T) {
-	server := NewPostgres(t)
-	t.Setenv(postgresURLEnv, server.SuperuserDSN())
-	onServer := func(k *Kit) bool { return k.Postgres.cluster == nil && k.Postgres.Port() == server.Port() }
+	server := pgserver.New(t)
+	t.Setenv(testenv.PostgresURLEnv, server.SuperuserDSN())
+	onServer := func(k *Kit) bool { return k.Postgres.Port() == server.Port() }
 	if k := New(t, Options{}); !onServer(k) {
 		t.Error("New started a server of its own")
 	}
@@ -114,10 +117,10 @@ func TestHelpersUseTheServerTheEnvironmentNames(t *testing.T) {
 	if k := s.Kit(t); !onServer(k) {
 		t.Error("Shared.Kit started a server of its own")
 	}
-	if p := NewPostgres(t); p.cluster != nil {
-		t.Error("NewPostgres started a server of its own")
+	if p := pgserver.New(t); p.Port() != server.Port() {
+		t.Error("pgserver.New started a server of its own")
 	}
-	if k := New(t, Options{Postgres: PostgresOptions{MaxConnections: 50}}); onServer(k) {
+	if k := New(t, Options{Postgres: pgserver.Options{MaxConnections: 50}}); onServer(k) {
 		t.Error("New with MaxConnections, which only a throwaway server has, used the existing one")
 	}
 	k, err := Start(context.Background(), Options{})
@@ -127,5 +130,26 @@ func TestHelpersUseTheServerTheEnvironmentNames(t *testing.T) {
 	defer k.Close()
 	if onServer(k) {
 		t.Error("Start read the environment")
+	}
+}
+
+// Without PostgreSQL, Start returns pgserver.ErrNotFound, and Shared.Kit
+// skips or fails the test, panicking nowhere.
+func TestKitWithoutPostgres(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := Options{Postgres: pgserver.Options{BinDir: t.TempDir()}}
+	if _, err := Start(ctx, opts); !errors.Is(err, pgserver.ErrNotFound) {
+		t.Errorf("Start: %v, want pgserver.ErrNotFound", err)
+	}
+	s := Shared{Options: opts}
+	tb := &testenv.Recorder{TB: t}
+	tb.Run(func() { s.Kit(tb) })
+	if !tb.Skips && !tb.Fails {
+		t.Error("Shared.Kit neither skipped nor failed without PostgreSQL")
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }

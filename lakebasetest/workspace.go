@@ -5,8 +5,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
-
-	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // Defaults of a new Workspace.
@@ -27,6 +25,24 @@ const (
 // Tests register the identities and resources it knows, change their state
 // while it runs, make any route fail, and read counters of requests and
 // credential mints. Every method is safe for concurrent use.
+//
+// Fail and Requests name a route as one of these strings:
+//
+//	host-metadata        GET  /.well-known/databricks-config
+//	oidc-discovery       GET  /oidc/.well-known/oauth-authorization-server
+//	token                POST /oidc/v1/token
+//	authorize            GET  /oidc/v1/authorize
+//	me                   GET  /api/2.0/preview/scim/v2/Me
+//	database-credential  POST /api/2.0/database/credentials
+//	instances            GET  /api/2.0/database/instances
+//	instance             GET  /api/2.0/database/instances/{name}
+//	postgres-credential  POST /api/2.0/postgres/credentials
+//	projects             GET  /api/2.0/postgres/projects
+//	project              GET  /api/2.0/postgres/projects/P
+//	branches             GET  /api/2.0/postgres/projects/P/branches
+//	branch               GET  /api/2.0/postgres/projects/P/branches/B
+//	endpoints            GET  /api/2.0/postgres/projects/P/branches/B/endpoints
+//	endpoint             GET  /api/2.0/postgres/projects/P/branches/B/endpoints/E
 type Workspace struct {
 	store *credentialStore
 	srv   *httptest.Server
@@ -46,8 +62,8 @@ type Workspace struct {
 	instances     map[string]Instance
 	endpoints     map[string]Endpoint
 	denied        map[wsGrant]bool
-	faults        map[Route]*wsFaultState
-	requests      map[Route]int
+	faults        map[route]*wsFaultState
+	requests      map[route]int
 	mints         map[wsGrant]int
 	browserUser   string
 	browserErr    error
@@ -55,20 +71,20 @@ type Workspace struct {
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
 	expiryFormat  func(time.Time) string // nil: as the service writes it
-	cloud         environment.Cloud      // host metadata's cloud
+	cloud         string                 // host metadata's cloud
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or
 // endpointTarget).
 type wsGrant struct{ identity, target string }
 
-// newWorkspace starts a workspace that records the credentials it mints in
-// store and reads the time from store's clock.
 // NewWorkspace starts a fake workspace on its own, without a server or
 // gateways, for tests of code that talks to the Databricks API; call Close
 // when done. Its credentials log in nowhere: use New for a whole Lakebase.
 func NewWorkspace() *Workspace { return newWorkspace(newCredentialStore(nil)) }
 
+// newWorkspace starts a workspace that records the credentials it mints in
+// store and reads the time from store's clock.
 func newWorkspace(store *credentialStore) *Workspace {
 	w := &Workspace{
 		store:         store,
@@ -82,12 +98,12 @@ func newWorkspace(store *credentialStore) *Workspace {
 		instances:     make(map[string]Instance),
 		endpoints:     make(map[string]Endpoint),
 		denied:        make(map[wsGrant]bool),
-		faults:        make(map[Route]*wsFaultState),
-		requests:      make(map[Route]int),
+		faults:        make(map[route]*wsFaultState),
+		requests:      make(map[route]int),
 		mints:         make(map[wsGrant]int),
 		credLifetime:  defaultCredentialLifetime,
 		tokenLifetime: defaultOAuthTokenLifetime,
-		cloud:         environment.CloudAWS,
+		cloud:         "AWS",
 	}
 	w.srv = httptest.NewServer(w.routes())
 	w.url = w.srv.URL
@@ -113,23 +129,23 @@ func (w *Workspace) Close() {
 // routes maps every path the workspace serves to its handler.
 func (w *Workspace) routes() http.Handler {
 	mux := http.NewServeMux()
-	w.handle(mux, "GET /.well-known/databricks-config", RouteHostMetadata, w.serveHostMetadata)
-	w.handle(mux, "GET /oidc/.well-known/oauth-authorization-server", RouteOIDCDiscovery, w.serveDiscovery)
-	w.handle(mux, "POST /oidc/v1/token", RouteToken, w.serveToken)
-	w.handle(mux, "GET /oidc/v1/authorize", RouteAuthorize, w.serveAuthorize)
-	w.handleAuth(mux, "GET /api/2.0/preview/scim/v2/Me", RouteMe, w.serveMe)
+	w.handle(mux, "GET /.well-known/databricks-config", routeHostMetadata, w.serveHostMetadata)
+	w.handle(mux, "GET /oidc/.well-known/oauth-authorization-server", routeOIDCDiscovery, w.serveDiscovery)
+	w.handle(mux, "POST /oidc/v1/token", routeToken, w.serveToken)
+	w.handle(mux, "GET /oidc/v1/authorize", routeAuthorize, w.serveAuthorize)
+	w.handleAuth(mux, "GET /api/2.0/preview/scim/v2/Me", routeMe, w.serveMe)
 
-	w.handleAuth(mux, "POST /api/2.0/database/credentials", RouteDatabaseCredential, w.serveDatabaseCredential)
-	w.handleAuth(mux, "GET /api/2.0/database/instances", RouteInstances, w.serveInstances)
-	w.handleAuth(mux, "GET /api/2.0/database/instances/{name}", RouteInstance, w.serveInstance)
+	w.handleAuth(mux, "POST /api/2.0/database/credentials", routeDatabaseCredential, w.serveDatabaseCredential)
+	w.handleAuth(mux, "GET /api/2.0/database/instances", routeInstances, w.serveInstances)
+	w.handleAuth(mux, "GET /api/2.0/database/instances/{name}", routeInstance, w.serveInstance)
 
-	w.handleAuth(mux, "POST /api/2.0/postgres/credentials", RoutePostgresCredential, w.servePostgresCredential)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects", RouteProjects, w.serveProjects)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}", RouteProject, w.serveProject)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches", RouteBranches, w.serveBranches)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}", RouteBranch, w.serveBranch)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}/endpoints", RouteEndpoints, w.serveEndpoints)
-	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}/endpoints/{endpoint}", RouteEndpoint, w.serveEndpoint)
+	w.handleAuth(mux, "POST /api/2.0/postgres/credentials", routePostgresCredential, w.servePostgresCredential)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects", routeProjects, w.serveProjects)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}", routeProject, w.serveProject)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches", routeBranches, w.serveBranches)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}", routeBranch, w.serveBranch)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}/endpoints", routeEndpoints, w.serveEndpoints)
+	w.handleAuth(mux, "GET /api/2.0/postgres/projects/{project}/branches/{branch}/endpoints/{endpoint}", routeEndpoint, w.serveEndpoint)
 
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		wsWriteError(rw, http.StatusNotFound, "ENDPOINT_NOT_FOUND", "No API found for '"+r.Method+" "+r.URL.Path+"'")
@@ -139,7 +155,7 @@ func (w *Workspace) routes() http.Handler {
 
 // handle serves an unauthenticated route: it counts the request and applies
 // the route's fault, if any, before h.
-func (w *Workspace) handle(mux *http.ServeMux, pattern string, route Route, h http.HandlerFunc) {
+func (w *Workspace) handle(mux *http.ServeMux, pattern string, route route, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
 		if w.intercept(rw, r, route) {
 			return
@@ -151,7 +167,7 @@ func (w *Workspace) handle(mux *http.ServeMux, pattern string, route Route, h ht
 // handleAuth serves a route that needs a bearer token: after counting and
 // faults, it passes h the caller's identity (a user's e-mail or a service
 // principal's application id), or answers 401.
-func (w *Workspace) handleAuth(mux *http.ServeMux, pattern string, route Route, h func(http.ResponseWriter, *http.Request, string)) {
+func (w *Workspace) handleAuth(mux *http.ServeMux, pattern string, route route, h func(http.ResponseWriter, *http.Request, string)) {
 	w.handle(mux, pattern, route, func(rw http.ResponseWriter, r *http.Request) {
 		identity, ok := w.authenticate(rw, r)
 		if !ok {

@@ -37,11 +37,11 @@ func TestWorkspaceLogins(t *testing.T) {
 			if me.UserName != tt.want {
 				t.Errorf("userName = %q, want %q", me.UserName, tt.want)
 			}
-			if got := w.Requests(RouteToken) > 0; got != tt.wantToken {
+			if got := w.Requests("token") > 0; got != tt.wantToken {
 				t.Errorf("token route used = %v, want %v", got, tt.wantToken)
 			}
-			if w.Requests(RouteMe) != 1 {
-				t.Errorf("Me requests = %d, want 1", w.Requests(RouteMe))
+			if w.Requests("me") != 1 {
+				t.Errorf("Me requests = %d, want 1", w.Requests("me"))
 			}
 		})
 	}
@@ -74,8 +74,8 @@ func TestWorkspaceRejectsBadLogins(t *testing.T) {
 			if !tt.check(err) {
 				t.Fatalf("Me error = %v", err)
 			}
-			if w.Requests(RouteMe) > 1 {
-				t.Errorf("Me requests = %d, want at most 1", w.Requests(RouteMe))
+			if w.Requests("me") > 1 {
+				t.Errorf("Me requests = %d, want at most 1", w.Requests("me"))
 			}
 		})
 	}

@@ -70,7 +70,7 @@ func wsInstanceJSON(inst Instance) database.DatabaseInstance {
 	return database.DatabaseInstance{
 		Name:                               inst.Name,
 		Uid:                                wsStableID(instanceTarget(inst.Name)),
-		State:                              inst.State,
+		State:                              database.DatabaseInstanceState(inst.State),
 		ReadWriteDns:                       inst.ReadWriteHost,
 		ReadOnlyDns:                        inst.ReadOnlyHost,
 		EffectiveStopped:                   inst.State == "STOPPED",

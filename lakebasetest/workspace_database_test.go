@@ -80,8 +80,8 @@ func TestWorkspaceConcurrentMints(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if w.MintsFor(wsUserEmail) != n || w.Requests(RouteDatabaseCredential) != n {
-		t.Errorf("mints = %d, requests = %d, want %d", w.MintsFor(wsUserEmail), w.Requests(RouteDatabaseCredential), n)
+	if w.MintsFor(wsUserEmail) != n || w.Requests("database-credential") != n {
+		t.Errorf("mints = %d, requests = %d, want %d", w.MintsFor(wsUserEmail), w.Requests("database-credential"), n)
 	}
 }
 
@@ -110,12 +110,12 @@ func TestWorkspaceInstanceLookup(t *testing.T) {
 	}
 
 	// A failover: the instance moves while the client runs.
-	wsMust(t, w.SetInstanceState(wsInstance, "FAILING_OVER"))
+	wsMust(t, w.UpdateInstance(wsInstance, func(i *Instance) { i.State = "FAILING_OVER" }))
 	if got := get(wsInstance).State; got != database.DatabaseInstanceStateFailingOver {
 		t.Errorf("state = %s, want FAILING_OVER", got)
 	}
-	wsMust(t, w.SetInstanceHost(wsInstance, "127.0.0.1:2", ""))
-	wsMust(t, w.SetInstanceState(wsInstance, "AVAILABLE"))
+	wsMust(t, w.UpdateInstance(wsInstance, func(i *Instance) { i.ReadWriteHost, i.ReadOnlyHost = "127.0.0.1:2", "" }))
+	wsMust(t, w.UpdateInstance(wsInstance, func(i *Instance) { i.State = "AVAILABLE" }))
 	if got := get(wsInstance); got.ReadWriteDns != "127.0.0.1:2" || got.ReadOnlyDns != "" || got.State != database.DatabaseInstanceStateAvailable {
 		t.Errorf("after failover: %+v", got)
 	}
@@ -139,7 +139,7 @@ func TestWorkspaceInstanceList(t *testing.T) {
 	if fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("names = %v, want %v", names, want)
 	}
-	if got := w.Requests(RouteInstances); got != 3 {
+	if got := w.Requests("instances"); got != 3 {
 		t.Errorf("pages fetched = %d, want 3", got)
 	}
 }
@@ -152,13 +152,13 @@ func TestWorkspaceRegistrationErrors(t *testing.T) {
 	}{
 		{"instance without name", w.AddInstance(Instance{})},
 		{"instance in unknown state", w.AddInstance(Instance{Name: "x", State: "RUNNING"})},
-		{"state of unknown instance", w.SetInstanceState("nope", "AVAILABLE")},
-		{"unknown instance state", w.SetInstanceState(wsInstance, "up")},
-		{"host of unknown instance", w.SetInstanceHost("nope", "h", "")},
+		{"state of unknown instance", w.UpdateInstance("nope", func(i *Instance) { i.State = "AVAILABLE" })},
+		{"unknown instance state", w.UpdateInstance(wsInstance, func(i *Instance) { i.State = "up" })},
+		{"host of unknown instance", w.UpdateInstance("nope", func(i *Instance) { i.ReadWriteHost, i.ReadOnlyHost = "h", "" })},
 		{"malformed endpoint path", w.AddEndpoint(Endpoint{Path: "projects/p/endpoints/e"})},
 		{"endpoint in unknown state", w.AddEndpoint(Endpoint{Path: "projects/p/branches/b/endpoints/e", State: "AVAILABLE"})},
-		{"state of unknown endpoint", w.SetEndpointState("projects/p/branches/b/endpoints/nope", "IDLE")},
-		{"hosts of unknown endpoint", w.SetEndpointHosts("projects/p/branches/b/endpoints/nope", EndpointHosts{})},
+		{"state of unknown endpoint", w.UpdateEndpoint("projects/p/branches/b/endpoints/nope", func(ep *Endpoint) { ep.State = "IDLE" })},
+		{"hosts of unknown endpoint", w.UpdateEndpoint("projects/p/branches/b/endpoints/nope", func(ep *Endpoint) { ep.Host = "h" })},
 		{"user without e-mail", w.AddUser(User{Token: "t"})},
 		{"service principal without secret", w.AddServicePrincipal(ServicePrincipal{ApplicationID: "id"})},
 		{"unknown browser user", w.SetBrowserUser("nobody@example.com")},

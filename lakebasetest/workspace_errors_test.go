@@ -75,7 +75,7 @@ func TestWorkspaceAPIErrors(t *testing.T) {
 		{
 			name: "fault with an error code",
 			setup: func(w *Workspace) {
-				w.Fail(RouteInstance, Fault{Status: 400, ErrorCode: "INVALID_STATE", Message: "busy", Times: 1})
+				w.Fail("instance", Fault{Status: 400, ErrorCode: "INVALID_STATE", Message: "busy", Times: 1})
 			},
 			call: func(c *databricks.WorkspaceClient) error {
 				_, err := c.Database.GetDatabaseInstance(t.Context(), database.GetDatabaseInstanceRequest{Name: wsInstance})
@@ -85,7 +85,7 @@ func TestWorkspaceAPIErrors(t *testing.T) {
 		},
 		{
 			name:  "fault on the token route",
-			setup: func(w *Workspace) { w.Fail(RouteToken, Fault{Status: 401, ErrorCode: "invalid_client"}) },
+			setup: func(w *Workspace) { w.Fail("token", Fault{Status: 401, ErrorCode: "invalid_client"}) },
 			call: func(c *databricks.WorkspaceClient) error {
 				_, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{})
 				return err
@@ -126,7 +126,7 @@ func TestWorkspaceTooManyRequests(t *testing.T) {
 	}
 	t.Run("once then success", func(t *testing.T) {
 		w, _ := wsStart(t)
-		w.Fail(RouteDatabaseCredential, Fault{Status: 429, RetryAfter: time.Second, Times: 1})
+		w.Fail("database-credential", Fault{Status: 429, RetryAfter: time.Second, Times: 1})
 		c := wsClient(t, w, wsM2M())
 		start := time.Now()
 		if err := generate(c); err != nil {
@@ -135,13 +135,13 @@ func TestWorkspaceTooManyRequests(t *testing.T) {
 		if elapsed := time.Since(start); elapsed < time.Second {
 			t.Errorf("retried after %v, before Retry-After", elapsed)
 		}
-		if w.Requests(RouteDatabaseCredential) != 2 || w.Mints() != 1 {
-			t.Errorf("requests = %d, mints = %d; want 2, 1", w.Requests(RouteDatabaseCredential), w.Mints())
+		if w.Requests("database-credential") != 2 || w.Mints() != 1 {
+			t.Errorf("requests = %d, mints = %d; want 2, 1", w.Requests("database-credential"), w.Mints())
 		}
 	})
 	t.Run("until the retry budget runs out", func(t *testing.T) {
 		w, _ := wsStart(t)
-		w.Fail(RouteDatabaseCredential, Fault{Status: 429, RetryAfter: 300 * time.Millisecond})
+		w.Fail("database-credential", Fault{Status: 429, RetryAfter: 300 * time.Millisecond})
 		cfg := wsM2M()
 		cfg.RetryTimeoutSeconds = 1
 		err := generate(wsClient(t, w, cfg))
@@ -165,7 +165,7 @@ func TestWorkspaceSlowness(t *testing.T) {
 		want  time.Duration
 	}{
 		{"mint latency", func(w *Workspace) { w.SetMintLatency(50 * time.Millisecond) }, 50 * time.Millisecond},
-		{"route delay", func(w *Workspace) { w.Fail(RouteDatabaseCredential, Fault{Delay: 80 * time.Millisecond, Times: 1}) }, 80 * time.Millisecond},
+		{"route delay", func(w *Workspace) { w.Fail("database-credential", Fault{Delay: 80 * time.Millisecond, Times: 1}) }, 80 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,13 +195,13 @@ func TestWorkspaceFaultTimesAndClear(t *testing.T) {
 	c := wsClient(t, w, wsPAT(wsUserPAT))
 	me := func() error { _, err := c.CurrentUser.Me(t.Context(), iam.MeRequest{}); return err }
 
-	w.Fail(RouteMe, Fault{Status: 403, Times: 2})
+	w.Fail("me", Fault{Status: 403, Times: 2})
 	for i, want := range []bool{false, false, true} {
 		if err := me(); (err == nil) != want {
 			t.Errorf("call %d: error = %v", i, err)
 		}
 	}
-	w.Fail(RouteMe, Fault{Status: 403})
+	w.Fail("me", Fault{Status: 403})
 	for i := range 3 {
 		if err := me(); !errors.Is(err, databricks.ErrPermissionDenied) {
 			t.Errorf("call %d with a lasting fault: error = %v", i, err)
@@ -211,7 +211,7 @@ func TestWorkspaceFaultTimesAndClear(t *testing.T) {
 	if err := me(); err != nil {
 		t.Errorf("after ClearFaults: %v", err)
 	}
-	if got := w.Requests(RouteMe); got != 7 {
+	if got := w.Requests("me"); got != 7 {
 		t.Errorf("requests = %d, want 7", got)
 	}
 }
@@ -220,7 +220,7 @@ func TestWorkspaceFaultTimesAndClear(t *testing.T) {
 // fault delay in progress.
 func TestWorkspaceCloseEndsDelays(t *testing.T) {
 	w, _ := wsStart(t)
-	w.Fail(RouteMe, Fault{Delay: time.Minute})
+	w.Fail("me", Fault{Delay: time.Minute})
 	c := wsClient(t, w, wsPAT(wsUserPAT))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -229,7 +229,7 @@ func TestWorkspaceCloseEndsDelays(t *testing.T) {
 		_, err := c.CurrentUser.Me(ctx, iam.MeRequest{})
 		done <- err
 	}()
-	for w.Requests(RouteMe) == 0 {
+	for w.Requests("me") == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	start := time.Now()
@@ -256,5 +256,30 @@ func TestWorkspaceSecretsNotPrinted(t *testing.T) {
 		if !strings.Contains(out, wsUserEmail) || !strings.Contains(out, wsSPID) {
 			t.Errorf("%s hides the names: %s", verb, out)
 		}
+	}
+}
+
+// Fail and Requests take a route's name, and panic, naming it, on one the
+// workspace does not have: a misspelt route would otherwise never fail.
+func TestWorkspaceUnknownRoute(t *testing.T) {
+	t.Parallel()
+	w := NewWorkspace()
+	defer w.Close()
+	for name, call := range map[string]func(){
+		"Fail":     func() { w.Fail("tokens", Fault{Status: 500}) },
+		"Requests": func() { w.Requests("tokens") },
+	} {
+		func() {
+			defer func() {
+				if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), `unknown route "tokens"`) {
+					t.Errorf("%s: recovered %v, want a panic naming the route", name, v)
+				}
+			}()
+			call()
+		}()
+	}
+	w.Fail("token", Fault{Status: 500, Times: 1})
+	if n := w.Requests("token"); n != 0 {
+		t.Errorf("Requests = %d, want 0", n)
 	}
 }

@@ -2,33 +2,42 @@ package lakebasetest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// Route names a route of the fake workspace, for Fail and Requests.
-type Route string
+// route names a route of the fake workspace, for Fail and Requests.
+type route string
 
-// The fake workspace's routes.
+// The fake workspace's routes; the Workspace's documentation lists them.
 const (
-	RouteHostMetadata       Route = "host-metadata"       // GET /.well-known/databricks-config
-	RouteOIDCDiscovery      Route = "oidc-discovery"      // GET /oidc/.well-known/oauth-authorization-server
-	RouteToken              Route = "token"               // POST /oidc/v1/token
-	RouteAuthorize          Route = "authorize"           // GET /oidc/v1/authorize
-	RouteMe                 Route = "me"                  // GET /api/2.0/preview/scim/v2/Me
-	RouteDatabaseCredential Route = "database-credential" // POST /api/2.0/database/credentials
-	RouteInstance           Route = "instance"            // GET /api/2.0/database/instances/{name}
-	RouteInstances          Route = "instances"           // GET /api/2.0/database/instances
-	RoutePostgresCredential Route = "postgres-credential" // POST /api/2.0/postgres/credentials
-	RouteProjects           Route = "projects"            // GET /api/2.0/postgres/projects
-	RouteProject            Route = "project"             // GET /api/2.0/postgres/projects/P
-	RouteBranches           Route = "branches"            // GET /api/2.0/postgres/projects/P/branches
-	RouteBranch             Route = "branch"              // GET /api/2.0/postgres/projects/P/branches/B
-	RouteEndpoints          Route = "endpoints"           // GET /api/2.0/postgres/projects/P/branches/B/endpoints
-	RouteEndpoint           Route = "endpoint"            // GET /api/2.0/postgres/projects/P/branches/B/endpoints/E
+	routeHostMetadata       route = "host-metadata"       // GET /.well-known/databricks-config
+	routeOIDCDiscovery      route = "oidc-discovery"      // GET /oidc/.well-known/oauth-authorization-server
+	routeToken              route = "token"               // POST /oidc/v1/token
+	routeAuthorize          route = "authorize"           // GET /oidc/v1/authorize
+	routeMe                 route = "me"                  // GET /api/2.0/preview/scim/v2/Me
+	routeDatabaseCredential route = "database-credential" // POST /api/2.0/database/credentials
+	routeInstance           route = "instance"            // GET /api/2.0/database/instances/{name}
+	routeInstances          route = "instances"           // GET /api/2.0/database/instances
+	routePostgresCredential route = "postgres-credential" // POST /api/2.0/postgres/credentials
+	routeProjects           route = "projects"            // GET /api/2.0/postgres/projects
+	routeProject            route = "project"             // GET /api/2.0/postgres/projects/P
+	routeBranches           route = "branches"            // GET /api/2.0/postgres/projects/P/branches
+	routeBranch             route = "branch"              // GET /api/2.0/postgres/projects/P/branches/B
+	routeEndpoints          route = "endpoints"           // GET /api/2.0/postgres/projects/P/branches/B/endpoints
+	routeEndpoint           route = "endpoint"            // GET /api/2.0/postgres/projects/P/branches/B/endpoints/E
 )
+
+// allRoutes are the routes Fail and Requests know.
+var allRoutes = []route{
+	routeHostMetadata, routeOIDCDiscovery, routeToken, routeAuthorize, routeMe,
+	routeDatabaseCredential, routeInstance, routeInstances,
+	routePostgresCredential, routeProjects, routeProject, routeBranches, routeBranch, routeEndpoints, routeEndpoint,
+}
 
 // Fault makes a route misbehave. The route first waits Delay (a slow
 // server); then, if Status is set, it answers with that status and a
@@ -59,11 +68,23 @@ type wsFaultState struct {
 	left  int // requests still affected when fault.Times > 0
 }
 
-// Fail makes route misbehave as f says, replacing the route's earlier fault.
-func (w *Workspace) Fail(route Route, f Fault) {
+// Fail makes route (one of those the Workspace's documentation lists)
+// misbehave as f says, replacing the route's earlier fault. It panics on
+// an unknown route.
+func (w *Workspace) Fail(route string, f Fault) {
+	r := knownRoute("Fail", route)
 	w.mu.Lock()
-	w.faults[route] = &wsFaultState{fault: f, left: f.Times}
+	w.faults[r] = &wsFaultState{fault: f, left: f.Times}
 	w.mu.Unlock()
+}
+
+// knownRoute returns name as a route, and panics, naming method, if the
+// workspace has no such route.
+func knownRoute(method, name string) route {
+	if !slices.Contains(allRoutes, route(name)) {
+		panic(fmt.Sprintf("lakebasetest: Workspace.%s: unknown route %q", method, name))
+	}
+	return route(name)
 }
 
 // ClearFaults makes every route behave again.
@@ -74,15 +95,17 @@ func (w *Workspace) ClearFaults() {
 }
 
 // Requests is how many requests route has received, faulted ones included.
-func (w *Workspace) Requests(route Route) int {
+// It panics on an unknown route.
+func (w *Workspace) Requests(route string) int {
+	r := knownRoute("Requests", route)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.requests[route]
+	return w.requests[r]
 }
 
 // intercept counts a request to route and applies the route's fault; it
 // reports whether the fault answered the request.
-func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route Route) bool {
+func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route route) bool {
 	w.mu.Lock()
 	w.requests[route]++
 	var f Fault
@@ -118,7 +141,7 @@ func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route Rou
 	if msg == "" {
 		msg = http.StatusText(f.Status)
 	}
-	if route == RouteToken {
+	if route == routeToken {
 		wsWriteOAuthError(rw, f.Status, code, msg)
 	} else {
 		wsWriteError(rw, f.Status, code, msg)

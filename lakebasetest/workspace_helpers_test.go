@@ -51,8 +51,8 @@ func wsStartClock(t *testing.T, now func() time.Time) (*Workspace, *credentialSt
 	wsMust(t, w.AddServicePrincipal(ServicePrincipal{ApplicationID: wsSPID, Secret: wsSPSecret, DisplayName: "orders-app"}))
 	wsMust(t, w.AddUser(User{Email: wsUserEmail, Token: wsUserPAT, RefreshToken: wsUserRT}))
 	wsMust(t, w.AddInstance(Instance{Name: wsInstance, ReadWriteHost: wsRWHost, ReadOnlyHost: wsROHost, NativeLogin: true}))
-	wsMust(t, w.AddEndpoint(Endpoint{Path: wsEndpoint, Hosts: EndpointHosts{Host: wsRWHost, ReadWritePooledHost: wsPooledHost}}))
-	wsMust(t, w.AddEndpoint(Endpoint{Path: wsEndpoint2, State: "IDLE", Hosts: EndpointHosts{Host: wsROHost}}))
+	wsMust(t, w.AddEndpoint(Endpoint{Path: wsEndpoint, Host: wsRWHost, ReadWritePooledHost: wsPooledHost}))
+	wsMust(t, w.AddEndpoint(Endpoint{Path: wsEndpoint2, State: "IDLE", Host: wsROHost}))
 	return w, store
 }
 

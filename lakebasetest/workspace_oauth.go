@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // wsAccessToken is an OAuth access token the token route issued.
@@ -42,14 +40,13 @@ func (w *Workspace) SetOAuthTokenLifetime(d time.Duration) {
 	w.mu.Unlock()
 }
 
-// SetCloud sets the cloud that the workspace's host metadata names:
-// environment.CloudAWS (the default), CloudAzure or CloudGCP, as an
-// *.azuredatabricks.net or *.gcp.databricks.com workspace answers. The SDK
-// takes the cloud from there, whatever the host name, for clients made from
-// now on.
-func (w *Workspace) SetCloud(cloud environment.Cloud) error {
+// SetCloud sets the cloud that the workspace's host metadata names: "AWS"
+// (the default), "Azure" or "GCP", as an *.azuredatabricks.net or
+// *.gcp.databricks.com workspace answers. The SDK takes the cloud from
+// there, whatever the host name, for clients made from now on.
+func (w *Workspace) SetCloud(cloud string) error {
 	switch cloud {
-	case environment.CloudAWS, environment.CloudAzure, environment.CloudGCP:
+	case "AWS", "Azure", "GCP":
 	default:
 		return fmt.Errorf("lakebasetest: set cloud: want AWS, Azure or GCP, got %q", cloud)
 	}

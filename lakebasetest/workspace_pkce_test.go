@@ -36,8 +36,8 @@ func TestWorkspacePKCELogin(t *testing.T) {
 	if err := pa.Challenge(); err != nil {
 		t.Fatalf("Challenge: %v (browser: %v)", err, w.BrowserError())
 	}
-	if w.Requests(RouteAuthorize) != 1 {
-		t.Errorf("authorize requests = %d, want 1", w.Requests(RouteAuthorize))
+	if w.Requests("authorize") != 1 {
+		t.Errorf("authorize requests = %d, want 1", w.Requests("authorize"))
 	}
 
 	me, err := wsClient(t, w, wsTokenSourceConfig(pa)).CurrentUser.Me(ctx, iam.MeRequest{})

@@ -231,14 +231,14 @@ func wsEndpointJSON(ep Endpoint) postgres.Endpoint {
 		Status: &postgres.EndpointStatus{
 			EndpointId:   id,
 			EndpointType: postgres.EndpointTypeEndpointTypeReadWrite,
-			CurrentState: ep.State,
-			PendingState: ep.PendingState,
+			CurrentState: postgres.EndpointStatusState(ep.State),
+			PendingState: postgres.EndpointStatusState(ep.PendingState),
 			Disabled:     ep.Disabled,
 			Hosts: &postgres.EndpointHosts{
-				Host:                ep.Hosts.Host,
-				ReadOnlyHost:        ep.Hosts.ReadOnlyHost,
-				ReadWritePooledHost: ep.Hosts.ReadWritePooledHost,
-				ReadOnlyPooledHost:  ep.Hosts.ReadOnlyPooledHost,
+				Host:                ep.Host,
+				ReadOnlyHost:        ep.ReadOnlyHost,
+				ReadWritePooledHost: ep.ReadWritePooledHost,
+				ReadOnlyPooledHost:  ep.ReadOnlyPooledHost,
 			},
 		},
 	}

@@ -102,12 +102,15 @@ func TestWorkspaceEndpointLookup(t *testing.T) {
 		t.Errorf("status = %+v, hosts = %+v", s, s.Hosts)
 	}
 
-	wsMust(t, w.SetEndpointState(wsEndpoint, "IDLE"))
-	hosts := EndpointHosts{Host: "127.0.0.1:3", ReadOnlyHost: "127.0.0.1:4", ReadWritePooledHost: "127.0.0.1:5", ReadOnlyPooledHost: "127.0.0.1:6"}
-	wsMust(t, w.SetEndpointHosts(wsEndpoint, hosts))
+	wsMust(t, w.UpdateEndpoint(wsEndpoint, func(ep *Endpoint) { ep.State = "IDLE" }))
+	hosts := postgres.EndpointHosts{Host: "127.0.0.1:3", ReadOnlyHost: "127.0.0.1:4", ReadWritePooledHost: "127.0.0.1:5", ReadOnlyPooledHost: "127.0.0.1:6"}
+	wsMust(t, w.UpdateEndpoint(wsEndpoint, func(ep *Endpoint) {
+		ep.Host, ep.ReadOnlyHost, ep.ReadWritePooledHost, ep.ReadOnlyPooledHost = hosts.Host, hosts.ReadOnlyHost, hosts.ReadWritePooledHost, hosts.ReadOnlyPooledHost
+	}))
 	s := get().Status
-	got := EndpointHosts{s.Hosts.Host, s.Hosts.ReadOnlyHost, s.Hosts.ReadWritePooledHost, s.Hosts.ReadOnlyPooledHost}
-	if s.CurrentState != postgres.EndpointStatusStateIdle || got != hosts {
+	got := *s.Hosts
+	same := got.Host == hosts.Host && got.ReadOnlyHost == hosts.ReadOnlyHost && got.ReadWritePooledHost == hosts.ReadWritePooledHost && got.ReadOnlyPooledHost == hosts.ReadOnlyPooledHost
+	if s.CurrentState != postgres.EndpointStatusStateIdle || !same {
 		t.Errorf("state = %s, hosts = %+v; want IDLE, %+v", s.CurrentState, got, hosts)
 	}
 }

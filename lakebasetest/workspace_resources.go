@@ -6,28 +6,17 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 )
 
 // The states the kit's instances and endpoints can be in, as the API names
-// them: the SDK's types, so that a test writes database.DatabaseInstanceStateStopped
-// or postgres.EndpointStatusStateIdle (or the string).
+// them.
 var (
-	instanceStates = []database.DatabaseInstanceState{
-		database.DatabaseInstanceStateAvailable, database.DatabaseInstanceStateStarting,
-		database.DatabaseInstanceStateStopped, database.DatabaseInstanceStateUpdating,
-		database.DatabaseInstanceStateDeleting, database.DatabaseInstanceStateFailingOver,
-	}
-	endpointStates = []postgres.EndpointStatusState{
-		postgres.EndpointStatusStateActive, postgres.EndpointStatusStateIdle,
-		postgres.EndpointStatusStateInit, postgres.EndpointStatusStateDegraded,
-	}
+	instanceStates = []string{"AVAILABLE", "STARTING", "STOPPED", "UPDATING", "DELETING", "FAILING_OVER"}
+	endpointStates = []string{"ACTIVE", "IDLE", "INIT", "DEGRADED"}
 )
 
 // checkState fails unless s is one of known.
-func checkState[S ~string](known []S, s S) error {
+func checkState(known []string, s string) error {
 	if !slices.Contains(known, s) {
 		return fmt.Errorf("unknown state %q", s)
 	}
@@ -43,7 +32,7 @@ type Instance struct {
 	// State is one of AVAILABLE (the default when empty), STARTING,
 	// STOPPED, UPDATING, DELETING, FAILING_OVER. STOPPED also sets
 	// effective_stopped.
-	State database.DatabaseInstanceState
+	State string
 	// ReadWriteHost is read_write_dns.
 	ReadWriteHost string
 	// ReadOnlyHost is read_only_dns; empty means readable secondaries are off
@@ -54,50 +43,41 @@ type Instance struct {
 	NativeLogin bool
 }
 
-// EndpointHosts are the host names of an Autoscaling endpoint
-// (status.hosts). Any may carry a port, as Instance's hosts may.
-type EndpointHosts struct {
-	Host                string // read-write host
-	ReadOnlyHost        string // empty: none
-	ReadWritePooledHost string // PgBouncer in front of Host; empty: none
-	ReadOnlyPooledHost  string // PgBouncer in front of ReadOnlyHost; empty: none
-}
-
 // Endpoint is an Autoscaling compute endpoint. Its project and branch exist
-// as long as one of their endpoints does.
+// as long as one of their endpoints does. Its hosts (status.hosts) may
+// carry a port, as an Instance's may; an empty host is absent.
 type Endpoint struct {
 	// Path is "projects/P/branches/B/endpoints/E".
 	Path string
 	// State is status.current_state: ACTIVE (the default when empty),
 	// IDLE (scaled to zero), INIT (waking) or DEGRADED.
-	State postgres.EndpointStatusState
+	State string
 	// PendingState is status.pending_state, the state the compute is moving
 	// to (IDLE while it suspends, ACTIVE while it wakes); empty when settled.
-	PendingState postgres.EndpointStatusState
+	PendingState string
 	// Disabled is spec.disabled and status.disabled: connections are
 	// restricted, and no connection can enable the endpoint again.
 	Disabled bool
-	// Hosts are status.hosts.
-	Hosts EndpointHosts
+
+	Host                string // read-write host
+	ReadOnlyHost        string
+	ReadWritePooledHost string // PgBouncer in front of Host
+	ReadOnlyPooledHost  string // PgBouncer in front of ReadOnlyHost
 }
 
 // AddInstance registers inst, replacing an instance with the same name.
 func (w *Workspace) AddInstance(inst Instance) error {
-	inst.State = cmp.Or(inst.State, database.DatabaseInstanceStateAvailable)
+	inst.State = cmp.Or(inst.State, "AVAILABLE")
 	return wsStore(w, w.instances, "instance", inst.Name, inst)
 }
 
-// SetInstanceState changes the state of instance name, as a start, a stop
-// or a failover would.
-func (w *Workspace) SetInstanceState(name string, state database.DatabaseInstanceState) error {
-	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) { inst.State = state })
-}
-
-// SetInstanceHost changes the hosts of instance name, as a failover does;
-// an empty readOnly turns readable secondaries off.
-func (w *Workspace) SetInstanceHost(name, readWrite, readOnly string) error {
+// UpdateInstance changes the instance called name as change says, as a
+// start, a stop or a failover would: change gets a copy to edit, and the
+// instance keeps the edits if they leave it valid. Its name cannot change.
+func (w *Workspace) UpdateInstance(name string, change func(*Instance)) error {
 	return wsUpdate(w, w.instances, "instance", name, func(inst *Instance) {
-		inst.ReadWriteHost, inst.ReadOnlyHost = readWrite, readOnly
+		change(inst)
+		inst.Name = name
 	})
 }
 
@@ -111,32 +91,19 @@ func (inst Instance) check() error {
 
 // AddEndpoint registers ep, replacing an endpoint with the same path.
 func (w *Workspace) AddEndpoint(ep Endpoint) error {
-	ep.State = cmp.Or(ep.State, postgres.EndpointStatusStateActive)
+	ep.State = cmp.Or(ep.State, "ACTIVE")
 	return wsStore(w, w.endpoints, "endpoint", ep.Path, ep)
 }
 
-// SetEndpointState changes the compute state of the endpoint at path, as
-// scaling to zero (IDLE) or waking (INIT, then ACTIVE) would.
-func (w *Workspace) SetEndpointState(path string, state postgres.EndpointStatusState) error {
-	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.State = state })
-}
-
-// SetEndpointPendingState sets the state that the compute of the endpoint at
-// path is moving to, as a wake (ACTIVE) or a suspension (IDLE) in progress
-// shows it; an empty state says it has settled.
-func (w *Workspace) SetEndpointPendingState(path string, state postgres.EndpointStatusState) error {
-	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.PendingState = state })
-}
-
-// SetEndpointDisabled disables (or enables again) the endpoint at path, as
-// its owner does in the workspace.
-func (w *Workspace) SetEndpointDisabled(path string, disabled bool) error {
-	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.Disabled = disabled })
-}
-
-// SetEndpointHosts changes the hosts of the endpoint at path.
-func (w *Workspace) SetEndpointHosts(path string, hosts EndpointHosts) error {
-	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) { ep.Hosts = hosts })
+// UpdateEndpoint changes the endpoint at path as change says, as scaling
+// to zero (State IDLE), waking (INIT, then ACTIVE) or its owner (Disabled)
+// would: change gets a copy to edit, and the endpoint keeps the edits if
+// they leave it valid. Its path cannot change.
+func (w *Workspace) UpdateEndpoint(path string, change func(*Endpoint)) error {
+	return wsUpdate(w, w.endpoints, "endpoint", path, func(ep *Endpoint) {
+		change(ep)
+		ep.Path = path
+	})
 }
 
 // check says what makes ep unfit for the workspace, if anything.

@@ -23,7 +23,7 @@
 # pool's connection string and call lakebasepgx.Configure before
 # pgxpool.NewWithConfig; otherwise they are pgxpool's. It starts a
 # PostgreSQL on a free port of 127.0.0.1 with SCRAM roles and TLS (the
-# kit's certificates, lakebasetest/testdata), and runs the package plainly
+# kit's certificates, lakebasetest/internal/certs/testdata), and runs the package plainly
 # and through Configure in two modes: plaintext (sslmode=disable) and TLS
 # (sslmode=verify-full with the kit's CA: the driver's TLS on top of the
 # tests' own dialers). The run (scripts/pqsuite, as pq-suite.sh uses it)
@@ -116,7 +116,7 @@ find_postgres
 pgdir="$work/pg"
 pgdata="$pgdir/data"
 mkdir -p "$pgdir/ssl"
-cp lakebasetest/testdata/server.pem lakebasetest/testdata/server-key.pem lakebasetest/testdata/ca.pem "$pgdir/ssl/"
+cp lakebasetest/internal/certs/testdata/server.pem lakebasetest/internal/certs/testdata/server-key.pem lakebasetest/internal/certs/testdata/ca.pem "$pgdir/ssl/"
 chmod 600 "$pgdir/ssl/server-key.pem"
 chmod 644 "$pgdir/ssl/server.pem" "$pgdir/ssl/ca.pem"
 [ -z "$server_user" ] || chown -R "$server_user" "$pgdir"

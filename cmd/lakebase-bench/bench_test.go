@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
 
 // These benchmarks measure the operations of the suite one at a time, for
@@ -146,7 +146,7 @@ func BenchmarkPoolerConnect(b *testing.B) {
 	env := testEnv(b)
 	ctx := context.Background()
 	p, err := env.openPooler(ctx)
-	lakebasetest.Require(b, err)
+	testenv.Require(b, err)
 	defer p.Close()
 	for _, side := range []struct {
 		key string
@@ -169,7 +169,7 @@ func BenchmarkPoolerSelect1(b *testing.B) {
 	env := testEnv(b)
 	ctx := context.Background()
 	p, err := env.openPooler(ctx)
-	lakebasetest.Require(b, err)
+	testenv.Require(b, err)
 	pools, err := p.pools(ctx)
 	if err != nil {
 		b.Fatal(errors.Join(err, p.Close()))

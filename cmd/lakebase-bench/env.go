@@ -11,6 +11,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	"github.com/lib/pq"
 )
 
@@ -49,7 +50,7 @@ func (d directTarget) dsn() string {
 // keyValueDSN writes a libpq key/value DSN that lib/pq and pgx both read.
 func keyValueDSN(host string, port int, user, password, ca string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s",
-		quote(host), port, quote(user), quote(password), lakebasetest.DefaultDatabase, quote(ca))
+		quote(host), port, quote(user), quote(password), pgserver.DefaultDatabase, quote(ca))
 }
 
 // quote quotes a value for a key/value DSN.
@@ -64,7 +65,7 @@ func StartEnv(ctx context.Context, mintLatency time.Duration, stormSize int) (*E
 	kit, err := lakebasetest.Start(ctx, lakebasetest.Options{
 		// Every storm connection is a server session for a moment, and the
 		// server's listen backlog is twice max_connections.
-		Postgres:    lakebasetest.PostgresOptions{MaxConnections: stormSize + 200},
+		Postgres:    pgserver.Options{MaxConnections: stormSize + 200},
 		MintLatency: mintLatency,
 	})
 	if err != nil {
@@ -119,7 +120,7 @@ func (e *Env) directConfig() lakebase.Config {
 	password := e.direct.password
 	return lakebase.Config{
 		Host: e.direct.host, Port: e.direct.port, User: e.direct.user,
-		DBName: lakebasetest.DefaultDatabase, SSLMode: "verify-full",
+		DBName: pgserver.DefaultDatabase, SSLMode: "verify-full",
 		Params: map[string]string{"sslrootcert": e.direct.ca},
 		TokenSource: lakebase.TokenSourceFunc(func(context.Context) (lakebase.Token, error) {
 			return lakebase.Token{Value: password, Expiry: time.Now().Add(time.Hour)}, nil

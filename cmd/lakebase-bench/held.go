@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 // The server and pooler of case 10: far more client connections than the
@@ -106,7 +107,7 @@ func startHeldKit(ctx context.Context, mintLatency time.Duration) (*lakebasetest
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	kit, err := lakebasetest.Start(ctx, lakebasetest.Options{
-		Postgres:          lakebasetest.PostgresOptions{MaxConnections: heldMaxConnections},
+		Postgres:          pgserver.Options{MaxConnections: heldMaxConnections},
 		PgBouncerPoolSize: heldPoolSize,
 		MintLatency:       mintLatency,
 	})

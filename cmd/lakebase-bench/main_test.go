@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/leakcheck"
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
 
 var (
@@ -41,6 +41,6 @@ func testEnv(b *testing.B) *Env {
 		defer cancel()
 		sharedEnv, envErr = StartEnv(ctx, *mintLatency, *stormSize)
 	})
-	lakebasetest.Require(b, envErr)
+	testenv.Require(b, envErr)
 	return sharedEnv
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 	"github.com/lib/pq"
 )
 
@@ -32,7 +33,7 @@ type pooler struct {
 // tests must).
 func skipPooler(err error) bool {
 	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return errors.Is(err, lakebasetest.ErrPgBouncerNotFound) && !ci
+	return errors.Is(err, pgserver.ErrPgBouncerNotFound) && !ci
 }
 
 // openPooler starts the kit's PgBouncer and returns the pair, the lakebase

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 func TestSkipPooler(t *testing.T) {
-	missing := fmt.Errorf("bench: %w: install it", lakebasetest.ErrPgBouncerNotFound)
+	missing := fmt.Errorf("bench: %w: install it", pgserver.ErrPgBouncerNotFound)
 	for _, tc := range []struct {
 		ci   string
 		err  error

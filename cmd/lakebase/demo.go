@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
 var demoCmd = command{
@@ -79,9 +80,9 @@ func demo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (code in
 	kit, err := lakebasetest.Start(ctx, lakebasetest.Options{
 		CredentialLifetime: o.lifetime,
 		// Only the first run downloads, when no PostgreSQL is installed.
-		Postgres: lakebasetest.PostgresOptions{Download: lakebasetest.DownloadOptions{Progress: stdout}},
+		Postgres: pgserver.Options{Download: pgserver.DownloadOptions{Progress: stdout}},
 	})
-	if errors.Is(err, lakebasetest.ErrPostgresNotFound) {
+	if errors.Is(err, pgserver.ErrNotFound) {
 		// Nothing to run the demo with: the message says how to get it.
 		fmt.Fprintf(stderr, "lakebase demo: %v\n", err)
 		return exitUsage
@@ -100,7 +101,7 @@ func demo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (code in
 	dsn := kit.DSNs().M2M
 	if o.pooled {
 		err := kit.StartPgBouncer(ctx)
-		if errors.Is(err, lakebasetest.ErrPgBouncerNotFound) {
+		if errors.Is(err, pgserver.ErrPgBouncerNotFound) {
 			fmt.Fprintf(stderr, "lakebase demo: %v\n", err)
 			return exitUsage
 		}

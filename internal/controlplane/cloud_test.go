@@ -2,8 +2,6 @@ package controlplane
 
 import (
 	"testing"
-
-	"github.com/databricks/databricks-sdk-go/common/environment"
 )
 
 // The SDK takes the workspace's cloud from the host metadata, whatever the
@@ -11,7 +9,7 @@ import (
 func TestHostMetadataCloud(t *testing.T) {
 	w := startWorkspace(t)
 	for _, cloud := range []string{"Azure", "GCP", "AWS"} {
-		must(t, w.SetCloud(environment.Cloud(cloud)))
+		must(t, w.SetCloud(cloud))
 		c := newClient(t, m2m(w))
 		if got := string(c.w.Config.Cloud); got != cloud {
 			t.Errorf("the SDK's cloud = %q, want %q from the host metadata", got, cloud)

@@ -21,7 +21,7 @@ func TestUserNameM2MMakesNoCall(t *testing.T) {
 	if err != nil || name != spID {
 		t.Fatalf("UserName = %q, %v; want %q", name, err, spID)
 	}
-	if n := w.Requests(lakebasetest.RouteMe) + w.Requests(lakebasetest.RouteToken); n != 0 {
+	if n := w.Requests("me") + w.Requests("token"); n != 0 {
 		t.Errorf("UserName of oauth-m2m made %d requests, want none", n)
 	}
 }
@@ -54,7 +54,7 @@ func TestUserNameAsksSCIM(t *testing.T) {
 			if err != nil || name != tt.want {
 				t.Fatalf("UserName = %q, %v; want %q", name, err, tt.want)
 			}
-			if n := w.Requests(lakebasetest.RouteMe); n != 1 {
+			if n := w.Requests("me"); n != 1 {
 				t.Errorf("%d SCIM Me requests, want 1", n)
 			}
 		})
@@ -100,7 +100,7 @@ func TestU2MFromDatabricksCLI(t *testing.T) {
 	if !strings.Contains(string(log), "auth token --host "+w.URL()) {
 		t.Errorf("the CLI was called as:\n%s", log)
 	}
-	if n := w.Requests(lakebasetest.RouteToken) + w.Requests(lakebasetest.RouteAuthorize); n != 0 {
+	if n := w.Requests("token") + w.Requests("authorize"); n != 0 {
 		t.Errorf("%d OAuth requests; the CLI's login should have been used", n)
 	}
 }
@@ -121,7 +121,7 @@ func TestU2MNoLoginNonInteractive(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("New took %s to give up", d)
 	}
-	if w.Requests(lakebasetest.RouteAuthorize) != 0 {
+	if w.Requests("authorize") != 0 {
 		t.Error("a browser login was attempted")
 	}
 }
@@ -144,7 +144,7 @@ func TestU2MFromCachedRefreshToken(t *testing.T) {
 	if err != nil || name != userEmail {
 		t.Fatalf("UserName = %q, %v; want %q", name, err, userEmail)
 	}
-	if w.Requests(lakebasetest.RouteAuthorize) != 0 {
+	if w.Requests("authorize") != 0 {
 		t.Error("a browser login was attempted")
 	}
 	var content tokenCacheContent
@@ -166,7 +166,7 @@ func TestU2MRefusesSharedTokenCache(t *testing.T) {
 		t.Fatalf("New with a shared token cache: %v, want ErrConfig telling to chmod", err)
 	}
 	noSecret(t, "error", err.Error())
-	if w.Requests(lakebasetest.RouteToken)+w.Requests(lakebasetest.RouteAuthorize) != 0 {
+	if w.Requests("token")+w.Requests("authorize") != 0 {
 		t.Error("the shared cache's refresh token was used, or a new login started")
 	}
 }
@@ -187,7 +187,7 @@ func TestU2MBrowserLoginThenCache(t *testing.T) {
 	if err := w.BrowserError(); err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	if n := w.Requests(lakebasetest.RouteAuthorize); n != 1 {
+	if n := w.Requests("authorize"); n != 1 {
 		t.Fatalf("%d authorize requests, want 1", n)
 	}
 	info, err := os.Stat(filepath.Join(dir, tokenCacheFile))
@@ -197,16 +197,16 @@ func TestU2MBrowserLoginThenCache(t *testing.T) {
 	}
 
 	// A later run, with no browser: the refresh token in the file suffices.
-	tokens := w.Requests(lakebasetest.RouteToken)
+	tokens := w.Requests("token")
 	c = newClient(t, Settings{Workspace: w.URL(), Auth: AuthU2M, TokenCacheDir: dir})
 	name, err = c.UserName(testContext(t))
 	if err != nil || name != userEmail {
 		t.Fatalf("UserName from the cache = %q, %v; want %q", name, err, userEmail)
 	}
-	if n := w.Requests(lakebasetest.RouteAuthorize); n != 1 {
+	if n := w.Requests("authorize"); n != 1 {
 		t.Errorf("%d authorize requests after the cached run, want still 1", n)
 	}
-	if w.Requests(lakebasetest.RouteToken) == tokens {
+	if w.Requests("token") == tokens {
 		t.Error("the cached run did not refresh its token")
 	}
 }

@@ -10,8 +10,6 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/config"
-	"github.com/databricks/databricks-sdk-go/service/database"
-	"github.com/databricks/databricks-sdk-go/service/postgres"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 )
 
@@ -40,7 +38,7 @@ func TestInstanceStates(t *testing.T) {
 	w := startWorkspace(t)
 	c := newClient(t, m2m(w))
 	for _, tt := range tests {
-		must(t, w.SetInstanceState(instName, database.DatabaseInstanceState(tt.state)))
+		must(t, w.UpdateInstance(instName, func(i *lakebasetest.Instance) { i.State = tt.state }))
 		got, err := c.Instance(testContext(t), instName)
 		if !errors.Is(err, tt.kind) || (tt.kind == nil) != (err == nil) {
 			t.Errorf("state %s: %v, want kind %v", tt.state, err, tt.kind)
@@ -67,13 +65,13 @@ func TestEndpoint(t *testing.T) {
 		t.Fatalf("Endpoint = %+v, %v; want %+v", got, err, want)
 	}
 	for _, state := range []string{"IDLE", "INIT"} {
-		must(t, w.SetEndpointState(epPath, postgres.EndpointStatusState(state)))
+		must(t, w.UpdateEndpoint(epPath, func(ep *lakebasetest.Endpoint) { ep.State = state }))
 		got, err := c.Endpoint(testContext(t), epPath)
 		if !errors.Is(err, ErrNotReady) || got.Host != epRW || got.State != state {
 			t.Errorf("state %s: %+v, %v; want ErrNotReady with the endpoint", state, got, err)
 		}
 	}
-	must(t, w.SetEndpointState(epPath, "DEGRADED"))
+	must(t, w.UpdateEndpoint(epPath, func(ep *lakebasetest.Endpoint) { ep.State = "DEGRADED" }))
 	if _, err := c.Endpoint(testContext(t), epPath); err != nil {
 		t.Errorf("state DEGRADED: %v, want usable", err)
 	}
@@ -87,7 +85,7 @@ func TestEndpointStates(t *testing.T) {
 	w := startWorkspace(t)
 	c := newClient(t, pat(w))
 	tests := []struct {
-		state, pending postgres.EndpointStatusState
+		state, pending string
 		disabled       bool
 		wantKind       error  // nil: usable
 		wantText       string // in the error
@@ -103,9 +101,9 @@ func TestEndpointStates(t *testing.T) {
 		{state: "ACTIVE", pending: "IDLE", disabled: true, wantKind: ErrStopped, wantText: "(state ACTIVE, pending IDLE): the endpoint is disabled"},
 	}
 	for _, tt := range tests {
-		must(t, w.SetEndpointState(epPath, tt.state))
-		must(t, w.SetEndpointPendingState(epPath, tt.pending))
-		must(t, w.SetEndpointDisabled(epPath, tt.disabled))
+		must(t, w.UpdateEndpoint(epPath, func(ep *lakebasetest.Endpoint) {
+			ep.State, ep.PendingState, ep.Disabled = tt.state, tt.pending, tt.disabled
+		}))
 		got, err := c.Endpoint(testContext(t), epPath)
 		name := tt.state + "/" + tt.pending
 		if tt.disabled {
@@ -132,7 +130,7 @@ func TestLookupFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		fault  *lakebasetest.Fault
-		route  lakebasetest.Route
+		route  string
 		lookup func(c *Client) error
 		kind   error
 		status int
@@ -143,13 +141,13 @@ func TestLookupFailures(t *testing.T) {
 			_, err := c.Endpoint(testContext(t), "projects/shop/branches/main/endpoints/nope")
 			return err
 		}, kind: ErrNotFound, status: http.StatusNotFound},
-		{name: "instance forbidden", route: lakebasetest.RouteInstance, fault: &lakebasetest.Fault{Status: http.StatusForbidden},
+		{name: "instance forbidden", route: "instance", fault: &lakebasetest.Fault{Status: http.StatusForbidden},
 			lookup: func(c *Client) error { _, err := c.Instance(testContext(t), instName); return err },
 			kind:   ErrPermissionDenied, status: http.StatusForbidden},
-		{name: "endpoint forbidden", route: lakebasetest.RouteEndpoint, fault: &lakebasetest.Fault{Status: http.StatusForbidden},
+		{name: "endpoint forbidden", route: "endpoint", fault: &lakebasetest.Fault{Status: http.StatusForbidden},
 			lookup: func(c *Client) error { _, err := c.Endpoint(testContext(t), epPath); return err },
 			kind:   ErrPermissionDenied, status: http.StatusForbidden},
-		{name: "instance gone", route: lakebasetest.RouteInstance, fault: &lakebasetest.Fault{Status: http.StatusNotFound},
+		{name: "instance gone", route: "instance", fault: &lakebasetest.Fault{Status: http.StatusNotFound},
 			lookup: func(c *Client) error { _, err := c.Instance(testContext(t), instName); return err },
 			kind:   ErrNotFound, status: http.StatusNotFound},
 	}
@@ -186,8 +184,8 @@ func TestMalformedNamesMakeNoRequest(t *testing.T) {
 			t.Errorf("call %d: %v, want ErrConfig", i+1, err)
 		}
 	}
-	if n := w.Requests(lakebasetest.RouteInstance) + w.Requests(lakebasetest.RouteEndpoint) +
-		w.Requests(lakebasetest.RouteDatabaseCredential) + w.Requests(lakebasetest.RoutePostgresCredential); n != 0 {
+	if n := w.Requests("instance") + w.Requests("endpoint") +
+		w.Requests("database-credential") + w.Requests("postgres-credential"); n != 0 {
 		t.Errorf("%d requests for malformed names", n)
 	}
 }
@@ -196,7 +194,7 @@ func TestFindByHost(t *testing.T) {
 	w := startWorkspace(t)
 	must(t, w.AddInstance(lakebasetest.Instance{Name: "other-db", ReadWriteHost: "instance-9.database.example"}))
 	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/shop/branches/dev/endpoints/ep", State: "IDLE",
-		Hosts: lakebasetest.EndpointHosts{Host: "ep-dev.database.example"}}))
+		Host: "ep-dev.database.example"}))
 	// The user's own SDK configuration, with a rate limit that does not slow the many listings.
 	s := m2m(w)
 	s.SDKConfig = &config.Config{RateLimitPerSecond: 10000}
@@ -243,13 +241,13 @@ func TestFindByHostListingFails(t *testing.T) {
 	c := newClient(t, m2m(w))
 	// A workspace without Provisioned instances may refuse to list them;
 	// an endpoint is still found.
-	w.Fail(lakebasetest.RouteInstances, lakebasetest.Fault{Status: http.StatusNotImplemented})
+	w.Fail("instances", lakebasetest.Fault{Status: http.StatusNotImplemented})
 	got, err := c.FindByHost(testContext(t), epRW)
 	if err != nil || got.Endpoint == nil {
 		t.Fatalf("FindByHost with instances unlisted: %+v, %v; want the endpoint", got, err)
 	}
 	// When nothing is found, the failed listing is the answer, not "not found".
-	w.Fail(lakebasetest.RouteProjects, lakebasetest.Fault{Status: http.StatusForbidden})
+	w.Fail("projects", lakebasetest.Fault{Status: http.StatusForbidden})
 	_, err = c.FindByHost(testContext(t), "nowhere.example")
 	if !errors.Is(err, ErrPermissionDenied) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("FindByHost with both listings failing: %v, want ErrPermissionDenied", err)
@@ -262,9 +260,9 @@ func TestFindByHostListingFails(t *testing.T) {
 func TestFindByHostSkipsRefusedListings(t *testing.T) {
 	w := startWorkspace(t)
 	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/aaa-hidden/branches/main/endpoints/ep",
-		Hosts: lakebasetest.EndpointHosts{Host: "hidden.database.example"}}))
+		Host: "hidden.database.example"}))
 	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: "projects/zzz-app/branches/main/endpoints/ep",
-		Hosts: lakebasetest.EndpointHosts{Host: "app.database.example"}}))
+		Host: "app.database.example"}))
 	w.DenyProjectListing("aaa-hidden", spID)
 	var logs bytes.Buffer
 	s := m2m(w)

@@ -89,7 +89,7 @@ func TestMintFailures(t *testing.T) {
 	if _, _, err := c.MintForInstance(testContext(t), "nope", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("MintForInstance of an unknown instance: %v, want ErrNotFound", err)
 	}
-	w.Fail(lakebasetest.RouteDatabaseCredential, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
+	w.Fail("database-credential", lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
 	_, _, err = c.MintForInstance(testContext(t), instName, nil)
 	var e *Error
 	if err == nil || !errors.As(err, &e) || e.Step != StepMint || e.Kind != nil {

@@ -32,7 +32,7 @@ func warnWorthy(t *testing.T, logger *slog.Logger) {
 	t.Helper()
 	w := startWorkspace(t)
 	fakeCLI(t, "Databricks CLI (development)", w.URL(), userPAT)
-	w.Fail(lakebasetest.RouteHostMetadata, lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
+	w.Fail("host-metadata", lakebasetest.Fault{Status: http.StatusInternalServerError, Times: 1})
 	c := newClient(t, Settings{Workspace: w.URL(), Auth: AuthU2M, TokenCacheDir: t.TempDir(), Logger: logger})
 	if _, err := c.UserName(testContext(t)); err != nil {
 		t.Fatal(err)

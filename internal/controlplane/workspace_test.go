@@ -51,9 +51,9 @@ func startWorkspace(t *testing.T) *lakebasetest.Workspace {
 	must(t, w.AddServicePrincipal(lakebasetest.ServicePrincipal{ApplicationID: spID, Secret: spSecret}))
 	must(t, w.AddUser(lakebasetest.User{Email: userEmail, Token: userPAT, RefreshToken: userRefresh}))
 	must(t, w.AddInstance(lakebasetest.Instance{Name: instName, ReadWriteHost: instRW, ReadOnlyHost: instRO}))
-	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: epPath, Hosts: lakebasetest.EndpointHosts{
+	must(t, w.AddEndpoint(lakebasetest.Endpoint{Path: epPath,
 		Host: epRW, ReadOnlyHost: epRO, ReadWritePooledHost: epPooled, ReadOnlyPooledHost: epROPooled,
-	}}))
+	}))
 	return w
 }
 

@@ -42,11 +42,11 @@ func retiringPair(t *testing.T, overTLS bool, r Retirement) (*Conn, net.Conn) {
 // certificate, checked against its CA, and returns the two TLS ends.
 func tlsPair(t *testing.T, client, server net.Conn) (net.Conn, net.Conn) {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair("../../lakebasetest/testdata/server.pem", "../../lakebasetest/testdata/server-key.pem")
+	cert, err := tls.LoadX509KeyPair("../../lakebasetest/internal/certs/testdata/server.pem", "../../lakebasetest/internal/certs/testdata/server-key.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
-	caPEM, err := os.ReadFile("../../lakebasetest/testdata/ca.pem")
+	caPEM, err := os.ReadFile("../../lakebasetest/internal/certs/testdata/ca.pem")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
 // Command gencerts writes the test kit's TLS files: a certificate authority
 // and a server certificate it signs, valid for localhost, 127.0.0.1 and ::1
 // for about a hundred years. The files are committed under
-// lakebasetest/testdata and embedded in the package; run this only to replace
+// lakebasetest/internal/certs/testdata and embedded in the package; run this only to replace
 // them:
 //
-//	go run ./lakebasetest/internal/gencerts -dir lakebasetest/testdata
+//	go run ./lakebasetest/internal/gencerts -dir lakebasetest/internal/certs/testdata
 package main
 
 import (
@@ -26,7 +26,7 @@ import (
 const validity = 100 * 365 * 24 * time.Hour
 
 func main() {
-	dir := flag.String("dir", "lakebasetest/testdata", "directory to write ca.pem, server.pem and server-key.pem into")
+	dir := flag.String("dir", "lakebasetest/internal/certs/testdata", "directory to write ca.pem, server.pem and server-key.pem into")
 	flag.Parse()
 	if err := run(*dir); err != nil {
 		fmt.Fprintln(os.Stderr, "gencerts:", err)

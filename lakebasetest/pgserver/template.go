@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"

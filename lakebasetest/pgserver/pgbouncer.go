@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"bytes"
@@ -17,14 +17,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ErrPgBouncerNotFound means that the kit found no pgbouncer program for
-// the pooled hosts of an endpoint. Kit.StartPgBouncer returns an error that
-// wraps it; Require skips the test then, except under CI, where it fails it.
+// ErrPgBouncerNotFound means that no pgbouncer program is installed.
+// StartPgBouncer returns an error that wraps it.
 var ErrPgBouncerNotFound = errors.New("lakebasetest: no pgbouncer")
 
-// The PgBouncer behind the pooled hosts: how it pools, and where it
-// listens. It takes no TCP connections: the pooled gateways reach it on its
-// unix socket, once they have checked the client's credential.
+// How PgBouncer pools, and where it listens. It takes no TCP connections:
+// its clients reach it on its unix socket.
 const (
 	pgBouncerPort         = 6432 // names its socket, .s.PGSQL.6432
 	pgBouncerAdmin        = "lakebasetest_pooler"
@@ -38,12 +36,12 @@ const (
 // lack. A variable, so that tests can hide it.
 var pgBouncerPaths = []string{"/usr/sbin/pgbouncer"}
 
-// pgBouncer is a PgBouncer process in transaction mode in front of the
-// kit's server, as Lakebase runs one in front of each endpoint. It trusts
-// whoever reaches its socket, a directory only the gateways use; it logs in
-// to the server as each client's role, with the password the gateway gives
-// it for that role (none where the server trusts its own socket).
-type pgBouncer struct {
+// PgBouncer is a PgBouncer process in transaction mode in front of a
+// Server, as Lakebase runs one in front of each endpoint. It trusts whoever
+// reaches its unix socket, in a directory of its own, and logs in to the
+// server as each client's role with the password ConnConfig was given for
+// that role. Its methods are safe for concurrent use.
+type PgBouncer struct {
 	dir       string // its configuration, auth file, log and socket
 	authFile  string
 	logFile   string
@@ -69,9 +67,11 @@ func findPgBouncer() (string, error) {
 	return "", fmt.Errorf("%w: the pooled hosts run PgBouncer in transaction mode: install it (apt-get install pgbouncer, brew install pgbouncer)", ErrPgBouncerNotFound)
 }
 
-// startPgBouncer starts a PgBouncer in front of server with poolSize
-// server connections per role and database, and waits until it serves.
-func startPgBouncer(ctx context.Context, server *Postgres, poolSize int) (*pgBouncer, error) {
+// StartPgBouncer starts a PgBouncer in front of the server that keeps up
+// to poolSize server connections per role and database (0 means 20), and
+// waits until it serves. Call Stop when done. Where pgbouncer is not
+// installed (on PATH or in /usr/sbin), the error wraps ErrPgBouncerNotFound.
+func (p *Server) StartPgBouncer(ctx context.Context, poolSize int) (*PgBouncer, error) {
 	program, err := findPgBouncer()
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func startPgBouncer(ctx context.Context, server *Postgres, poolSize int) (*pgBou
 	if err != nil {
 		return nil, fmt.Errorf("lakebasetest: pgbouncer: temporary directory: %w", err)
 	}
-	b := &pgBouncer{
+	b := &PgBouncer{
 		dir:      dir,
 		authFile: filepath.Join(dir, "users.txt"),
 		logFile:  filepath.Join(dir, "pgbouncer.log"),
@@ -97,7 +97,7 @@ func startPgBouncer(ctx context.Context, server *Postgres, poolSize int) (*pgBou
 	if poolSize <= 0 {
 		poolSize = defaultPgBouncerPool
 	}
-	host, port := server.poolerAddress()
+	host, port := p.poolerAddress()
 	ini := filepath.Join(dir, "pgbouncer.ini")
 	err = errors.Join(
 		owner.chown(dir),
@@ -139,7 +139,7 @@ func pgBouncerConfig(serverHost string, serverPort int, dir, authFile, logFile s
 }
 
 // launch starts PgBouncer and waits until its admin console answers.
-func (b *pgBouncer) launch(ctx context.Context, program, ini string) error {
+func (b *PgBouncer) launch(ctx context.Context, program, ini string) error {
 	cmd := exec.Command(program, ini)
 	cmd.Dir = b.dir
 	cmd.Env = serverEnv()
@@ -165,14 +165,14 @@ func (b *pgBouncer) launch(ctx context.Context, program, ini string) error {
 		case <-b.exited:
 			return fmt.Errorf("lakebasetest: pgbouncer exited at start:\n%s", b.logTail())
 		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("lakebasetest: wait for pgbouncer: %w\n%s", ctx.Err(), b.logTail()), b.stop())
+			return errors.Join(fmt.Errorf("lakebasetest: wait for pgbouncer: %w\n%s", ctx.Err(), b.logTail()), b.Stop())
 		case <-tick.C:
 		}
 	}
 }
 
 // admin runs a command on PgBouncer's admin console.
-func (b *pgBouncer) admin(ctx context.Context, command string) error {
+func (b *PgBouncer) admin(ctx context.Context, command string) error {
 	conn, err := pgconn.ConnectConfig(ctx, b.adminConn)
 	if err != nil {
 		return err
@@ -182,11 +182,12 @@ func (b *pgBouncer) admin(ctx context.Context, command string) error {
 	return err
 }
 
-// sessionConfig returns how a gateway opens a session for role through
-// PgBouncer (its database is the caller's to set), which logs in to the server with serverPassword. A role it has
-// not seen, or whose password changed, is written to its auth file first,
-// and PgBouncer reloads it before sessionConfig returns.
-func (b *pgBouncer) sessionConfig(ctx context.Context, role, serverPassword string) (*pgconn.Config, error) {
+// ConnConfig returns how to open a session as role through PgBouncer,
+// which logs in to the server with serverPassword (empty: the way the
+// server trusts, as Server.ConnConfig says). A role it has not seen, or
+// whose password changed, is written to its auth file first, and PgBouncer
+// reloads it before ConnConfig returns. The database is the caller's to set.
+func (b *PgBouncer) ConnConfig(ctx context.Context, role, serverPassword string) (*pgconn.Config, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if known, ok := b.roles[role]; !ok || known != serverPassword {
@@ -206,7 +207,7 @@ func (b *pgBouncer) sessionConfig(ctx context.Context, role, serverPassword stri
 }
 
 // writeAuthFile replaces the auth file with b.roles; b.mu is held.
-func (b *pgBouncer) writeAuthFile() error {
+func (b *PgBouncer) writeAuthFile() error {
 	tmp := b.authFile + ".new"
 	err := writeOwned(tmp, b.authFileText(), b.owner)
 	if err == nil {
@@ -220,7 +221,7 @@ func (b *pgBouncer) writeAuthFile() error {
 
 // authFileText is the auth file: the admin console's user, and each role
 // with the password PgBouncer gives the server for it.
-func (b *pgBouncer) authFileText() []byte {
+func (b *PgBouncer) authFileText() []byte {
 	var buf bytes.Buffer
 	line := func(name, password string) {
 		q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -233,14 +234,14 @@ func (b *pgBouncer) authFileText() []byte {
 	return buf.Bytes()
 }
 
-// cancelAddress is where a cancel request for a session through PgBouncer
+// CancelAddress is where a cancel request for a session through PgBouncer
 // goes: PgBouncer itself, which gave the client its key.
-func (b *pgBouncer) cancelAddress() (network, address string) {
+func (b *PgBouncer) CancelAddress() (network, address string) {
 	return "unix", filepath.Join(b.dir, ".s.PGSQL."+strconv.Itoa(pgBouncerPort))
 }
 
-// stop ends PgBouncer at once and removes its files.
-func (b *pgBouncer) stop() error {
+// Stop ends PgBouncer at once and removes its files.
+func (b *PgBouncer) Stop() error {
 	var err error
 	if b.cmd != nil {
 		_ = b.cmd.Process.Signal(syscall.SIGTERM)
@@ -256,16 +257,16 @@ func (b *pgBouncer) stop() error {
 }
 
 // logTail returns the end of PgBouncer's log.
-func (b *pgBouncer) logTail() string {
+func (b *PgBouncer) logTail() string {
 	logged, _ := os.ReadFile(b.logFile)
 	return tail(logged)
 }
 
-// poolerAddress is where PgBouncer reaches the server: a throwaway
-// cluster's trusted unix socket, or an existing server's address.
-func (p *Postgres) poolerAddress() (host string, port int) {
-	if p.cluster != nil {
-		return p.admin.Host, int(p.admin.Port)
+// poolerAddress is where PgBouncer reaches the server: its trusted unix
+// socket, or an existing server's address.
+func (p *Server) poolerAddress() (host string, port int) {
+	if p.trusted != nil {
+		return p.trusted.Host, int(p.trusted.Port)
 	}
 	return p.tcp.Host, int(p.tcp.Port)
 }

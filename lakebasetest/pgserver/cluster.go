@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lakebase-go/lakebase/lakebasetest/internal/certs"
 )
 
 const (
@@ -37,7 +39,7 @@ type cluster struct {
 
 // startCluster makes a cluster in p.dir, starts it on a free port and gives
 // its superuser a random password.
-func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error {
+func (p *Server) startCluster(ctx context.Context, opts Options) error {
 	bin, err := serverBinaries(ctx, opts)
 	if err != nil {
 		return err
@@ -58,7 +60,7 @@ func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error
 	for _, f := range []struct {
 		path string
 		data []byte
-	}{{certFile, serverCertPEM}, {keyFile, serverKeyPEM}} {
+	}{{certFile, certs.Server}, {keyFile, certs.ServerKey}} {
 		if err := writeOwned(f.path, f.data, owner); err != nil {
 			return fmt.Errorf("lakebasetest: server TLS files: %w", err)
 		}
@@ -106,6 +108,8 @@ func (p *Postgres) startCluster(ctx context.Context, opts PostgresOptions) error
 	if err := execAs(ctx, p.admin, "ALTER ROLE "+quoteIdent(superuser)+" PASSWORD "+quoteLiteral(password)); err != nil {
 		return fmt.Errorf("lakebasetest: set the superuser's password: %w", err)
 	}
+	p.trusted = p.admin
+	owned.Store(p.superuserDSN, p)
 	return nil
 }
 

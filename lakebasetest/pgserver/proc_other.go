@@ -1,6 +1,6 @@
 //go:build !linux
 
-package lakebasetest
+package pgserver
 
 import (
 	"errors"

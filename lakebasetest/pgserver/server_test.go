@@ -1,47 +1,23 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/lib/pq"
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
-
-// openPQ opens a lib/pq pool of one connection; the test closes it.
-func openPQ(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// openSession opens one session on dsn, closed when the test ends.
-func openSession(t *testing.T, dsn string) *sql.Conn {
-	t.Helper()
-	conn, err := openPQ(t, dsn).Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // existingServer starts a throwaway server and, on it, a Postgres used as
 // an existing server named by URL; both stop when the test ends.
-func existingServer(t *testing.T) (server, existing *Postgres) {
+func existingServer(t *testing.T) (server, existing *Server) {
 	t.Helper()
-	server = NewPostgres(t)
-	existing, err := StartPostgres(context.Background(), PostgresOptions{URL: server.SuperuserDSN()})
+	server = New(t)
+	existing, err := Start(context.Background(), Options{URL: server.SuperuserDSN()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,27 +25,9 @@ func existingServer(t *testing.T) (server, existing *Postgres) {
 	return server, existing
 }
 
-// tcpDSN is a lib/pq DSN for role over TCP, verifying the kit's certificate.
-func tcpDSN(host string, port int, caFile, role, password, dbname string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s connect_timeout=10",
-		dsnValue(host), port, dsnValue(role), dsnValue(password), dsnValue(dbname), dsnValue(caFile))
-}
-
-// wantSQLState fails t unless err is a lib/pq error with code.
-func wantSQLState(t *testing.T, err error, code string) {
-	t.Helper()
-	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) {
-		t.Fatalf("error = %v, want a PostgreSQL error %s", err, code)
-	}
-	if string(pqErr.Code) != code {
-		t.Fatalf("SQLSTATE = %s (%s), want %s", pqErr.Code, pqErr.Message, code)
-	}
-}
-
 func TestPostgresNativeLoginOverTLS(t *testing.T) {
 	t.Parallel()
-	p := NewPostgres(t)
+	p := New(t)
 	ctx := context.Background()
 
 	tests := []struct{ name, role string }{
@@ -82,7 +40,7 @@ func TestPostgresNativeLoginOverTLS(t *testing.T) {
 			if err := p.CreateRole(ctx, tt.role, "native secret 'x'"); err != nil {
 				t.Fatal(err)
 			}
-			db := openPQ(t, tcpDSN("127.0.0.1", p.Port(), p.CAFile(), tt.role, "native secret 'x'", DefaultDatabase))
+			db := testenv.OpenPQ(t, testenv.TCPDSN("127.0.0.1", p.Port(), p.CAFile(), tt.role, "native secret 'x'", DefaultDatabase))
 			var user, database string
 			var ssl bool
 			err := db.QueryRow(`SELECT current_user, current_database(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&user, &database, &ssl)
@@ -93,26 +51,26 @@ func TestPostgresNativeLoginOverTLS(t *testing.T) {
 				t.Fatalf("session = %q in %q (ssl %v), want %q in %q over TLS", user, database, ssl, tt.role, DefaultDatabase)
 			}
 
-			wrong := openPQ(t, tcpDSN("localhost", p.Port(), p.CAFile(), tt.role, "wrong", DefaultDatabase))
-			wantSQLState(t, wrong.Ping(), "28P01")
+			wrong := testenv.OpenPQ(t, testenv.TCPDSN("localhost", p.Port(), p.CAFile(), tt.role, "wrong", DefaultDatabase))
+			testenv.WantSQLState(t, wrong.Ping(), "28P01")
 		})
 	}
 }
 
 func TestPostgresIdentityRoleHasNoTCPLogin(t *testing.T) {
 	t.Parallel()
-	p := NewPostgres(t)
+	p := New(t)
 	const role = "svc-principal-0001"
 	if err := p.CreateRole(context.Background(), role, ""); err != nil {
 		t.Fatal(err)
 	}
-	db := openPQ(t, tcpDSN("127.0.0.1", p.Port(), p.CAFile(), role, "anything", DefaultDatabase))
-	wantSQLState(t, db.Ping(), "28P01")
+	db := testenv.OpenPQ(t, testenv.TCPDSN("127.0.0.1", p.Port(), p.CAFile(), role, "anything", DefaultDatabase))
+	testenv.WantSQLState(t, db.Ping(), "28P01")
 }
 
 func TestPostgresSuperuserAndDatabases(t *testing.T) {
 	t.Parallel()
-	p := NewPostgres(t)
+	p := New(t)
 	ctx := context.Background()
 	if err := p.CreateRole(ctx, "owner@example.com", "pw"); err != nil {
 		t.Fatal(err)
@@ -125,7 +83,7 @@ func TestPostgresSuperuserAndDatabases(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	admin := openPQ(t, p.SuperuserDSN())
+	admin := testenv.OpenPQ(t, p.SuperuserDSN())
 	var owner string
 	err := admin.QueryRow(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app db'`).Scan(&owner)
 	if err != nil {
@@ -136,7 +94,7 @@ func TestPostgresSuperuserAndDatabases(t *testing.T) {
 	}
 
 	// Every role may create tables in public, in the new database too.
-	db := openPQ(t, tcpDSN("127.0.0.1", p.Port(), p.CAFile(), "owner@example.com", "pw2", "app db"))
+	db := testenv.OpenPQ(t, testenv.TCPDSN("127.0.0.1", p.Port(), p.CAFile(), "owner@example.com", "pw2", "app db"))
 	if _, err := db.Exec(`CREATE TABLE t (id int)`); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +105,7 @@ func TestPostgresSuperuserAndDatabases(t *testing.T) {
 
 func TestPostgresStopRemovesEverything(t *testing.T) {
 	t.Parallel()
-	p := NewPostgres(t)
+	p := New(t)
 	dir := filepath.Dir(p.CAFile())
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
@@ -158,7 +116,7 @@ func TestPostgresStopRemovesEverything(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
-	db := openPQ(t, p.SuperuserDSN())
+	db := testenv.OpenPQ(t, p.SuperuserDSN())
 	if err := db.Ping(); err == nil {
 		t.Fatal("server still answers after Stop")
 	}
@@ -166,9 +124,9 @@ func TestPostgresStopRemovesEverything(t *testing.T) {
 
 func TestFindBinDirMissing(t *testing.T) {
 	t.Parallel()
-	_, err := serverBinaries(context.Background(), PostgresOptions{BinDir: t.TempDir()})
-	if !errors.Is(err, ErrPostgresNotFound) {
-		t.Fatalf("error = %v, want ErrPostgresNotFound", err)
+	_, err := serverBinaries(context.Background(), Options{BinDir: t.TempDir()})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("error = %v, want ErrNotFound", err)
 	}
 }
 
@@ -201,14 +159,14 @@ func TestPostgresTemplateCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := NewPostgres(t) // makes the template and caches it
+	first := New(t) // makes the template and caches it
 	cached, _ := filepath.Glob(filepath.Join(root, "lakebasetest", "pgdata-*"))
 	if len(cached) != 1 {
 		t.Fatalf("cached templates: %v, want one", cached)
 	}
-	second := NewPostgres(t) // copies it
-	for _, p := range []*Postgres{first, second} {
-		if err := openPQ(t, p.SuperuserDSN()).Ping(); err != nil {
+	second := New(t) // copies it
+	for _, p := range []*Server{first, second} {
+		if err := testenv.OpenPQ(t, p.SuperuserDSN()).Ping(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -232,8 +190,20 @@ func TestPostgresExistingServer(t *testing.T) {
 	if err := p.CreateDatabase(ctx, "scratch", identity); err != nil {
 		t.Fatal(err)
 	}
-	// The identity logs in with its internal password, as a gateway would.
-	cfg := p.identityConfig(identity)
+	// The identity logs in as a gateway would: over the trusted socket,
+	// since this process runs the server, and, as another process sharing
+	// the server's URL does, with its internal password over TCP.
+	cfg := p.ConnConfig(identity, "")
+	if cfg.Password != "" || !strings.HasPrefix(cfg.Host, "/") {
+		t.Errorf("ConnConfig: host %s, password set %t; want the trusted socket", cfg.Host, cfg.Password != "")
+	}
+	internal := p.nativeConfig(identity, p.internalPassword(identity))
+	internal.Database = "scratch"
+	check, err := pgconn.ConnectConfig(ctx, internal)
+	if err != nil {
+		t.Fatalf("the internal password over TCP: %v", err)
+	}
+	check.Close(ctx)
 	cfg.Database = "scratch"
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -249,15 +219,15 @@ func TestPostgresExistingServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := openPQ(t, server.SuperuserDSN()).QueryRow(`SELECT count(*) FROM pg_database WHERE datname = 'scratch'`).Scan(&n); err != nil || n != 0 {
+	if err := testenv.OpenPQ(t, server.SuperuserDSN()).QueryRow(`SELECT count(*) FROM pg_database WHERE datname = 'scratch'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("databases named scratch after Stop: %d, %v", n, err)
 	}
 }
 
 func BenchmarkPostgresStartStop(b *testing.B) {
 	for b.Loop() {
-		p, err := StartPostgres(context.Background(), PostgresOptions{})
-		if errors.Is(err, ErrPostgresNotFound) {
+		p, err := Start(context.Background(), Options{})
+		if errors.Is(err, ErrNotFound) {
 			b.Skip(err)
 		}
 		if err != nil {

