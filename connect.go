@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lakebase-go/lakebase/internal/backoff"
@@ -89,17 +90,10 @@ func (c *Connector) open(ctx context.Context, login loginFunc) error {
 func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	retriedLogin, retriedDial := false, false
 	wait := c.newWait(ctx)
-	if c.target.mintsAhead() {
-		ahead, stop := context.WithCancel(ctx)
-		defer stop()
-		c.startAhead(ahead)
-	}
+	cold := c.startAhead(ctx, wait)
+	defer cold.end()
 	for {
-		sctx, end := c.tel.Step(ctx, telemetry.SpanResolve)
-		sctx, release := wait.bound(sctx)
-		host, err := c.target.resolve(sctx)
-		release()
-		end(err)
+		host, err := runStep(c, ctx, wait, telemetry.SpanResolve, c.target.resolve)
 		if err != nil {
 			if errors.Is(err, ErrNotReady) && c.pauseNotReady(ctx, wait, err) {
 				c.target.forget()
@@ -108,20 +102,16 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 			return c.stepError("resolve", "", c.workspaceBudget(ctx, err))
 		}
 		c.tel.Resolved(ctx, host.host, int(host.port))
-		sctx, end = c.tel.Step(ctx, telemetry.SpanIdentity)
-		sctx, release = wait.bound(sctx)
-		user, err := c.identity(sctx)
-		release()
-		end(err)
+		user, err := takeStep(cold.identityStep(), ctx, func() (string, error) {
+			return runStep(c, ctx, wait, telemetry.SpanIdentity, c.identity)
+		})
 		if err != nil {
 			return c.stepError("identity", "", c.workspaceBudget(ctx, err))
 		}
 		c.tel.Identified(ctx, user)
-		sctx, end = c.tel.Step(ctx, telemetry.SpanMint)
-		sctx, release = wait.bound(sctx)
-		cred, err := c.creds.credential(sctx)
-		release()
-		end(err)
+		cred, err := takeStep(cold.mintStep(), ctx, func() (Token, error) {
+			return runStep(c, ctx, wait, telemetry.SpanMint, c.creds.credential)
+		})
 		if err != nil {
 			return c.stepError("mint", user, c.workspaceBudget(ctx, err))
 		}
@@ -171,31 +161,174 @@ func (c *Connector) attempts(ctx context.Context, login loginFunc) error {
 	}
 }
 
-// startAhead starts the identity and the credential of a cold connector
-// while its first lookup runs, so that a cold start costs one round trip to
-// the workspace after its login instead of up to three in a row. They
-// start once the lookup has the workspace client and its login is done
-// (see controlplane's LoggedIn), so that a login that fails is asked for
-// once, by the lookup. The steps that follow join these loads and report
-// their outcomes in order: a failed lookup still fails the connect first,
-// though a credential minted meanwhile stays cached. The wait for the
-// login ends with ctx; the loads run detached, as for any caller.
-func (c *Connector) startAhead(ctx context.Context) {
+// runStep runs one workspace step of a connect (resolve, identity, mint)
+// under its span, bounded by the connect budget.
+func runStep[T any](c *Connector, ctx context.Context, wait *connectWait, span string, load func(context.Context) (T, error)) (T, error) {
+	sctx, done := c.startStep(ctx, wait, span)
+	v, err := load(sctx)
+	done(err)
+	return v, err
+}
+
+// startStep starts a workspace step of a connect: its span, and a context
+// bounded by the connect budget; done ends both.
+func (c *Connector) startStep(ctx context.Context, wait *connectWait, span string) (sctx context.Context, done func(error)) {
+	sctx, end := c.tel.Step(ctx, span)
+	sctx, release := wait.bound(sctx)
+	return sctx, func(err error) {
+		release()
+		end(err)
+	}
+}
+
+// coldStart holds the identity and mint steps of a cold connect, which
+// startAhead runs beside the lookup once the workspace login is done.
+// Whichever of startAhead and the connect reaches a step first runs it,
+// span and all, and the other takes its outcome.
+type coldStart struct {
+	identity *sharedStep[string]
+	mint     *sharedStep[Token]
+	ended    chan struct{} // closed when the connect's attempts end
+}
+
+// startAhead starts, on a cold connector (see mintsAhead), the identity and
+// mint steps of the connect while its lookup runs, so that a cold start
+// costs one round trip to the workspace after its login instead of up to
+// three in a row. They start once the lookup has made the workspace client
+// and the login is done (see controlplane's LoggedIn), so that a login that
+// fails is asked for once, by the lookup, and not at all if the connect
+// ends first. Once started they run to their end within the connect
+// budget, whatever the connect's context: their loads are the connector's.
+// The connect still reports its steps' errors in order: a failed lookup
+// fails it first, though a credential minted meanwhile stays cached. It
+// returns nil when the connector is not cold.
+func (c *Connector) startAhead(ctx context.Context, wait *connectWait) *coldStart {
+	if !c.target.mintsAhead() {
+		return nil
+	}
+	cold := &coldStart{identity: &sharedStep[string]{}, mint: &sharedStep[Token]{}, ended: make(chan struct{})}
 	c.life.Run(func(context.Context) {
-		client, ok := c.client.Await(ctx)
+		actx, untie := c.life.Tie(context.WithoutCancel(ctx))
+		defer untie()
+		actx, release := wait.bound(actx)
+		defer release()
+		client, ok := c.client.Await(actx)
 		if !ok {
 			return
 		}
 		select {
 		case <-client.LoggedIn():
-		case <-ctx.Done():
+		case <-cold.ended:
+			return
+		case <-actx.Done():
 			return
 		}
-		if c.identityAhead != nil {
-			c.identityAhead.Prefetch(ctx)
-		}
-		c.creds.prefetch(ctx)
+		// Claimed and started in the order the connect takes them, so that
+		// their spans are in that order too.
+		var wg sync.WaitGroup
+		runAhead(&wg, cold.identity, func() (context.Context, func(error)) { return c.startStep(actx, wait, telemetry.SpanIdentity) }, c.identity)
+		runAhead(&wg, cold.mint, func() (context.Context, func(error)) { return c.startStep(actx, wait, telemetry.SpanMint) }, c.creds.credential)
+		wg.Wait()
 	})
+	return cold
+}
+
+// end tells startAhead that the connect's attempts are over: if the login
+// is not done yet, it starts nothing.
+func (cs *coldStart) end() {
+	if cs != nil {
+		close(cs.ended)
+	}
+}
+
+// identityStep and mintStep are the shared steps, nil without a cold start.
+func (cs *coldStart) identityStep() *sharedStep[string] {
+	if cs == nil {
+		return nil
+	}
+	return cs.identity
+}
+
+func (cs *coldStart) mintStep() *sharedStep[Token] {
+	if cs == nil {
+		return nil
+	}
+	return cs.mint
+}
+
+// sharedStep is a step that either of two goroutines may run, once.
+type sharedStep[T any] struct {
+	mu    sync.Mutex
+	done  chan struct{} // nil until the step starts; closed when it ends
+	value T
+	err   error
+	taken bool // the connect has had the outcome; only the connect's goroutine reads and writes it
+}
+
+// run runs step unless it has started already, and returns its outcome,
+// waiting for it within ctx.
+func (s *sharedStep[T]) run(ctx context.Context, step func() (T, error)) (T, error) {
+	if s.claim() {
+		v, err := step()
+		s.finish(v, err)
+		return v, err
+	}
+	select {
+	case <-s.done:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.value, s.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// claim reports whether the caller is the one to run the step, marking it
+// started if so.
+func (s *sharedStep[T]) claim() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		return false
+	}
+	s.done = make(chan struct{})
+	return true
+}
+
+// finish publishes the outcome of the step its caller claimed.
+func (s *sharedStep[T]) finish(v T, err error) {
+	s.mu.Lock()
+	s.value, s.err = v, err
+	close(s.done)
+	s.mu.Unlock()
+}
+
+// runAhead runs s in a goroutine of wg, unless the connect has claimed it:
+// start begins its span in the caller's goroutine, load runs in the new one.
+func runAhead[T any](wg *sync.WaitGroup, s *sharedStep[T], start func() (context.Context, func(error)), load func(context.Context) (T, error)) {
+	if !s.claim() {
+		return
+	}
+	sctx, done := start()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		v, err := load(sctx)
+		done(err)
+		s.finish(v, err)
+	}()
+}
+
+// takeStep is the outcome of a connect's step: the shared step's, the first
+// time the connect asks, and afterwards (a login retried with a fresh
+// credential, a target that was not ready) step's own.
+func takeStep[T any](s *sharedStep[T], ctx context.Context, step func() (T, error)) (T, error) {
+	if s == nil || s.taken {
+		return step()
+	}
+	s.taken = true
+	return s.run(ctx, step)
 }
 
 // login logs in with l for a Connect with context ctx: it takes a spare or

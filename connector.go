@@ -40,10 +40,7 @@ type Connector struct {
 	client   *lazy.Value[*controlplane.Client] // nil when no workspace is involved
 	target   targetResolver
 	identity func(ctx context.Context) (string, error)
-	// identityAhead is the lookup behind identity when the workspace tells
-	// the role, for startAhead; nil otherwise.
-	identityAhead *lazy.Value[string]
-	creds         credentialSource
+	creds    credentialSource
 
 	identityName *lazy.Value[string]   // the workspace identity's user name, whatever role logs in; nil without a workspace
 	failures     controlplane.Failures // the workspace requests that failed, the last one
@@ -130,7 +127,6 @@ func (c *Connector) wire() error {
 		c.identity = func(context.Context) (string, error) { return name, nil }
 	case c.client != nil:
 		c.identity = c.identityName.Get // one lookup serves both
-		c.identityAhead = c.identityName
 	default:
 		return invalidKey("user", "required with a TokenSource when no workspace is named")
 	}

@@ -60,9 +60,6 @@ const redacted = "[redacted]"
 // credentialSource gives each new connection its password, as a Token.
 type credentialSource interface {
 	credential(ctx context.Context) (Token, error)
-	// prefetch starts getting a credential, if none is at hand, without
-	// waiting for it.
-	prefetch(ctx context.Context)
 	// confirmed tells the source that a login succeeded with cred.
 	confirmed(cred Token)
 	// rejected tells the source that the server refused cred at login, and
@@ -79,8 +76,6 @@ type staticPassword string
 func (p staticPassword) credential(context.Context) (Token, error) {
 	return Token{Value: string(p)}, nil
 }
-
-func (staticPassword) prefetch(context.Context) {}
 
 func (staticPassword) confirmed(Token) {}
 
@@ -99,8 +94,6 @@ func (c cachedCredentials) credential(ctx context.Context) (Token, error) {
 	}
 	return Token{Value: value, Expiry: expiry}, nil
 }
-
-func (c cachedCredentials) prefetch(ctx context.Context) { c.cache.Prefetch(ctx) }
 
 func (c cachedCredentials) confirmed(cred Token) { c.cache.Confirm(cred.Value) }
 

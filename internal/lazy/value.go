@@ -85,17 +85,6 @@ func (l *Value[T]) Get(ctx context.Context) (T, error) {
 	}
 }
 
-// Prefetch starts a load, as Get would, without waiting for it: not when a
-// value is loaded, a load is in flight or a failure is remembered. The
-// load's span is a child of ctx's.
-func (l *Value[T]) Prefetch(ctx context.Context) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.ok && l.flight == nil {
-		_, _ = l.startLocked(ctx)
-	}
-}
-
 // Await waits until a value is loaded, by whoever asks for it, without
 // starting a load; false when ctx ends first.
 func (l *Value[T]) Await(ctx context.Context) (T, bool) {
