@@ -70,6 +70,7 @@ type Workspace struct {
 	credLifetime  time.Duration
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
+	latency       time.Duration          // before every request: SetLatency
 	expiryFormat  func(time.Time) string // nil: as the service writes it
 	cloud         string                 // host metadata's cloud
 }

@@ -166,6 +166,8 @@ func TestWorkspaceSlowness(t *testing.T) {
 	}{
 		{"mint latency", func(w *Workspace) { w.SetMintLatency(50 * time.Millisecond) }, 50 * time.Millisecond},
 		{"route delay", func(w *Workspace) { w.Fail("database-credential", Fault{Delay: 80 * time.Millisecond, Times: 1}) }, 80 * time.Millisecond},
+		{"latency of every call", func(w *Workspace) { w.SetLatency(60 * time.Millisecond) }, 60 * time.Millisecond},
+		{"latency and mint latency", func(w *Workspace) { w.SetLatency(40 * time.Millisecond); w.SetMintLatency(50 * time.Millisecond) }, 90 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,6 +68,16 @@ type wsFaultState struct {
 	left  int // requests still affected when fault.Times > 0
 }
 
+// SetLatency makes every request to the workspace wait d before it is
+// served, as a workspace one round trip of d away would: logins, lookups,
+// SCIM Me and mints alike (a route's Fault.Delay and the mint latency come
+// on top). Zero, the default, serves at once.
+func (w *Workspace) SetLatency(d time.Duration) {
+	w.mu.Lock()
+	w.latency = max(d, 0)
+	w.mu.Unlock()
+}
+
 // Fail makes route (one of those the Workspace's documentation lists)
 // misbehave as f says, replacing the route's earlier fault. It panics on
 // an unknown route.
@@ -108,6 +118,7 @@ func (w *Workspace) Requests(route string) int {
 func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route route) bool {
 	w.mu.Lock()
 	w.requests[route]++
+	latency := w.latency
 	var f Fault
 	if st, ok := w.faults[route]; ok {
 		f = st.fault
@@ -120,10 +131,11 @@ func (w *Workspace) intercept(rw http.ResponseWriter, r *http.Request, route rou
 	}
 	w.mu.Unlock()
 
-	if f.Delay > 0 {
+	delay := f.Delay + latency
+	if delay > 0 {
 		readBody(r)
 	}
-	if !w.wait(r, f.Delay) {
+	if !w.wait(r, delay) {
 		wsWriteError(rw, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "request abandoned")
 		return true
 	}

@@ -6,7 +6,9 @@
 // pgxpool holding a valid credential; and, through a real PgBouncer in
 // transaction mode, lakebase against lib/pq, and thousands of client
 // connections held open at once in front of a server that takes a hundred;
-// and the per-user pools of a Databricks App, 200 signed-in users at once.
+// the per-user pools of a Databricks App, 200 signed-in users at once; and
+// a cold start, from a new connector to its first row, with every
+// control-plane call a round trip away.
 //
 // It prints each case as a Markdown table with the median over rounds, the
 // spread, the ratio of lakebase to lib/pq, and the targets the driver must

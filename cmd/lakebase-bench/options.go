@@ -45,8 +45,10 @@ type Options struct {
 // storm (4), traffic (5 and 6: rotation and the naive strategies), pgx (7:
 // lakebasepgx against a plain pgxpool), pooler (9 and 10: lakebase against
 // lib/pq through PgBouncer, and many client connections held open through
-// it), users (11: per-user pools of a Databricks App, lakebase.Users).
-var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler", "users"}
+// it), users (11: per-user pools of a Databricks App, lakebase.Users),
+// coldstart (12: a new connector to its first row, with a workspace far
+// away).
+var Cases = []string{"connect", "queries", "copy", "cache", "storm", "traffic", "pgx", "pooler", "users", "coldstart"}
 
 // plan is what Options mean for each case.
 type plan struct {

@@ -180,6 +180,7 @@ func tables() []table {
 			}}},
 		},
 		usersTable(),
+		coldStartTable(),
 	}
 }
 

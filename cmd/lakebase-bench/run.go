@@ -43,14 +43,15 @@ func Run(ctx context.Context, opts Options) (res *Results, err error) {
 		}
 	}
 	runs := map[string]func() error{
-		"connect": func() error { return env.roundConnect(ctx, p.connects, res) },
-		"queries": func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
-		"copy":    func() error { return roundCopy(ctx, pools, p.copyLoads, res) },
-		"cache":   func() error { return env.roundCacheHit(ctx, p.hitTime, res) },
-		"storm":   func() error { return env.roundStorm(ctx, p.storm, res) },
-		"traffic": func() error { return env.roundTraffic(ctx, p.traffic, res) },
-		"pgx":     func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
-		"users":   func() error { return env.roundUsers(ctx, p.users, res) },
+		"connect":   func() error { return env.roundConnect(ctx, p.connects, res) },
+		"queries":   func() error { return roundQueries(ctx, pools, p.sel, p.scan, res) },
+		"copy":      func() error { return roundCopy(ctx, pools, p.copyLoads, res) },
+		"cache":     func() error { return env.roundCacheHit(ctx, p.hitTime, res) },
+		"storm":     func() error { return env.roundStorm(ctx, p.storm, res) },
+		"traffic":   func() error { return env.roundTraffic(ctx, p.traffic, res) },
+		"pgx":       func() error { return env.roundPGX(ctx, p.connects, p.pgxSel, res) },
+		"users":     func() error { return env.roundUsers(ctx, p.users, res) },
+		"coldstart": func() error { return env.roundColdStart(ctx, res) },
 		"pooler": func() error {
 			if err := env.roundPooler(ctx, p.connects, p.poolerSel, res); err != nil {
 				return err

@@ -52,7 +52,7 @@ var Targets = append([]Target{
 	{Case: "pooler", What: "pooler, held connections: sessions relayed at once = clients", Key: "pooler/held/live", LimitKey: "pooler/held/clients", Equal: true, Always: true},
 	{Case: "pooler", What: "pooler, held connections: failed statements", Key: "pooler/held/failed-statements", Limit: 0, Equal: true, Always: true},
 	{Case: "pooler", What: "pooler, held connections: peak server backends, PgBouncer pool + 5", Key: "pooler/held/peak-backends", Limit: heldPoolSize + heldSlack, Always: true},
-}, usersTargets...)
+}, append(usersTargets, coldStartTargets...)...)
 
 // Verdict is one target's outcome.
 type Verdict struct {
