@@ -192,7 +192,7 @@ type Config struct {
 	TelemetryUser bool
 
 	// now is the wall clock that judges credential expiry; nil means
-	// time.Now. A test seam only (see fault_export_test.go): it lets a test jump the
+	// time.Now. A test seam only (see export_test.go): it lets a test jump the
 	// clock as a laptop waking from sleep does.
 	now func() time.Time
 

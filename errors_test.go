@@ -1,10 +1,19 @@
 package lakebase
 
 import (
+	"context"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lakebase-go/lakebase/internal/backoff"
+	"github.com/lakebase-go/lakebase/internal/credcache"
 	"github.com/lib/pq"
 )
 
@@ -23,6 +32,47 @@ func TestRoleHint(t *testing.T) {
 			var pe *pq.Error
 			if !strings.Contains(err.Error(), tc.call) || !strings.Contains(err.Error(), "role does not exist") || !errors.As(err, &pe) || pe != server {
 				t.Errorf("error %q: want the server's error, found by errors.As, and %s", err, tc.call)
+			}
+		})
+	}
+}
+
+// error.type names a failure's kind by a short fixed name, wherever the
+// failure sits in the chain, and never by its text.
+func TestErrorType(t *testing.T) {
+	step := func(err error) error {
+		return &ConnectError{Step: "mint", Target: "instance \"db\"", User: "person@example.com", Err: err}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused login", step(&pq.Error{Code: "28P01", Message: "password authentication failed for user \"person@example.com\""}), "28P01"},
+		{"no database", &pq.Error{Code: "3D000"}, "3D000"},
+		{"refused through Open (pgconn)", step(fmt.Errorf("login: %w", &pgconn.PgError{Code: "28000", Message: "role \"x\" does not exist"})), "28000"},
+		{"throttled past the deadline", fmt.Errorf("%w (beyond the deadline: %w)", ErrThrottled, context.DeadlineExceeded), "throttled"},
+		{"deadline", context.DeadlineExceeded, "deadline_exceeded"},
+		{"cancelled", step(context.Canceled), "canceled"},
+		{"closed connector", ErrConnectorClosed, "closed"},
+		{"closed cache", step(credcache.ErrClosed), "closed"},
+		{"bad config", invalidKey("instance", "bad"), "invalid_config"},
+		{"not found during a backoff", step(&backoff.Error{Err: fmt.Errorf("x: %w", ErrNotFound), Next: time.Second}), "not_found"},
+		{"permission", step(ErrPermissionDenied), "permission_denied"},
+		{"unauthenticated", ErrUnauthenticated, "unauthenticated"},
+		{"stopped", ErrStopped, "stopped"},
+		{"not ready", ErrNotReady, "not_ready"},
+		{"expired credential", fmt.Errorf("credcache: %w", credcache.ErrExpired), "expired_credential"},
+		{"empty token", step(errEmptyToken), "empty_token"},
+		{"unknown authority", step(x509.UnknownAuthorityError{}), "tls"},
+		{"timeout", &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, "timeout"},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, "network"},
+		{"anything else", errors.New("person@example.com: something"), errorTypeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorType(tt.err); got != tt.want {
+				t.Errorf("errorType(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}

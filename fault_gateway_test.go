@@ -4,16 +4,51 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
 	"github.com/lib/pq"
+	_ "github.com/lib/pq" // the superuser's view of the server
 )
+
+// A cached credential that the gateway rejects (revoked early) is dropped;
+// the login is retried once with a fresh mint, and succeeds.
+func TestFailureCredentialRejectedByGateway(t *testing.T) {
+	t.Parallel()
+	kit, conn, db, logs := ownKitM2M(t, lakebasetest.Options{}, nil)
+	db.SetMaxIdleConns(0)
+	mustCurrentUser(t, db)
+	s := kitSecrets(kit)
+	s.addCredential(t, conn)
+
+	kit.RevokeCredentials()
+	gate := kit.InstanceGateway().Stats()
+	if got := mustCurrentUser(t, db); got != kit.ServicePrincipal.ApplicationID {
+		t.Errorf("current_user = %q", got)
+	}
+	after := kit.InstanceGateway().Stats()
+	if st := conn.Stats(); st.LoginRetries != 1 || st.CredentialsMinted != 2 {
+		t.Errorf("Stats: %d login retries, %d credentials; want 1 and 2", st.LoginRetries, st.CredentialsMinted)
+	}
+	if n := kit.Workspace.Mints(); n != 2 {
+		t.Errorf("%d credentials minted, want 2", n)
+	}
+	if r, a := after.Rejected-gate.Rejected, after.Accepted-gate.Accepted; r != 1 || a != 1 {
+		t.Errorf("gateway: %d rejected, %d accepted; want 1 and 1", r, a)
+	}
+	if !strings.Contains(logs.String(), "login rejected") {
+		t.Errorf("the retry was not logged:\n%s", logs)
+	}
+	s.addCredential(t, conn)
+	s.check(t, logs)
+}
 
 // fillPool opens n connections at once and returns them to db's pool.
 func fillPool(t *testing.T, db *sql.DB, n int) {
@@ -335,4 +370,258 @@ func TestFaultRestartsDoNotRepeatWrites(t *testing.T) {
 	}
 	t.Logf("%d rows written, %d writes failed during the restarts", rows, failed.Load())
 	e.waitNoLeaksAfterClose()
+}
+
+// Fault 4: the credential is rejected at login.
+func TestFaultCredentialRejected(t *testing.T) {
+	t.Run("revoked early: one fresh mint and retry", func(t *testing.T) {
+		e := newFaultEnv(t)
+		db, c := e.open(e.dsn())
+		db.SetMaxIdleConns(0)
+		if err := e.ping(db, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		open, err := db.Conn(t.Context()) // a session that outlives the revocation
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer open.Close()
+		mints, rejected := e.kit.Workspace.MintsForInstance(e.instance), e.gateway.Stats().Rejected
+
+		e.kit.RevokeCredentials()
+		if err := e.ping(db, 10*time.Second); err != nil {
+			t.Fatalf("Ping after the credential was revoked: %v", err)
+		}
+		if err := open.PingContext(t.Context()); err != nil {
+			t.Errorf("the session opened before the revocation: %v", err)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance) - mints; n != 1 {
+			t.Errorf("%d mints after the revocation, want 1", n)
+		}
+		if n := e.gateway.Stats().Rejected - rejected; n != 1 {
+			t.Errorf("%d logins rejected, want 1", n)
+		}
+		if n := c.Stats().LoginRetries; n != 1 {
+			t.Errorf("Stats.LoginRetries = %d, want 1", n)
+		}
+		for range 5 { // and the new credential serves the next connections
+			if err := e.ping(db, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance) - mints; n != 1 {
+			t.Errorf("%d mints in all, want 1", n)
+		}
+		e.waitNoLeaksAfterClose()
+	})
+
+	t.Run("rejected again: an error naming the identity and target", func(t *testing.T) {
+		e := newFaultEnv(t)
+		// A service principal that the workspace knows, but without a
+		// Postgres role: every credential it gets is refused at login.
+		sp := lakebasetest.ServicePrincipal{ApplicationID: uuid.NewString(), Secret: "sp-secret-" + uuid.NewString()}
+		e.keepSecret(sp.Secret)
+		if err := e.kit.Workspace.AddServicePrincipal(sp); err != nil {
+			t.Fatal(err)
+		}
+		db, c := e.open(e.dsnFor(sp))
+		err := e.ping(db, 10*time.Second)
+		var ce *lakebase.ConnectError
+		var pe *pq.Error
+		if !errors.As(err, &ce) || ce.Step != "login" || ce.User != sp.ApplicationID || !errors.As(err, &pe) {
+			t.Fatalf("Ping = %v; want a login error for the service principal", err)
+		}
+		if pe.Code != "28000" && pe.Code != "28P01" {
+			t.Errorf("SQLSTATE %s, want 28000 or 28P01", pe.Code)
+		}
+		if msg := err.Error(); !strings.Contains(msg, sp.ApplicationID) || !strings.Contains(msg, e.instance) {
+			t.Errorf("error %q should name the identity and the instance", msg)
+		}
+		if want := "SELECT databricks_create_role('" + sp.ApplicationID + "', 'SERVICE_PRINCIPAL')"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q should say how to create the role: %s", err, want)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance); n != 2 {
+			t.Errorf("%d mints, want 2: the first and one retry", n)
+		}
+		if n := c.Stats().LoginRetries; n != 1 {
+			t.Errorf("Stats.LoginRetries = %d, want 1", n)
+		}
+		t.Logf("error: %v", err)
+
+		// A new credential was refused too: the identity is refused, not the
+		// credential. The next connects keep it, and a new one comes only
+		// after a backoff (0.5 to 1 s, then 1 to 2 s), not one per connect.
+		start, pings := time.Now(), 0
+		for ; time.Since(start) < 1500*time.Millisecond; pings++ {
+			if err := e.ping(db, 10*time.Second); !errors.As(err, &pe) {
+				t.Fatalf("Ping %d = %v; want the login error", pings, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance); pings < 5 || n > 3 {
+			t.Errorf("%d mints for %d more Pings in 1.5 s; want at most 3 in all", n, pings)
+		}
+		t.Logf("%d more Pings, %d mints in all, %d login retries", pings, e.kit.Workspace.MintsForInstance(e.instance), c.Stats().LoginRetries)
+		e.waitNoLeaksAfterClose()
+	})
+}
+
+// Fault 4 for clients that log in themselves through Connector.Open (a pgx
+// pool): Open judges each login by the error the client returns and applies
+// Connect's rules, with nothing for the caller to report.
+func TestFaultCredentialRejectedThroughOpen(t *testing.T) {
+	t.Run("revoked early: a new credential in the same Open", func(t *testing.T) {
+		e := newFaultEnv(t)
+		_, c := e.open(e.dsn())
+		ctx := contextFor(t, 30*time.Second)
+		var first []string
+		if err := e.record(c.Open(ctx, loginRecorder(e, &first))); err != nil || len(first) != 1 {
+			t.Fatalf("first Open: %v after %d logins; want one login", err, len(first))
+		}
+		mints := e.kit.Workspace.MintsForInstance(e.instance)
+
+		// Twice in a row: the second revocation comes at once, and the
+		// credential it revokes is dropped at once too, since it had
+		// logged in.
+		for round := 1; round <= 2; round++ {
+			e.kit.RevokeCredentials()
+			var creds []string
+			if err := e.record(c.Open(ctx, loginRecorder(e, &creds))); err != nil {
+				t.Fatalf("revocation %d: Open: %v", round, err)
+			}
+			if len(creds) != 2 || creds[0] == creds[1] {
+				t.Fatalf("revocation %d: %d logins (same credential twice: %v); want the refused one, then a new one",
+					round, len(creds), len(creds) == 2 && creds[0] == creds[1])
+			}
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance) - mints; n != 2 {
+			t.Errorf("%d mints after the two revocations, want 2", n)
+		}
+		if st := c.Stats(); st.LoginRetries != 2 {
+			t.Errorf("Stats.LoginRetries = %d, want 2", st.LoginRetries)
+		}
+		e.waitNoLeaksAfterClose()
+		if err := c.Open(ctx, loginRecorder(e, new([]string))); !errors.Is(err, lakebase.ErrConnectorClosed) {
+			t.Errorf("Open after Close = %v, want ErrConnectorClosed", err)
+		}
+	})
+
+	t.Run("native password: a refusal is final", func(t *testing.T) {
+		e := newFaultEnv(t)
+		_, c := e.open(e.kit.DSNs().Password)
+		ctx := contextFor(t, 30*time.Second)
+		logins := 0
+		err := e.record(c.Open(ctx, func(ctx context.Context, l lakebase.Login) error {
+			logins++
+			l.Credential.Value = "not-the-password"
+			return pqLogin(ctx, e, l)
+		}))
+		var pe *pq.Error
+		var ce *lakebase.ConnectError
+		if !errors.As(err, &pe) || pe.Code != "28P01" || !errors.As(err, &ce) || ce.Step != "login" {
+			t.Fatalf("Open with a wrong native password = %v; want a login ConnectError with SQLSTATE 28P01", err)
+		}
+		if logins != 1 {
+			t.Errorf("%d logins, want 1: a native password has no replacement", logins)
+		}
+		e.waitNoLeaksAfterClose()
+	})
+
+	t.Run("TLS that lib/pq runs is refused before a lookup", func(t *testing.T) {
+		e := newFaultEnv(t)
+		_, c := e.open(e.dsn(), func(cfg *lakebase.Config) { cfg.SSLMode = "prefer" })
+		called := false
+		err := e.record(c.Open(contextFor(t, 10*time.Second), func(context.Context, lakebase.Login) error { called = true; return nil }))
+		if !errors.Is(err, lakebase.ErrInvalidDSN) || !strings.Contains(err.Error(), "sslmode") || called {
+			t.Errorf("Open with sslmode=prefer = %v (login called: %v); want ErrInvalidDSN naming sslmode, no login", err, called)
+		}
+		if n := e.kit.Workspace.MintsForInstance(e.instance); n != 0 {
+			t.Errorf("%d mints, want none", n)
+		}
+		e.waitNoLeaksAfterClose()
+	})
+}
+
+// loginRecorder logs in through lib/pq as each Login says, recording the
+// credentials presented (to compare, never to print).
+func loginRecorder(e *faultEnv, creds *[]string) func(context.Context, lakebase.Login) error {
+	return func(ctx context.Context, l lakebase.Login) error {
+		*creds = append(*creds, l.Credential.Value)
+		return pqLogin(ctx, e, l)
+	}
+}
+
+// pqLogin logs in once through lib/pq as l says, verifying the kit's
+// certificate, and closes the session.
+func pqLogin(ctx context.Context, e *faultEnv, l lakebase.Login) error {
+	dsn := fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=verify-full sslrootcert=%s",
+		quote(l.Host), l.Port, quote(l.User), quote(l.Credential.Value), quote(l.Database), quote(e.kit.Postgres.CAFile()))
+	pc, err := pq.NewConnector(dsn)
+	if err != nil {
+		return err
+	}
+	conn, err := pc.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// A context that ends after the dial, while lib/pq waits for the server's
+// answer, must end Connect with the context's error, not a panic on the nil
+// connection lib/pq returns with its error.
+//
+// The deadline must fall after the dial: a deadline too short for this
+// machine to dial is tried again, doubled, until the server saw the
+// connection before it.
+func TestConnectEndsDuringAStalledLogin(t *testing.T) {
+	silent := startTCPHold(t, "")
+	for _, mode := range []string{"disable", "require"} {
+		t.Run(mode, func(t *testing.T) {
+			conn := mustConnector(t, &lakebase.Config{Host: silent.Host(), Port: silent.Port(), User: "u", Password: "p", SSLMode: mode})
+			defer conn.Close()
+			for budget := 100 * time.Millisecond; ; budget *= 2 {
+				if budget > scaled(10*time.Second) {
+					t.Fatal("no Connect reached the server before its deadline")
+				}
+				dials := silent.Arrived()
+				ctx, cancel := context.WithTimeout(context.Background(), budget)
+				c, err := conn.Connect(ctx)
+				cancel()
+				if err != context.DeadlineExceeded || c != nil {
+					t.Fatalf("Connect = %v, %v; want nil, context.DeadlineExceeded itself", c, err)
+				}
+				if silent.Arrived() > dials {
+					return // the deadline fell in the login
+				}
+			}
+		})
+	}
+}
+
+// A server that accepts and never answers cannot hang a Connect whose
+// context has no deadline: connect_timeout, else the default budget, bounds
+// the dial, the TLS handshake and the login.
+func TestConnectBoundedWithoutDeadline(t *testing.T) {
+	port := startTCPHold(t, "").Port()
+	for _, mode := range []string{"disable", "require"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg, err := lakebase.ParseDSN(fmt.Sprintf("host=127.0.0.1 port=%d user=u password=p sslmode=%s connect_timeout=1", port, mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := sql.OpenDB(mustConnector(t, cfg))
+			defer db.Close()
+			start := time.Now()
+			err = db.Ping()
+			var ce *lakebase.ConnectError
+			if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connect_timeout") {
+				t.Fatalf("Ping = %v; want a ConnectError naming connect_timeout", err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("Ping took %s with connect_timeout=1", took)
+			}
+			t.Logf("%v", err)
+		})
+	}
 }
