@@ -2,6 +2,8 @@ package lakebase_test
 
 import (
 	"database/sql"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/lakebase-go/lakebase"
 	"github.com/lakebase-go/lakebase/lakebasetest"
+	"github.com/lib/pq"
 	_ "github.com/lib/pq" // the superuser's view of the server
 )
 
@@ -324,4 +327,72 @@ func TestWorkspaceScopedCredentialSharing(t *testing.T) {
 		t.Errorf("sharing minted %d, one each minted %d: a workspace-scoped credential should halve the mints", shared, own)
 	}
 	e.waitNoLeaksAfterClose()
+}
+
+// A credential scoped with claims reads the Postgres counterparts of the
+// Unity Catalog tables it claims, and cannot write them; a connector
+// without claims mints its own credential, which cannot read them once no
+// scoped session holds the grant; a claim of a table the identity holds no
+// permission on fails the mint.
+func TestClaimsScopeTheCredential(t *testing.T) {
+	kit := sharedKit(t)
+	sp := newServicePrincipal(t, kit)
+	schema := uniqueName("sales")
+	schema = strings.ReplaceAll(schema, "-", "_")
+	admin, err := sql.Open("postgres", kit.Postgres.SuperuserDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, stmt := range []string{
+		"CREATE SCHEMA " + schema,
+		"CREATE TABLE " + schema + ".orders (id int)",
+		"INSERT INTO " + schema + ".orders VALUES (1), (2), (3)",
+		"CREATE TABLE " + schema + ".items (id int)",
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	orders, items := "main."+schema+".orders", "main."+schema+".items"
+	kit.Workspace.GrantTable(sp.ApplicationID, orders)
+	base := "instance=" + lakebasetest.DefaultInstance + " " + m2mKeys(kit, sp)
+
+	_, scoped := openConnector(t, base+" claims=read_only:"+orders)
+	var n int
+	if err := scoped.QueryRow("SELECT count(*) FROM " + schema + ".orders").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("scoped read = %d, %v; want 3 rows", n, err)
+	}
+	var pe *pq.Error
+	if _, err := scoped.Exec("INSERT INTO " + schema + ".orders VALUES (4)"); !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("scoped write = %v; want permission denied (42501)", err)
+	}
+	if err := scoped.QueryRow("SELECT count(*) FROM " + schema + ".items").Scan(&n); !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("scoped read of an unclaimed table = %v; want permission denied (42501)", err)
+	}
+	mints := kit.Workspace.MintsFor(sp.ApplicationID)
+	scoped.Close() // its sessions end, and so do their grants
+
+	_, plain := openConnector(t, base)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := plain.QueryRow("SELECT count(*) FROM " + schema + ".orders").Scan(&n)
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read without claims = %d, %v; want permission denied (42501)", n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := kit.Workspace.MintsFor(sp.ApplicationID) - mints; got != 1 {
+		t.Errorf("%d mints for the connector without claims, want 1: a scoped credential serves only its own connector", got)
+	}
+
+	_, denied := openConnector(t, base+" claims=read_only:"+orders+",read_only:"+items)
+	err = denied.Ping()
+	wantConnectError(t, err, "mint", items)
+	if !errors.Is(err, lakebase.ErrPermissionDenied) {
+		t.Errorf("errors.Is(%v, ErrPermissionDenied) = false", err)
+	}
 }

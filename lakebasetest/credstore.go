@@ -28,6 +28,7 @@ type issuedCredential struct {
 	identity string // the Postgres role: a user's e-mail or a service principal's application id
 	target   string // instanceTarget or endpointTarget
 	expiry   time.Time
+	tables   []string // the Unity Catalog tables it claims, catalog.schema.table
 }
 
 // credentialStore is what the fake workspace and the gateways share: the
@@ -49,13 +50,15 @@ func newCredentialStore(now func() time.Time) *credentialStore {
 	return &credentialStore{now: now, byToken: make(map[string]issuedCredential), members: make(map[string]map[string]bool)}
 }
 
-// issue mints a credential for identity and target that lives for ttl.
-func (s *credentialStore) issue(identity, target string, ttl time.Duration) issuedCredential {
+// issue mints a credential for identity and target that lives for ttl and
+// claims tables.
+func (s *credentialStore) issue(identity, target string, ttl time.Duration, tables []string) issuedCredential {
 	c := issuedCredential{
 		token:    newOpaqueToken(identity, target),
 		identity: identity,
 		target:   target,
 		expiry:   s.now().Add(ttl).Round(0),
+		tables:   tables,
 	}
 	s.mu.Lock()
 	s.byToken[c.token] = c
@@ -95,6 +98,13 @@ func (s *credentialStore) check(token, role, target string) error {
 		return errCredentialTarget
 	}
 	return nil
+}
+
+// claims returns the Unity Catalog tables that the credential token claims.
+func (s *credentialStore) claims(token string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byToken[token].tables
 }
 
 // bindToTargets makes credentials log in only to the instance or endpoint

@@ -14,7 +14,7 @@ func TestCredentialScope(t *testing.T) {
 		if strict {
 			s.bindToTargets()
 		}
-		c := s.issue(alice, db1Target, time.Hour)
+		c := s.issue(alice, db1Target, time.Hour, nil)
 		if err := s.check(c.token, alice, db1Target); err != nil {
 			t.Errorf("strict %t: own target: %v", strict, err)
 		}

@@ -65,6 +65,7 @@ type Gateway struct {
 	closed    bool
 	refuse    int
 	holdUntil time.Time
+	grants    map[tableGrant]int // the claimed tables' grants, by the scoped sessions that hold them
 
 	accepted, rejected, refused, live atomic.Int64
 	wg                                sync.WaitGroup
@@ -98,10 +99,11 @@ func newGateway(opts gatewayOptions) (*Gateway, error) {
 		return nil, fmt.Errorf("lakebasetest: gateway: listen: %w", err)
 	}
 	g := &Gateway{
-		opts:  opts,
-		tls:   cfg,
-		addr:  l.Addr().(*net.TCPAddr),
-		conns: make(map[net.Conn]struct{}),
+		opts:   opts,
+		tls:    cfg,
+		addr:   l.Addr().(*net.TCPAddr),
+		conns:  make(map[net.Conn]struct{}),
+		grants: make(map[tableGrant]int),
 	}
 	g.ctx, g.stop = context.WithCancel(context.Background())
 	g.startAccepting(l)

@@ -64,7 +64,7 @@ func benchGateway(b *testing.B, pg *pgserver.Server) (g *Gateway, token string) 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { g.Close() })
-	return g, store.issue(alice, db1Target, time.Hour).token
+	return g, store.issue(alice, db1Target, time.Hour, nil).token
 }
 
 // benchLogins logs in with dsn and out again, b.N times.

@@ -35,6 +35,7 @@ type session struct {
 	g       *Gateway
 	conn    net.Conn          // the client's connection, TLS once negotiated
 	backend *pgproto3.Backend // the protocol on conn
+	release func()            // takes back the grants of a scoped credential; nil until login
 }
 
 // serve runs one client connection from its first byte to its end.
@@ -62,6 +63,7 @@ func (g *Gateway) serve(raw net.Conn) {
 		return
 	}
 	defer g.untrack(server)
+	defer s.release()
 	_ = raw.SetDeadline(time.Time{})
 	g.live.Add(1)
 	relay(s.conn, server)
@@ -170,13 +172,20 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 		s.fatal("08006", "lakebasetest gateway: lost the server")
 		return nil, false
 	}
+	if s.release, err = s.grantClaims(ctx, user, password, cfg.Database); err != nil {
+		_ = conn.Close(ctx)
+		s.fatal("XX000", err.Error())
+		return nil, false
+	}
 	hc, err := conn.Hijack()
 	if err != nil {
 		_ = conn.Close(ctx)
+		s.release()
 		return nil, false
 	}
 	if !s.g.track(hc.Conn) {
 		_ = hc.Conn.Close()
+		s.release()
 		return nil, false
 	}
 
@@ -192,6 +201,7 @@ func (s *session) login(startup *pgproto3.StartupMessage) (net.Conn, bool) {
 	if err := s.backend.Flush(); err != nil {
 		_ = hc.Conn.Close()
 		s.g.untrack(hc.Conn)
+		s.release()
 		return nil, false
 	}
 	return hc.Conn, true

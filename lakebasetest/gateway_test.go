@@ -89,7 +89,7 @@ func (w *gatewayWorld) dsn(g *Gateway, user, password string, extra ...string) s
 
 // mint issues a credential for identity and target.
 func (w *gatewayWorld) mint(identity, target string, ttl time.Duration) string {
-	return w.store.issue(identity, target, ttl).token
+	return w.store.issue(identity, target, ttl, nil).token
 }
 
 // wantWrongPassword fails t unless err is PostgreSQL's own answer to a
@@ -173,7 +173,7 @@ func TestGatewayLogin(t *testing.T) {
 	})
 
 	t.Run("expired credential is refused but its session lives on", func(t *testing.T) {
-		cred := w.store.issue(alice, db1Target, time.Second)
+		cred := w.store.issue(alice, db1Target, time.Second, nil)
 		conn := testenv.OpenSession(t, w.dsn(g, alice, cred.token))
 		w.ahead.Add(int64(2 * time.Second)) // the credential expires
 

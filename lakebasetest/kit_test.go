@@ -25,7 +25,7 @@ func TestKitStartsEverything(t *testing.T) {
 			t.Fatal("a default gateway is missing")
 		}
 	}
-	cred := k.store.issue(k.ServicePrincipal.ApplicationID, instanceTarget(DefaultInstance), time.Minute)
+	cred := k.store.issue(k.ServicePrincipal.ApplicationID, instanceTarget(DefaultInstance), time.Minute, nil)
 	g := k.InstanceGateway()
 	dsn := "host=" + g.Host() + " port=" + strconv.Itoa(g.Port()) + " user=" + k.ServicePrincipal.ApplicationID +
 		" password=" + cred.token + " dbname=" + pgserver.DefaultDatabase + " sslmode=verify-full sslrootcert=" + k.Postgres.CAFile()

@@ -70,9 +70,10 @@ type Workspace struct {
 	credLifetime  time.Duration
 	tokenLifetime time.Duration
 	mintLatency   time.Duration
-	latency       time.Duration          // before every request: SetLatency
-	expiryFormat  func(time.Time) string // nil: as the service writes it
-	cloud         string                 // host metadata's cloud
+	tableGrants   map[string]map[string]bool // identity -> the UC tables it may claim: GrantTable
+	latency       time.Duration              // before every request: SetLatency
+	expiryFormat  func(time.Time) string     // nil: as the service writes it
+	cloud         string                     // host metadata's cloud
 }
 
 // wsGrant names an identity and a credential target (instanceTarget or
@@ -99,6 +100,7 @@ func newWorkspace(store *credentialStore) *Workspace {
 		instances:     make(map[string]Instance),
 		endpoints:     make(map[string]Endpoint),
 		denied:        make(map[wsGrant]bool),
+		tableGrants:   make(map[string]map[string]bool),
 		faults:        make(map[route]*wsFaultState),
 		requests:      make(map[route]int),
 		mints:         make(map[wsGrant]int),

@@ -25,7 +25,7 @@ func (w *Workspace) serveDatabaseCredential(rw http.ResponseWriter, r *http.Requ
 	if _, ok := w.instance(rw, name); !ok {
 		return
 	}
-	c, ok := w.mint(rw, r, identity, instanceTarget(name), 0)
+	c, ok := w.mint(rw, r, identity, instanceTarget(name), 0, requestClaims(req.Claims))
 	if !ok {
 		return
 	}

@@ -84,16 +84,21 @@ func (w *Workspace) countMints(match func(wsGrant) bool) int {
 }
 
 // mint issues a credential for identity and target that lives for the
-// configured lifetime or ttl, whichever is shorter (ttl 0: no request). It
-// answers 403 when identity is denied target, and 503 when the request or
+// configured lifetime or ttl, whichever is shorter (ttl 0: no request),
+// scoped to the tables claims name. It answers 403 when identity is denied
+// target or a claimed table (400 for a malformed claim), and 503 when the request or
 // the workspace ends during the mint latency.
-func (w *Workspace) mint(rw http.ResponseWriter, r *http.Request, identity, target string, ttl time.Duration) (issuedCredential, bool) {
+func (w *Workspace) mint(rw http.ResponseWriter, r *http.Request, identity, target string, ttl time.Duration, claims []claimedTables) (issuedCredential, bool) {
 	g := wsGrant{identity, target}
 	w.mu.Lock()
 	denied, latency, lifetime := w.denied[g], w.mintLatency, w.credLifetime
 	w.mu.Unlock()
 	if denied {
 		wsWriteError(rw, http.StatusForbidden, "PERMISSION_DENIED", "User does not have permission to generate a credential for this database")
+		return issuedCredential{}, false
+	}
+	tables, ok := w.checkClaims(rw, identity, claims)
+	if !ok {
 		return issuedCredential{}, false
 	}
 	if !w.wait(r, latency) {
@@ -103,7 +108,7 @@ func (w *Workspace) mint(rw http.ResponseWriter, r *http.Request, identity, targ
 	if ttl > 0 && ttl < lifetime {
 		lifetime = ttl
 	}
-	c := w.store.issue(identity, target, lifetime)
+	c := w.store.issue(identity, target, lifetime, tables)
 	w.mu.Lock()
 	w.mints[g]++
 	w.mu.Unlock()

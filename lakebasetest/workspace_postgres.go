@@ -40,7 +40,7 @@ func (w *Workspace) servePostgresCredential(rw http.ResponseWriter, r *http.Requ
 	if _, ok := w.endpoint(rw, req.Endpoint); !ok {
 		return
 	}
-	c, ok := w.mint(rw, r, identity, endpointTarget(req.Endpoint), ttl)
+	c, ok := w.mint(rw, r, identity, endpointTarget(req.Endpoint), ttl, requestClaims(req.Claims))
 	if !ok {
 		return
 	}
