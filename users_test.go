@@ -560,10 +560,12 @@ func TestUsersPooler(t *testing.T) {
 }
 
 // The App's claims scope its users' credentials too: a Config with claims
-// gives users' pools that log in (the kit accepts claims without modelling
-// them).
+// gives users' pools that log in when the user holds the claimed table in
+// Unity Catalog.
 func TestUsersWithClaims(t *testing.T) {
-	env := newUsersEnv(t, sharedKit(t), 1)
+	kit := sharedKit(t)
+	env := newUsersEnv(t, kit, 1)
+	kit.Workspace.GrantTable(env.users[0].Email, "main.sales.orders")
 	users := env.open(t, &lakebase.Config{Claims: []lakebase.Claim{{PermissionSet: "read_only", Table: "main.sales.orders"}}}, lakebase.UsersOptions{})
 	db, err := users.ForToken(contextFor(t, 30*time.Second), env.token(t, env.users[0]))
 	if err != nil {

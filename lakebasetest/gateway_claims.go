@@ -23,7 +23,8 @@ type tableGrant struct {
 // grantClaims gives role, for the session that logs in with the credential
 // password, SELECT on the Postgres counterpart of each Unity Catalog table
 // the credential claims: schema.table in the session's database (and
-// USAGE on the schema, which stays). It returns what the session calls at
+// USAGE on the schema, which stays); a table with no counterpart there
+// gets nothing. It returns what the session calls at
 // its end to take the grants back; a grant that other scoped sessions of
 // the role still hold stays until the last of them ends. Sessions of the
 // same role without claims see the grant while it is held: the kit models
@@ -46,13 +47,25 @@ func (s *session) grantClaims(ctx context.Context, role, password, database stri
 	}
 	s.g.mu.Unlock()
 	release = func() { s.g.releaseGrants(held) }
-	var stmts []string
-	for _, g := range fresh {
-		schema, table := pgx.Identifier{g.schema}.Sanitize(), pgx.Identifier{g.schema, g.table}.Sanitize()
-		who := pgx.Identifier{g.role}.Sanitize()
-		stmts = append(stmts, "GRANT USAGE ON SCHEMA "+schema+" TO "+who, "GRANT SELECT ON "+table+" TO "+who)
-	}
-	if err := s.g.superuserExec(ctx, database, stmts); err != nil {
+	err = s.g.superuserRun(ctx, database, func(ctx context.Context, conn *pgconn.PgConn) error {
+		for _, g := range fresh {
+			table := pgx.Identifier{g.schema, g.table}.Sanitize()
+			exists := conn.ExecParams(ctx, "SELECT to_regclass($1) IS NOT NULL", [][]byte{[]byte(table)}, nil, nil, nil).Read()
+			if exists.Err != nil {
+				return exists.Err
+			}
+			if len(exists.Rows) != 1 || string(exists.Rows[0][0]) != "t" {
+				continue // no counterpart in this database: nothing to grant
+			}
+			who := pgx.Identifier{g.role}.Sanitize()
+			grant := "GRANT USAGE ON SCHEMA " + pgx.Identifier{g.schema}.Sanitize() + " TO " + who + "; GRANT SELECT ON " + table + " TO " + who
+			if _, err := conn.Exec(ctx, grant).ReadAll(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		release()
 		return nil, err
 	}
@@ -78,14 +91,17 @@ func (g *Gateway) releaseGrants(held []tableGrant) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	defer cancel()
-	_ = g.superuserExec(ctx, database, stmts) // the server may be gone with the session
+	// The server may be gone with the session; a revoke of a table dropped
+	// meanwhile fails alike, and there is nothing left to take back then.
+	_ = g.superuserRun(ctx, database, func(ctx context.Context, conn *pgconn.PgConn) error {
+		_, err := conn.Exec(ctx, strings.Join(stmts, "; ")).ReadAll()
+		return err
+	})
 }
 
-// superuserExec runs statements as the server's superuser in database.
-func (g *Gateway) superuserExec(ctx context.Context, database string, stmts []string) error {
-	if len(stmts) == 0 {
-		return nil
-	}
+// superuserRun runs fn on a connection of the server's superuser to
+// database.
+func (g *Gateway) superuserRun(ctx context.Context, database string, fn func(ctx context.Context, conn *pgconn.PgConn) error) error {
 	cfg, err := pgconn.ParseConfig(g.opts.Server.SuperuserDSN())
 	if err != nil {
 		return fmt.Errorf("lakebasetest gateway: claims: %w", err)
@@ -100,7 +116,7 @@ func (g *Gateway) superuserExec(ctx context.Context, database string, stmts []st
 		return fmt.Errorf("lakebasetest gateway: claims: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, strings.Join(stmts, "; ")).ReadAll(); err != nil {
+	if err := fn(ctx, conn); err != nil {
 		return fmt.Errorf("lakebasetest gateway: claims: %w", err)
 	}
 	return nil

@@ -17,6 +17,8 @@ import (
 // carries no claims field at all.
 func TestMintClaims(t *testing.T) {
 	w := startWorkspace(t)
+	w.GrantTable(spID, "main.sales.orders")
+	w.GrantTable(spID, "main.sales.items")
 	proxy, bodies := recordingProxy(t, w.URL())
 	claims := []Claim{{PermissionSet: "READ_ONLY", Tables: []string{"main.sales.orders", "main.sales.items"}}}
 	const want = `[{"permission_set":"READ_ONLY","resources":[{"table_name":"main.sales.orders"},{"table_name":"main.sales.items"}]}]`

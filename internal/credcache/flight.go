@@ -56,6 +56,10 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 	c.mu.Lock()
 	c.land(f, minted{value, expiry}, err, obtained)
 	failures, retryAt := c.failures, time.Unix(0, c.retryAt.Load())
+	var servingUntil time.Time // the credential still handed out after a failure, read as it lands
+	if e := c.cur.Load(); e != nil && obtained.Before(e.usableUntil) {
+		servingUntil = e.usableUntil
+	}
 	c.flight = nil
 	c.inflight.Store(false)
 	c.mu.Unlock()
@@ -72,8 +76,8 @@ func (c *Cache) run(ctx context.Context, f *flight, reason string) {
 		attrs := []slog.Attr{slog.String("reason", reason), slog.Duration("took", took),
 			slog.Any("error", f.err), slog.Int("failures", failures),
 			slog.Duration("retry_in", retryAt.Sub(obtained))}
-		if e := c.cur.Load(); e != nil && obtained.Before(e.usableUntil) {
-			attrs = append(attrs, slog.Time("serving_until", e.usableUntil))
+		if !servingUntil.IsZero() {
+			attrs = append(attrs, slog.Time("serving_until", servingUntil))
 		}
 		c.log(slog.LevelWarn, "credcache: fetch failed", attrs...)
 	default:
