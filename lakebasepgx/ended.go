@@ -14,7 +14,9 @@ import (
 // endedWait bounds each read, before a connection is handed out, of what was
 // found waiting on it: the bytes are in the kernel already, so the read
 // returns at once unless TLS or the message needs bytes still on the way.
-const endedWait = 10 * time.Millisecond
+// As pqsession's checkWait, it is long against a busy machine's scheduling
+// delays, which would otherwise pass the deadline before the read starts.
+const endedWait = 100 * time.Millisecond
 
 // maxWaiting bounds the messages read off one idle connection before it is
 // handed out (notices and notifications, which pgx hands to its handlers):

@@ -17,8 +17,11 @@ var errSessionClosed = errors.New("the server closed the connection")
 
 // checkWait bounds the read, before a request, of data found waiting on a
 // session: the data is in the kernel already, so the read returns at once
-// unless TLS needs the rest of a record.
-const checkWait = 10 * time.Millisecond
+// unless TLS needs the rest of a record. The deadline is set before the
+// read starts, and a goroutine that the scheduler holds back past it never
+// reads at all, so it must be long against a busy machine's delays (10 ms
+// were not, with both cores busy): only a record still arriving waits it.
+const checkWait = 100 * time.Millisecond
 
 // errorResponse is the type byte of the protocol's ErrorResponse message.
 const errorResponse = 'E'
