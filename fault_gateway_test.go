@@ -425,6 +425,7 @@ func TestFaultCredentialRejected(t *testing.T) {
 			t.Fatal(err)
 		}
 		db, c := e.open(e.dsnFor(sp))
+		begin := time.Now() // before the first mint: the backoff's bounds count from after it
 		err := e.ping(db, 10*time.Second)
 		var ce *lakebase.ConnectError
 		var pe *pq.Error
@@ -450,9 +451,11 @@ func TestFaultCredentialRejected(t *testing.T) {
 
 		// A new credential was refused too: the identity is refused, not the
 		// credential. The next connects keep it, and a new one comes only
-		// after a backoff (0.5 to 1 s, then 1 to 2 s), not one per connect.
-		start, pings := time.Now(), 0
-		for ; time.Since(start) < 1500*time.Millisecond; pings++ {
+		// after a backoff (0.5 to 1 s, then 1 to 2 s), not one per connect:
+		// the fourth mint comes 1.5 s after begin at the earliest, however
+		// slow the first Ping was.
+		pings := 0
+		for ; time.Since(begin) < 1500*time.Millisecond; pings++ {
 			if err := e.ping(db, 10*time.Second); !errors.As(err, &pe) {
 				t.Fatalf("Ping %d = %v; want the login error", pings, err)
 			}
